@@ -1,0 +1,631 @@
+"""Model → intermediate form, with every name and type resolved.
+
+This is where a policy is *understood*: each cell becomes ``ir`` atoms over
+fact keys, each parameter is resolved for every unit of the org tree, tables
+are put into stages (a table that reads another table's output runs after it)
+and every mistake is reported at its cell's position. Nothing is evaluated as
+code and nothing is read from disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from decision_service.cells import CellSyntaxError, CellTest, Token, parse_cell
+from decision_service.errors import Position, Problems
+from decision_service.ir import (
+    AnyOf,
+    Atom,
+    Compare,
+    CompareOp,
+    Const,
+    EngineValue,
+    Fact,
+    Field,
+    MatchRule,
+)
+from decision_service.model import (
+    InputDecl,
+    Ordering,
+    OrgTree,
+    OutputDecl,
+    OutputValue,
+    Policy,
+    Ref,
+    Rule,
+    Table,
+)
+
+FieldKind = Literal["number", "integer", "enum", "ordered", "boolean", "string", "date", "list"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """A name a cell may test, and how its value travels in the fact."""
+
+    name: str  # as the policy writes it: office.region
+    key: str  # as the fact holds it: office__region
+    kind: FieldKind
+    source: Literal["input", "unit", "parameter", "history", "derived", "output"]
+    values: tuple[str, ...] = ()
+    ordering: Ordering | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    key: str  # unique in the policy: t<table>r<rule>
+    table_index: int
+    index: int
+    rule: Rule
+    atoms: tuple[Atom, ...]
+    then: dict[str, Any]  # output -> engine value (ordinals for ordered outputs)
+    score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTable:
+    index: int
+    table: Table
+    stage: int
+    rules: tuple[CompiledRule, ...]
+    ordered_output: Ordering | None  # ordering of outputs[0], for priority/collect-max
+    bands: tuple[tuple[float | None, Any], ...] = ()  # scorecard: (at least, engine value)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    policy: Policy
+    org: OrgTree
+    fields: dict[str, FieldInfo]
+    tables: tuple[CompiledTable, ...]
+    stage_count: int
+    parameters_by_unit: dict[str, dict[str, EngineValue]]  # unit code -> fact entries
+    default_parameters: dict[str, EngineValue]
+    output_orderings: dict[str, Ordering]
+    list_members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.policy.meta.id
+
+    @property
+    def version(self) -> str:
+        return self.policy.meta.version
+
+    def match_rules(self, stage: int) -> list[MatchRule]:
+        return [
+            MatchRule(rule.key, rule.atoms)
+            for table in self.tables
+            if table.stage == stage
+            for rule in table.rules
+        ]
+
+    def fact(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Fact:
+        """The engines' view of a validated input (see ``ir`` for the encoding)."""
+        fact: Fact = {}
+        for name, decl in self.policy.inputs.items():
+            value = values.get(name)
+            if value is None:
+                continue
+            info = self.fields[name]
+            if info.kind == "ordered":
+                assert info.ordering is not None
+                fact[info.key] = info.ordering.rank(value)
+            elif info.kind == "date":
+                fact[info.key] = value.toordinal()
+            elif info.kind == "list":
+                present = set(value)
+                for member in info.values:
+                    fact[f"{info.key}__{member}"] = member in present
+            else:
+                fact[info.key] = value
+            if decl.type == "unit":
+                fact[f"{info.key}__region"] = self.org.region_of(value) or value
+                fact[f"{info.key}__watchlist"] = self.org.units[value].watchlist
+        unit_input = self.policy.meta.unit_input
+        unit = values.get(unit_input) if unit_input else None
+        fact.update(self.parameters_by_unit.get(unit, self.default_parameters) if unit else
+                    self.default_parameters)
+        for name in self.policy.history:
+            fact[self.fields[name].key] = history.get(name, 0.0)
+        for name, derived in self.policy.derived.items():
+            parts = [fact.get(self.fields[p].key) for p in derived.sum_of]
+            if all(isinstance(p, int | float) for p in parts):
+                fact[self.fields[name].key] = sum(p for p in parts if isinstance(p, int | float))
+        return fact
+
+
+def fact_key(name: str) -> str:
+    return name.replace(".", "__").replace("-", "_")
+
+
+_NUMERIC = ("number", "integer")
+
+
+class _Compiler:
+    def __init__(self, policy: Policy, org: OrgTree, problems: Problems) -> None:
+        self.policy = policy
+        self.org = org
+        self.problems = problems
+        self.fields: dict[str, FieldInfo] = {}
+
+    # -- names ---------------------------------------------------------------
+
+    def add_field(self, info: FieldInfo, position: Position) -> None:
+        if info.name in self.fields:
+            self.problems.add(position, "duplicate_name",
+                              f"{info.name!r} is declared twice (inputs, parameters, "
+                              "history, derived and outputs share one namespace)")
+            return
+        self.fields[info.name] = info
+
+    def ordering(self, name: str | None, position: Position) -> Ordering | None:
+        if name is None:
+            return None
+        if name not in self.org.orderings:
+            self.problems.add(position, "unknown_ordering",
+                              f"unknown ordering {name!r}; known: {', '.join(self.org.orderings)}")
+            return None
+        return self.org.orderings[name]
+
+    def declare_inputs(self) -> None:
+        for name, decl in self.policy.inputs.items():
+            self.add_field(self.input_field(decl), decl.position)
+            if decl.type == "unit":
+                self.add_field(FieldInfo(f"{name}.region", fact_key(f"{name}.region"), "string",
+                                         "unit", values=self.org.codes("region")), decl.position)
+                self.add_field(FieldInfo(f"{name}.watchlist", fact_key(f"{name}.watchlist"),
+                                         "boolean", "unit"), decl.position)
+
+    def input_field(self, decl: InputDecl) -> FieldInfo:
+        optional = not decl.required or bool(decl.optional_when)
+        key = fact_key(decl.name)
+        if decl.type == "enum":
+            ordering = self.ordering(decl.ordering, decl.position)
+            if ordering is not None:
+                return FieldInfo(decl.name, key, "ordered", "input", ordering.values, ordering,
+                                 optional)
+            if not decl.values:
+                self.problems.add(decl.position, "missing_values",
+                                  f"enum input {decl.name!r} needs `values` or `ordering`")
+            return FieldInfo(decl.name, key, "enum", "input", decl.values, optional=optional)
+        if decl.type == "unit":
+            kind = decl.unit_level or "office"
+            return FieldInfo(decl.name, key, "enum", "input", self.org.codes(kind),
+                             optional=optional)
+        if decl.type == "list":
+            if not decl.values:
+                self.problems.add(decl.position, "missing_values",
+                                  f"list input {decl.name!r} needs `values`")
+            return FieldInfo(decl.name, key, "list", "input", decl.values, optional=optional)
+        kind: FieldKind = decl.type  # type: ignore[assignment]
+        return FieldInfo(decl.name, key, kind, "input", optional=optional)
+
+    def declare_rest(self) -> None:
+        for name, param in self.policy.parameters.items():
+            ordering = self.ordering(param.ordering, param.position)
+            if param.type == "enum":
+                kind: FieldKind = "ordered" if ordering else "enum"
+            else:
+                kind = param.type
+            self.add_field(FieldInfo(name, fact_key("p." + name), kind, "parameter",
+                                     ordering.values if ordering else (), ordering),
+                           param.position)
+        for name, hist in self.policy.history.items():
+            self.add_field(FieldInfo(name, fact_key(name), "number", "history"), hist.position)
+        for name, derived in self.policy.derived.items():
+            for part in derived.sum_of:
+                info = self.fields.get(part)
+                if info is None or info.kind not in _NUMERIC:
+                    self.problems.add(derived.position, "bad_derived",
+                                      f"{name}: {part!r} is not a numeric field")
+            self.add_field(FieldInfo(name, fact_key(name), "number", "derived"),
+                           derived.position)
+        for name, out in self.policy.outputs.items():
+            ordering = self.ordering(out.ordering, out.position)
+            if out.type == "enum" and ordering is not None:
+                kind = "ordered"
+            elif out.type == "enum":
+                kind = "enum"
+            elif out.type in ("number", "integer", "boolean", "string", "list"):
+                kind = out.type  # type: ignore[assignment]
+            else:
+                kind = "string"
+            self.add_field(FieldInfo(name, fact_key("o." + name), kind, "output",
+                                     ordering.values if ordering else out.values, ordering,
+                                     optional=True), out.position)
+
+    # -- parameters per unit ---------------------------------------------------
+
+    def parameter_value(self, name: str, value: Any, position: Position) -> EngineValue | None:
+        info = self.fields.get(name)
+        if info is None or info.source != "parameter":
+            self.problems.add(position, "unknown_parameter", self.unknown(name, "parameter"))
+            return None
+        if info.kind in _NUMERIC:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.problems.add(position, "type", f"parameter {name!r} must be a number")
+                return None
+            if info.kind == "integer" and not isinstance(value, int):
+                self.problems.add(position, "type", f"parameter {name!r} must be an integer")
+                return None
+            return value
+        if info.ordering is not None:
+            if value not in info.ordering.values:
+                self.problems.add(position, "unknown_value",
+                                  f"{value!r} is not one of {', '.join(info.ordering.values)}")
+                return None
+            return info.ordering.rank(value)
+        return value if isinstance(value, str) else None
+
+    def resolve_parameters(self) -> tuple[dict[str, EngineValue], dict[str, dict[str, EngineValue]]]:
+        defaults: dict[str, EngineValue] = {}
+        for name, param in self.policy.parameters.items():
+            value = self.parameter_value(name, param.default, param.position)
+            if value is not None:
+                defaults[self.fields[name].key] = value
+        per_unit_settings: dict[str, dict[str, EngineValue]] = {}
+        for setting in self.policy.settings:
+            for unit in setting.units:
+                if unit not in self.org.units:
+                    self.problems.add(setting.position, "unknown_unit", self.unknown_unit(unit))
+                    continue
+                target = per_unit_settings.setdefault(unit, {})
+                for name, raw in setting.values.items():
+                    value = self.parameter_value(name, raw, setting.position)
+                    if value is None:
+                        continue
+                    if self.fields[name].key in target:
+                        self.problems.add(setting.position, "duplicate_setting",
+                                          f"{name!r} is set twice for unit {unit!r}")
+                    target[self.fields[name].key] = value
+        by_unit: dict[str, dict[str, EngineValue]] = {}
+        for code in self.org.units:
+            resolved = dict(defaults)
+            for ancestor in self.org.chain(code):  # top first: deeper settings win
+                resolved.update(per_unit_settings.get(ancestor, {}))
+            by_unit[code] = resolved
+        return defaults, by_unit
+
+    # -- cells -----------------------------------------------------------------
+
+    def unknown(self, name: str, what: str) -> str:
+        candidates = [n for n, f in self.fields.items() if what == "field" or f.source == what]
+        close = difflib.get_close_matches(name, candidates, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown {what} {name!r}{hint}"
+
+    def unknown_unit(self, code: str) -> str:
+        close = difflib.get_close_matches(code, list(self.org.units), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown unit {code!r} (not in the org tree){hint}"
+
+    def operand(self, info: FieldInfo, token: Token, position: Position) -> Const | Field | None:
+        """A cell operand, typed like the field it is compared with."""
+        if info.kind in _NUMERIC:
+            if token.kind == "number":
+                number: int | float = float(token.text) if "." in token.text else int(token.text)
+                if info.kind == "integer" and isinstance(number, float):
+                    self.problems.add(position, "type",
+                                      f"{info.name!r} is an integer; {token.text} is not")
+                    return None
+                return Const(number)
+            other = self.fields.get(token.text)
+            if other is None:
+                self.problems.add(position, "unknown_name", self.unknown(token.text, "field"))
+                return None
+            if other.kind not in _NUMERIC:
+                self.problems.add(position, "type",
+                                  f"{info.name!r} is a number; {token.text!r} is not")
+                return None
+            return Field(other.key)
+        if info.kind == "boolean":
+            if token.kind != "bool":
+                self.problems.add(position, "type",
+                                  f"{info.name!r} is true or false, not {token.text!r}")
+                return None
+            return Const(token.text == "true")
+        if info.kind == "date":
+            try:
+                return Const(dt.date.fromisoformat(token.text).toordinal())
+            except ValueError:
+                self.problems.add(position, "type", f"{token.text!r} is not a date (YYYY-MM-DD)")
+                return None
+        if info.kind in ("enum", "ordered", "list", "string"):
+            if info.kind != "string" and token.text not in info.values:
+                close = difflib.get_close_matches(token.text, list(info.values), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                self.problems.add(position, "unknown_value",
+                                  f"{token.text!r} is not a value of {info.name!r}{hint}")
+                return None
+            if info.kind == "ordered":
+                assert info.ordering is not None
+                return Const(info.ordering.rank(token.text))
+            return Const(token.text)
+        return None
+
+    def cell_atoms(self, name: str, cell: object, position: Position,
+                   readable: set[str]) -> tuple[Atom, ...]:
+        info = self.fields.get(name)
+        if info is None:
+            self.problems.add(position, "unknown_field", self.unknown(name, "field"))
+            return ()
+        if info.source == "output" and name not in readable:
+            self.problems.add(position, "output_not_ready",
+                              f"output {name!r} is read before any earlier table sets it")
+            return ()
+        try:
+            test = parse_cell(cell)
+        except CellSyntaxError as exc:
+            self.problems.add(position, "cell_syntax", f"{name}: {exc}")
+            return ()
+        return self.atoms_for(info, test, position)
+
+    def atoms_for(self, info: FieldInfo, test: CellTest, position: Position) -> tuple[Atom, ...]:
+        if test.kind == "any":
+            return ()
+        if test.kind in ("contains", "not_contains"):
+            if info.kind != "list":
+                self.problems.add(position, "type", f"`contains` needs a list; {info.name!r} "
+                                  "is not one")
+                return ()
+            member = self.operand(info, test.operands[0], position)
+            if member is None:
+                return ()
+            return (Compare(f"{info.key}__{member.value}", "==",  # type: ignore[union-attr]
+                            Const(test.kind == "contains")),)
+        if info.kind == "list":
+            self.problems.add(position, "type",
+                              f"{info.name!r} is a list: test it with `contains X`")
+            return ()
+        operands = [self.operand(info, token, position) for token in test.operands]
+        if any(o is None for o in operands):
+            return ()
+        if test.kind == "in":
+            values = tuple(o.value for o in operands if isinstance(o, Const))
+            if len(values) != len(operands):
+                self.problems.add(position, "type", "`in [...]` takes literal values only")
+                return ()
+            return (AnyOf(info.key, values),)
+        if test.kind == "not_in":
+            return tuple(Compare(info.key, "!=", o) for o in operands if o is not None)
+        ops: list[CompareOp] = test.op.split(",")  # type: ignore[assignment]
+        if any(op not in ("==", "!=") for op in ops) and info.kind not in (
+            "number", "integer", "ordered", "date"
+        ):
+            self.problems.add(position, "type",
+                              f"{info.name!r} has no order: use `=`, `not` or `in [...]`")
+            return ()
+        return tuple(Compare(info.key, op, o) for op, o in zip(ops, operands, strict=True)
+                     if o is not None)
+
+    # -- outputs ---------------------------------------------------------------
+
+    def output_value(self, out: OutputDecl, value: OutputValue, position: Position) -> Any:
+        """Check a `then` value against its output; ordered outputs become ranks."""
+        info = self.fields.get(out.name)
+        if value is None:
+            return None
+        if isinstance(value, Ref):
+            if value.field not in self.fields:
+                self.problems.add(position, "unknown_field", self.unknown(value.field, "field"))
+            return value
+        if isinstance(value, tuple):
+            return tuple(self.output_value(out, v, position) for v in value)
+        if info is None:
+            return value
+        if info.kind == "ordered":
+            assert info.ordering is not None
+            if value not in info.ordering.values:
+                self.problems.add(position, "unknown_value",
+                                  f"{value!r} is not one of {', '.join(info.ordering.values)}")
+                return None
+            return info.ordering.rank(str(value))
+        if info.kind == "enum" and value not in info.values:
+            self.problems.add(position, "unknown_value",
+                              f"{value!r} is not a value of output {out.name!r}: "
+                              f"{', '.join(info.values)}")
+        if info.kind == "boolean" and not isinstance(value, bool):
+            self.problems.add(position, "type", f"output {out.name!r} is true or false")
+        if info.kind in _NUMERIC and (isinstance(value, bool) or
+                                      not isinstance(value, int | float)):
+            self.problems.add(position, "type", f"output {out.name!r} is a number")
+        return value
+
+    def check_outputs(self) -> None:
+        for out in self.policy.outputs.values():
+            if out.lookup is None:
+                continue
+            source = self.policy.outputs.get(out.lookup)
+            if source is None:
+                self.problems.add(out.position, "unknown_output",
+                                  f"{out.name}: lookup of unknown output {out.lookup!r}")
+                continue
+            keys = self.fields[source.name].values
+            for key, value in out.lookup_map.items():
+                if keys and key not in keys:
+                    self.problems.add(out.position, "unknown_value",
+                                      f"{out.name}: map key {key!r} is not a value of "
+                                      f"{source.name!r}")
+                self.output_value(out, value, out.position) if isinstance(value, Ref | tuple) \
+                    else None
+            missing = [k for k in keys if k not in out.lookup_map]
+            if missing:
+                self.problems.add(out.position, "incomplete_map",
+                                  f"{out.name}: no value for {', '.join(missing)}")
+
+    # -- tables ----------------------------------------------------------------
+
+    def compile_tables(self) -> tuple[CompiledTable, ...]:
+        compiled: list[CompiledTable] = []
+        written_at: dict[str, int] = {}  # output -> latest stage that writes it
+        seen_ids: dict[str, Position] = {}
+        stage = 0
+        for t_index, table in enumerate(self.policy.tables):
+            if table.id in seen_ids:
+                self.problems.add(table.position, "duplicate_table",
+                                  f"table id {table.id!r} is used twice")
+            seen_ids[table.id] = table.position
+            reads = {name for rule in table.rules for name in rule.when} | set(table.when)
+            for name in reads:
+                info = self.fields.get(name)
+                if info is not None and info.source == "output" and name in written_at:
+                    stage = max(stage, written_at[name] + 1)
+            readable = set(written_at)
+            compiled.append(self.compile_table(t_index, table, stage, readable))
+            for out in table.outputs:
+                written_at[out] = stage
+            if table.band_output:
+                written_at[table.band_output] = stage
+        return tuple(compiled)
+
+    def compile_table(self, t_index: int, table: Table, stage: int,
+                      readable: set[str]) -> CompiledTable:
+        for out in table.outputs + ((table.band_output,) if table.band_output else ()):
+            if out not in self.policy.outputs:
+                self.problems.add(table.position, "unknown_output",
+                                  f"table {table.id}: {self.unknown(out, 'output')}")
+        table_atoms: list[Atom] = []
+        for name, cell in table.when.items():
+            table_atoms.extend(self.cell_atoms(name, cell, table.when_positions[name], readable))
+        first_out = self.policy.outputs.get(table.outputs[0])
+        ordered = self.fields[first_out.name].ordering if first_out else None
+        self.check_hit_policy(table, ordered)
+        rules = []
+        seen_rule_ids: set[str] = set()
+        for r_index, rule in enumerate(table.rules):
+            if rule.id in seen_rule_ids:
+                self.problems.add(rule.position, "duplicate_rule",
+                                  f"rule id {rule.id!r} is used twice in table {table.id}")
+            seen_rule_ids.add(rule.id)
+            atoms = list(table_atoms)
+            for name, cell in rule.when.items():
+                atoms.extend(self.cell_atoms(name, cell, rule.when_positions[name], readable))
+            then: dict[str, Any] = {}
+            for out_name, value in rule.then.items():
+                out = self.policy.outputs.get(out_name)
+                if out is None or out_name not in table.outputs:
+                    self.problems.add(rule.position, "unknown_output",
+                                      f"rule {rule.id}: {out_name!r} is not an output of "
+                                      f"table {table.id}")
+                    continue
+                then[out_name] = self.output_value(out, value, rule.position)
+            if table.hit == "scorecard":
+                if rule.score is None:
+                    self.problems.add(rule.position, "missing_score",
+                                      f"rule {rule.id}: a scorecard rule needs `score`")
+            elif not rule.then and not (table.hit == "first" and table.final):
+                self.problems.add(rule.position, "missing_then",
+                                  f"rule {rule.id}: write what it decides in `then`")
+            if rule.message is not None:
+                self.check_placeholders(rule)
+            rules.append(CompiledRule(
+                key=f"t{t_index}r{r_index}", table_index=t_index, index=r_index, rule=rule,
+                atoms=tuple(atoms), then=then, score=rule.score,
+            ))
+        band_ordering = self.fields[table.band_output].ordering \
+            if table.band_output in self.fields else None
+        bands = tuple(
+            (band.at_least, band_ordering.rank(band.value)
+             if band_ordering and band.value in band_ordering.values else band.value)
+            for band in table.bands
+        )
+        return CompiledTable(t_index, table, stage, tuple(rules), ordered, bands)
+
+    def check_hit_policy(self, table: Table, ordered: Ordering | None) -> None:
+        if table.hit in ("priority", "collect-max") and ordered is None:
+            self.problems.add(table.position, "needs_ordering",
+                              f"table {table.id}: hit policy {table.hit} needs an output with "
+                              "an ordering (e.g. levels, grades)")
+        if table.hit == "scorecard":
+            out = self.policy.outputs.get(table.outputs[0])
+            if out is not None and out.type not in _NUMERIC:
+                self.problems.add(table.position, "type",
+                                  f"table {table.id}: a scorecard output must be a number")
+            if not table.bands:
+                self.problems.add(table.position, "missing_bands",
+                                  f"table {table.id}: a scorecard needs `bands`")
+        elif table.bands:
+            self.problems.add(table.position, "bands_without_scorecard",
+                              f"table {table.id}: only a scorecard has bands")
+        if table.hit == "collect":
+            for name in table.outputs:
+                out = self.policy.outputs.get(name)
+                if out is not None and out.type != "list":
+                    self.problems.add(table.position, "type",
+                                      f"table {table.id}: hit policy collect gathers a list; "
+                                      f"output {name!r} is not a list")
+        if table.band_output is not None:
+            band_info = self.fields.get(table.band_output)
+            for band in table.bands:
+                if band_info is not None and band_info.values and \
+                        band.value not in band_info.values:
+                    self.problems.add(table.position, "unknown_value",
+                                      f"band {band.value!r} is not a value of "
+                                      f"{table.band_output!r}")
+
+    def check_placeholders(self, rule: Rule) -> None:
+        import re
+
+        assert rule.message is not None
+        for text in (rule.message.zh, rule.message.en):
+            for name in re.findall(r"\{([^{}]+)\}", text):
+                if name not in self.fields:
+                    self.problems.add(rule.position, "unknown_placeholder",
+                                      f"rule {rule.id}: message mentions {{{name}}}, "
+                                      f"{self.unknown(name, 'field')}")
+
+
+def compile_policy(policy: Policy, org: OrgTree, problems: Problems) -> CompiledPolicy | None:
+    """Compile one policy; problems are added to ``problems``. None if any."""
+    before = len(problems.items)
+    compiler = _Compiler(policy, org, problems)
+    compiler.declare_inputs()
+    compiler.declare_rest()
+    meta = policy.meta
+    for attr, name in (("decision_date", meta.decision_date_input), ("unit", meta.unit_input)):
+        if name is not None and name not in policy.inputs:
+            problems.add(meta.position, "unknown_field", f"policy.{attr}: no input {name!r}")
+    for decl in policy.inputs.values():
+        for bound in (decl.minimum, decl.maximum):
+            if isinstance(bound, str) and bound not in policy.inputs:
+                problems.add(decl.position, "unknown_field",
+                             f"{decl.name}: bound {bound!r} is not an input")
+        for name in decl.optional_when:
+            if name not in policy.inputs:
+                problems.add(decl.position, "unknown_field",
+                             f"{decl.name}: optional_when names unknown input {name!r}")
+    for hist in policy.history.values():
+        for name in (hist.sum_field, *hist.group_by, *hist.where_input):
+            if name not in policy.inputs:
+                problems.add(hist.position, "unknown_field",
+                             f"{hist.name}: {name!r} is not an input")
+        for name in hist.where_output:
+            if name not in policy.outputs:
+                problems.add(hist.position, "unknown_output",
+                             f"{hist.name}: {name!r} is not an output")
+    defaults, by_unit = compiler.resolve_parameters()
+    compiler.check_outputs()
+    tables = compiler.compile_tables()
+    if len(problems.items) > before:
+        return None
+    orderings = {
+        name: info.ordering
+        for name, info in compiler.fields.items()
+        if info.source == "output" and info.ordering is not None
+    }
+    return CompiledPolicy(
+        policy=policy,
+        org=org,
+        fields=compiler.fields,
+        tables=tables,
+        stage_count=max((t.stage for t in tables), default=0) + 1,
+        parameters_by_unit=by_unit,
+        default_parameters=defaults,
+        output_orderings=orderings,
+    )

@@ -1,0 +1,80 @@
+"""What a decision returns: outputs, the reasons in both languages, and how
+the level could come down. Plain data; the API and CLI serialise ``as_dict``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from decision_service.model import Text
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    rule: str
+    table: str
+    message: Text
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "rule": self.rule,
+            "table": self.table,
+            "message": self.message.en,
+            "message_zh": self.message.zh,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    """One table's say on an ordered output (e.g. A4 asks for REGION)."""
+
+    table: str
+    title: Text
+    value: str
+    binding: bool  # it alone or with others sets the final value
+
+
+@dataclass(frozen=True, slots=True)
+class LowerRoute:
+    """The nearest change to one binding dimension that would lower the result."""
+
+    table: str
+    message: Text
+    would_give: str | None  # the result if this change alone were made
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    policy: str
+    policy_version: str
+    outputs: dict[str, Any]
+    reasons: tuple[Reason, ...]
+    decision_date: dt.date
+    engine: str
+    input: dict[str, Any]  # validated, with defaults, JSON-ready
+    history: dict[str, float] = field(default_factory=dict)  # A10 totals used
+    dimensions: tuple[Dimension, ...] = ()
+    lower_routes: tuple[LowerRoute, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"policy": self.policy, "policy_version": self.policy_version}
+        body.update(self.outputs)
+        body["reasons"] = [r.as_dict() for r in self.reasons]
+        body["decision_date"] = self.decision_date.isoformat()
+        body["engine"] = self.engine
+        if self.history:
+            body["history"] = dict(self.history)
+        if self.dimensions:
+            body["explanation"] = {
+                "dimensions": [
+                    {"table": d.table, "title": d.title.en, "value": d.value, "binding": d.binding}
+                    for d in self.dimensions
+                ],
+                "lower": [
+                    {"table": r.table, "message": r.message.en, "message_zh": r.message.zh,
+                     "would_give": r.would_give}
+                    for r in self.lower_routes
+                ],
+            }
+        return body

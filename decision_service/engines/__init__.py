@@ -1,0 +1,35 @@
+"""Engines evaluate a compiled policy for one fact. The engine is a setting.
+
+Both engines implement the same small interface; a policy's cases run on both
+and must agree (tests/policies), so either can serve and each checks the other.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from decision_service.compile import CompiledPolicy
+from decision_service.evaluate import Evaluation
+from decision_service.ir import Fact
+
+ENGINES = ("compiled", "durable")
+
+
+class Engine(Protocol):
+    name: str
+
+    def evaluate(self, fact: Fact) -> Evaluation: ...
+
+    def close(self) -> None: ...
+
+
+def make_engine(name: str, compiled: CompiledPolicy) -> Engine:
+    if name == "compiled":
+        from decision_service.engines.compiled import CompiledEngine
+
+        return CompiledEngine(compiled)
+    if name == "durable":
+        from decision_service.engines.durable import DurableEngine
+
+        return DurableEngine(compiled)
+    raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

@@ -1,0 +1,198 @@
+"""The compiled backend: one plain Python function per policy version.
+
+The intermediate form is turned into Python *source* and compiled once when
+the policy set loads. Only the compiler's own, already validated structures
+reach the generated text: field keys are checked identifiers, constants are
+written with ``repr`` of ints, floats, strings, booleans and None, and
+anything richer (output references, lists) is passed in a constants tuple. No
+text from a policy file is ever executed.
+
+It is the fast path and, against the durable backend, the differential oracle:
+it re-implements the hit policies inline instead of calling ``evaluate``.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Callable
+from typing import Any
+
+from decision_service.compile import CompiledPolicy, CompiledRule, CompiledTable
+from decision_service.errors import EvaluationError, EvaluationProblem
+from decision_service.evaluate import Evaluation
+from decision_service.ir import AnyOf, Atom, Compare, Const, Fact, Field
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class _Writer:
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self.compiled = compiled
+        self.lines: list[str] = []
+        self.constants: list[Any] = []
+        self.locals: dict[str, str] = {}  # fact key -> local variable
+        self.output_keys = {
+            info.key: name for name, info in compiled.fields.items() if info.source == "output"
+        }
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def const(self, value: Any) -> str:
+        if isinstance(value, _SCALARS):
+            if isinstance(value, float) and value != value:  # NaN never reaches here
+                raise ValueError("NaN constant")
+            return repr(value)
+        self.constants.append(value)
+        return f"K[{len(self.constants) - 1}]"
+
+    def var(self, key: str) -> str:
+        if key in self.output_keys:
+            # Outputs of earlier stages are read from the running output dict.
+            return f"o.get({self.output_keys[key]!r})"
+        if key not in self.locals:
+            if not _IDENT.fullmatch(key) or keyword.iskeyword(key):
+                raise ValueError(f"unsafe fact key {key!r}")
+            self.locals[key] = f"v{len(self.locals)}"
+        return self.locals[key]
+
+    def atom(self, atom: Atom) -> str:
+        left = self.var(atom.field)
+        if isinstance(atom, AnyOf):
+            values = ", ".join(self.const(v) for v in atom.values)
+            return f"({left} in ({values},))"
+        if isinstance(atom.operand, Field):
+            right = self.var(atom.operand.name)
+            return f"({left} is not None and {right} is not None and {left} {atom.op} {right})"
+        assert isinstance(atom.operand, Const)
+        return f"({left} is not None and {left} {atom.op} {self.const(atom.operand.value)})"
+
+    def condition(self, rule: CompiledRule) -> str:
+        return " and ".join(self.atom(a) for a in rule.atoms) or "True"
+
+    def merge(self, depth: int, table: CompiledTable, then: dict[str, Any]) -> None:
+        for name, value in then.items():
+            decl = self.compiled.policy.outputs[name]
+            if decl.combine == "max" and not table.table.override and value is not None:
+                self.emit(depth, f"_c = o.get({name!r})")
+                self.emit(depth, f"if _c is None or _c < {self.const(value)}:")
+                self.emit(depth + 1, f"o[{name!r}] = {self.const(value)}")
+            else:
+                self.emit(depth, f"o[{name!r}] = {self.const(value)}")
+
+    def table(self, table: CompiledTable) -> None:
+        t = table.index
+        hit = table.table.hit
+        rules = table.rules
+        self.emit(1, f"# table {table.table.id} ({hit})")
+        if hit == "first" or (hit == "unique" and len(rules) == 1):
+            for i, rule in enumerate(rules):
+                self.emit(1, f"{'if' if i == 0 else 'elif'} {self.condition(rule)}:")
+                if table.table.final:
+                    self.emit(2, f"return {self.const(dict(rule.then))}, [({t}, {rule.index})]")
+                else:
+                    self.emit(2, f"fired.append(({t}, {rule.index}))")
+                    self.merge(2, table, rule.then)
+            return
+        self.emit(1, "h = []")
+        for rule in rules:
+            self.emit(1, f"if {self.condition(rule)}:")
+            self.emit(2, f"h.append({rule.index})")
+        if hit == "scorecard":
+            scores = self.const(tuple(rule.score or 0 for rule in rules))
+            self.emit(1, f"_s = sum({scores}[i] for i in h)")
+            out = table.table.outputs[0]
+            self.emit(1, f"fired.extend(({t}, i) for i in h)")
+            self.emit(1, f"o[{out!r}] = _s")
+            band_output = table.table.band_output
+            if band_output is not None:
+                for i, (at_least, value) in enumerate(table.bands):
+                    test = "True" if at_least is None else f"_s >= {at_least!r}"
+                    self.emit(1, f"{'if' if i == 0 else 'elif'} {test}:")
+                    self.merge(2, table, {band_output: value})
+            return
+        thens = self.const(tuple(rule.then for rule in rules))
+        self.emit(1, "if h:")
+        if hit in ("unique", "any"):
+            problem = "both match" if hit == "unique" else "match with different outputs"
+            check = "len(h) > 1" if hit == "unique" else f"any({thens}[i] != {thens}[h[0]] for i in h)"
+            self.emit(2, f"if {check}:")
+            self.emit(3, f"_conflict({table.table.id!r}, {self.const(tuple(r.rule.id for r in rules))}, h, {problem!r})")
+            chosen = f"{thens}[h[0]]"
+            winners = "h"
+        elif hit == "priority":
+            out = table.table.outputs[0]
+            self.emit(2, f"_w = h[0]")
+            self.emit(2, "for i in h[1:]:")
+            self.emit(3, f"if {thens}[i][{out!r}] > {thens}[_w][{out!r}]:")
+            self.emit(4, "_w = i")
+            chosen = f"{thens}[_w]"
+            winners = "[_w]"
+        elif hit == "collect-max":
+            out = table.table.outputs[0]
+            self.emit(2, f"_m = max({thens}[i][{out!r}] for i in h)")
+            chosen = f"{{{out!r}: _m}}"
+            winners = "h"
+        else:  # collect
+            outs = self.const(table.table.outputs)
+            self.emit(2, f"_v = {{n: tuple(dict.fromkeys({thens}[i][n] for i in h if n in {thens}[i])) for n in {outs}}}")
+            chosen = "_v"
+            winners = "h"
+        if table.table.final:
+            self.emit(2, f"return dict({chosen}), [({t}, i) for i in {winners}]")
+            return
+        self.emit(2, f"fired.extend(({t}, i) for i in {winners})")
+        self.emit(2, f"_r = {chosen}")
+        for name in table.table.outputs:
+            decl = self.compiled.policy.outputs[name]
+            if decl.combine == "max" and not table.table.override:
+                self.emit(2, f"_c = o.get({name!r})")
+                self.emit(2, f"if _c is None or _r[{name!r}] is None or _c < _r[{name!r}]:")
+                self.emit(3, f"o[{name!r}] = _r[{name!r}]")
+            else:
+                self.emit(2, f"o[{name!r}] = _r[{name!r}]")
+
+    def source(self) -> str:
+        body_start = len(self.lines)
+        for table in self.compiled.tables:
+            self.table(table)
+        body = self.lines[body_start:]
+        self.lines = self.lines[:body_start]
+        self.emit(0, "def evaluate(f):")
+        self.emit(1, "o = {}")
+        self.emit(1, "fired = []")
+        for key, local in self.locals.items():
+            self.emit(1, f"{local} = f.get({key!r})")
+        self.lines.extend(body)
+        self.emit(1, "return o, fired")
+        return "\n".join(self.lines) + "\n"
+
+
+def _conflict(table: str, rule_ids: tuple[str, ...], hits: list[int], problem: str) -> None:
+    names = " and ".join(rule_ids[i] for i in hits[:2])
+    raise EvaluationError(EvaluationProblem(table, f"rules {names} {problem}"))
+
+
+class CompiledEngine:
+    """Evaluates a compiled policy with generated Python."""
+
+    name = "compiled"
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        writer = _Writer(compiled)
+        self.source = writer.source()
+        namespace: dict[str, Any] = {"K": tuple(writer.constants), "_conflict": _conflict}
+        code = compile(self.source, f"<compiled {compiled.id} v{compiled.version}>", "exec")
+        exec(code, namespace)  # the source is ours, generated above; see module docstring
+        self._function: Callable[[Fact], tuple[dict[str, Any], list[tuple[int, int]]]] = (
+            namespace["evaluate"]
+        )
+
+    def evaluate(self, fact: Fact) -> Evaluation:
+        outputs, fired = self._function(fact)
+        return Evaluation(outputs=outputs, fired=tuple(fired))
+
+    def close(self) -> None:
+        """Nothing to release; present so every engine can be closed alike."""

@@ -1,0 +1,172 @@
+"""The meaning of hit policies, stages and outputs, written once, plainly.
+
+``run`` walks the compiled tables stage by stage and asks a *matcher* which
+rules hold for the fact; everything after matching (hit policies, combining
+outputs, final tables, defaults, lookups) is here. The durable backend uses
+this with durable-rules as the matcher; the compiled backend generates its
+own code for the same semantics, and the differential tests hold the two
+together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from decision_service.compile import CompiledPolicy, CompiledRule, CompiledTable, fact_key
+from decision_service.errors import EvaluationError, EvaluationProblem
+from decision_service.ir import Fact
+from decision_service.model import Ref
+
+Matcher = Callable[[int, Fact], frozenset[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """What an engine returns: outputs in engine form and the rules that fired."""
+
+    outputs: dict[str, Any]  # ordered outputs as ranks; unset outputs absent
+    fired: tuple[tuple[int, int], ...]  # (table index, rule index), in firing order
+
+
+def contribution(table: CompiledTable, hits: list[CompiledRule]) -> tuple[dict[str, Any],
+                                                                          list[CompiledRule]]:
+    """Apply the table's hit policy to its matching rules (in rule order)."""
+    name = table.table.id
+    hit = table.table.hit
+    if hit == "first":
+        return dict(hits[0].then), [hits[0]]
+    if hit == "unique":
+        if len(hits) > 1:
+            raise EvaluationError(EvaluationProblem(
+                name, f"unique table, but rules {hits[0].rule.id} and {hits[1].rule.id} "
+                      "both match"))
+        return dict(hits[0].then), [hits[0]]
+    if hit == "any":
+        for other in hits[1:]:
+            if other.then != hits[0].then:
+                raise EvaluationError(EvaluationProblem(
+                    name, f"hit policy any, but rules {hits[0].rule.id} and {other.rule.id} "
+                          "match with different outputs"))
+        return dict(hits[0].then), hits
+    first_output = table.table.outputs[0]
+    if hit == "priority":
+        winner = hits[0]
+        for rule in hits[1:]:
+            if rule.then[first_output] > winner.then[first_output]:
+                winner = rule
+        return dict(winner.then), [winner]
+    if hit == "collect-max":
+        return {first_output: max(rule.then[first_output] for rule in hits)}, hits
+    if hit == "collect":
+        collected: dict[str, Any] = {}
+        for out in table.table.outputs:
+            values: list[Any] = []
+            for rule in hits:
+                if out in rule.then and rule.then[out] not in values:
+                    values.append(rule.then[out])
+            collected[out] = tuple(values)
+        return collected, hits
+    # scorecard
+    total = sum(rule.score or 0 for rule in hits)
+    result: dict[str, Any] = {first_output: total}
+    if table.table.band_output is not None:
+        result[table.table.band_output] = band_value(table, total)
+    return result, hits
+
+
+def band_value(table: CompiledTable, total: float) -> Any:
+    for at_least, value in table.bands:
+        if at_least is None or total >= at_least:
+            return value
+    return None  # pragma: no cover - the loader always adds an `else` band
+
+
+def run(compiled: CompiledPolicy, fact: Fact, matcher: Matcher) -> Evaluation:
+    outputs: dict[str, Any] = {}
+    fired: list[tuple[int, int]] = []
+    stage_fact = dict(fact)
+    for stage in range(compiled.stage_count):
+        if stage > 0:
+            for name, value in outputs.items():
+                if value is not None and not isinstance(value, tuple):
+                    stage_fact[fact_key("o." + name)] = value
+        matched = matcher(stage, stage_fact)
+        for table in compiled.tables:
+            if table.stage != stage:
+                continue
+            hits = [rule for rule in table.rules if rule.key in matched]
+            if not hits and table.table.hit != "scorecard":
+                continue
+            values, winners = contribution(table, hits)
+            if table.table.final:
+                return Evaluation(
+                    outputs=values,
+                    fired=tuple((table.index, rule.index) for rule in winners),
+                )
+            merge(compiled, table, outputs, values)
+            fired.extend((table.index, rule.index) for rule in winners)
+    return Evaluation(outputs=outputs, fired=tuple(fired))
+
+
+def merge(compiled: CompiledPolicy, table: CompiledTable, outputs: dict[str, Any],
+          values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        decl = compiled.policy.outputs[name]
+        current = outputs.get(name)
+        if (decl.combine == "max" and not table.table.override and current is not None
+                and value is not None and current >= value):
+            continue
+        outputs[name] = value
+
+
+def final_outputs(compiled: CompiledPolicy, evaluation: Evaluation,
+                  values: dict[str, Any]) -> dict[str, Any]:
+    """Engine outputs → the answer's fields: codes instead of ranks, defaults,
+    lookups. Shared by every engine: it is presentation, not decision."""
+    result: dict[str, Any] = {}
+    for name, decl in compiled.policy.outputs.items():
+        if decl.lookup is not None:
+            continue
+        value = evaluation.outputs.get(name, decl.default)
+        ordering = compiled.output_orderings.get(name)
+        if ordering is not None and isinstance(value, int) and not isinstance(value, bool):
+            value = ordering.values[value]
+        if isinstance(value, tuple):
+            value = list(value)
+        result[name] = value
+    for name, decl in compiled.policy.outputs.items():
+        if decl.lookup is None:
+            continue
+        key = result.get(decl.lookup)
+        if key is None:
+            result[name] = None
+            continue
+        result[name] = resolve_value(compiled, decl.lookup_map.get(str(key)), values)
+    return result
+
+
+def resolve_value(compiled: CompiledPolicy, value: Any, values: dict[str, Any]) -> Any:
+    if isinstance(value, Ref):
+        raw = field_value(compiled, value.field, values)
+        return None if raw is None else f"{value.prefix}{raw}"
+    if isinstance(value, tuple):
+        return [resolve_value(compiled, v, values) for v in value]
+    return value
+
+
+def field_value(compiled: CompiledPolicy, name: str, values: dict[str, Any]) -> Any:
+    """A field's value for messages and lookups, in the policy's own words."""
+    if name in values:
+        return values[name]
+    if "." in name:
+        base, attr = name.split(".", 1)
+        unit = values.get(base)
+        if unit is None:
+            return None
+        if attr == "region":
+            return compiled.org.region_of(unit)
+        if attr == "watchlist":
+            return compiled.org.units[unit].watchlist
+    return None

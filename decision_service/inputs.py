@@ -1,0 +1,209 @@
+"""Decision inputs: a strict pydantic model generated from a policy's inputs.
+
+Inputs are checked thousands of times a second, so they do not go through
+cerberus (~500 µs a deal here) but through a generated pydantic model (~2 µs):
+strict types (``"abc"`` is never compared with ``1000``, ``true`` is not ``1``),
+no NaN or infinity, ranges, enums, unknown fields rejected, ISO dates only.
+The same model gives the CRM each policy's exact JSON Schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from decision_service.cells import parse_cell
+from decision_service.errors import FieldProblem, InputError
+from decision_service.model import InputDecl, OrgTree, Policy
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_TEXT = 200
+
+
+def parse_iso_date(value: Any) -> Any:
+    """A calendar date written YYYY-MM-DD; a time of day or offset is bad input."""
+    if isinstance(value, dt.datetime):
+        raise PydanticCustomError("date_format", "a date without a time: YYYY-MM-DD")
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_format", "a calendar date written YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("date_format", "{value} is not a calendar date",
+                                  {"value": value}) from None
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(parse_iso_date)]
+
+
+def _member_of(codes: frozenset[str], what: str) -> Any:
+    def check(value: str) -> str:
+        if value not in codes:
+            raise PydanticCustomError("unknown_code", "unknown {what} {value!r}",
+                                      {"what": what, "value": value})
+        return value
+
+    return AfterValidator(check)
+
+
+def _annotation(decl: InputDecl, org: OrgTree) -> Any:
+    if decl.type in ("number", "integer"):
+        base: Any = float if decl.type == "number" else int
+        constraints: dict[str, Any] = {"strict": True}
+        if decl.type == "number":
+            constraints["allow_inf_nan"] = False
+        if isinstance(decl.minimum, int | float):
+            constraints["gt" if decl.exclusive_minimum else "ge"] = decl.minimum
+        if isinstance(decl.maximum, int | float):
+            constraints["le"] = decl.maximum
+        return Annotated[base, Field(**constraints)]
+    if decl.type == "boolean":
+        return Annotated[bool, Field(strict=True)]
+    if decl.type == "date":
+        return IsoDate
+    if decl.type == "enum":
+        values = decl.values or (org.orderings[decl.ordering].values if decl.ordering else ())
+        return Literal[tuple(values)]
+    if decl.type == "unit":
+        kind = decl.unit_level or "office"
+        return Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT),
+                         _member_of(frozenset(org.codes(kind)), kind)]
+    if decl.type == "list":
+        member = Literal[tuple(decl.values)]
+        return Annotated[list[member], Field(strict=True, max_length=len(decl.values) * 4)]  # type: ignore[valid-type]
+    return Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT)]
+
+
+def _holds(test_text: str, value: Any) -> bool:
+    """A unary test (`ATI`, `in [A, B]`, `not X`) on a plain value: for optional_when."""
+    test = parse_cell(test_text)
+    words = [t.text for t in test.operands]
+    if test.kind == "in":
+        return value in words
+    if test.kind == "not_in":
+        return value not in words
+    if test.kind == "compare" and test.op == "==":
+        return value == words[0]
+    if test.kind == "compare" and test.op == "!=":
+        return value != words[0]
+    return test.kind == "any"
+
+
+def input_model(policy: Policy, org: OrgTree) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for name, decl in policy.inputs.items():
+        annotation = _annotation(decl, org)
+        description = decl.description.en if decl.description else None
+        if decl.default is not None:
+            default = list(decl.default) if isinstance(decl.default, list) else decl.default
+            fields[name] = (annotation, Field(default=default, description=description))
+        elif decl.required and not decl.optional_when:
+            fields[name] = (annotation, Field(description=description))
+        else:
+            fields[name] = (annotation | None, Field(default=None, description=description))
+
+    conditional = {n: d for n, d in policy.inputs.items() if d.optional_when}
+    cross_bounds = {
+        n: d for n, d in policy.inputs.items()
+        if isinstance(d.minimum, str) or isinstance(d.maximum, str)
+    }
+
+    def check_conditions(model: Any) -> Any:
+        for name, decl in conditional.items():
+            if getattr(model, name) is not None:
+                continue
+            if not all(_holds(test, getattr(model, other, None))
+                       for other, test in decl.optional_when.items()):
+                condition = ", ".join(f"{k} {v}" for k, v in decl.optional_when.items())
+                raise PydanticCustomError(
+                    "missing_conditional",
+                    "{field}: field required (it may be omitted only when {condition})",
+                    {"field": name, "condition": condition},
+                )
+        for name, decl in cross_bounds.items():
+            value = getattr(model, name)
+            if value is None:
+                continue
+            if isinstance(decl.maximum, str):
+                bound = getattr(model, decl.maximum)
+                if bound is not None and value > bound:
+                    raise PydanticCustomError(
+                        "cross_field", "{field}: {value} is more than {other} ({bound})",
+                        {"field": name, "value": value, "other": decl.maximum, "bound": bound})
+            if isinstance(decl.minimum, str):
+                bound = getattr(model, decl.minimum)
+                if bound is not None and value < bound:
+                    raise PydanticCustomError(
+                        "cross_field", "{field}: {value} is less than {other} ({bound})",
+                        {"field": name, "value": value, "other": decl.minimum, "bound": bound})
+        return model
+
+    validators = {"check_conditions": model_validator(mode="after")(check_conditions)}
+    model_name = "".join(p.capitalize() for p in re.split(r"[-_]", policy.meta.id)) + "Input"
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        model_name,
+        __config__=ConfigDict(extra="forbid", strict=True, title=model_name),
+        __validators__=validators,
+        **fields,
+    )
+
+
+_CODES = {
+    "missing": "missing",
+    "missing_conditional": "missing",
+    "extra_forbidden": "unknown_field",
+    "literal_error": "enum",
+    "unknown_code": "enum",
+    "greater_than_equal": "range",
+    "greater_than": "range",
+    "less_than_equal": "range",
+    "too_long": "range",
+    "string_too_short": "range",
+    "string_too_long": "range",
+    "finite_number": "type",
+    "date_format": "format",
+    "cross_field": "constraint",
+}
+
+
+def problems_of(error: ValidationError) -> list[FieldProblem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = [str(part) for part in item["loc"]]
+        ctx = item.get("ctx") or {}
+        if item["type"] in ("missing_conditional", "cross_field"):
+            loc = [str(ctx.get("field", ""))]
+        field = ".".join(loc)
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = f"unknown field {loc[-1]!r}"
+        code = _CODES.get(item["type"], "type")
+        problems.append(FieldProblem(field=field, code=code, message=message))
+    return problems
+
+
+def validate_input(model: type[BaseModel], raw: object) -> dict[str, Any]:
+    """Validated input as a plain dict (defaults filled in); ``InputError`` if bad."""
+    if not isinstance(raw, Mapping):
+        raise InputError([FieldProblem("", "type", "the input must be a JSON object")])
+    try:
+        validated = model.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(problems_of(exc)) from None
+    return dict(validated)

@@ -1,0 +1,417 @@
+"""YAML text → model. No file access here: callers hand in (name, text).
+
+Every document is parsed with positions (``yamlpos``), its shape checked by
+cerberus (``schemas``), and only then turned into model objects, so each
+problem a process owner can make is reported at its ``file:line:col``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, cast
+
+import cerberus
+
+from decision_service import schemas
+from decision_service.errors import PolicyError, PolicyProblem, Position, Problems
+from decision_service.model import (
+    Band,
+    DerivedField,
+    HistoryTotal,
+    InputDecl,
+    Ordering,
+    OrgTree,
+    OutputDecl,
+    OutputValue,
+    ParameterDecl,
+    Policy,
+    PolicyCase,
+    PolicyMeta,
+    Ref,
+    Rule,
+    Table,
+    Text,
+    Unit,
+    UnitSetting,
+)
+from decision_service.yamlpos import PosDict, PosList, key_position_of, parse_yaml, position_of
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PolicyExtension:
+    """A version that `extends` another and only changes parameter defaults."""
+
+    meta: PolicyMeta
+    extends: str
+    parameter_defaults: dict[str, Any]
+    parameter_positions: dict[str, Position]
+    source_file: str
+
+
+def _flatten(errors: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for err in errors:
+        if err.is_group_error:
+            out.extend(_flatten(err.child_errors))
+        else:
+            out.append(err)
+    return out
+
+
+def _describe(err: Any) -> tuple[str, str]:
+    """A cerberus error in a process owner's words: (code, message)."""
+    field = err.document_path[-1] if err.document_path else "document"
+    if err.code == cerberus.errors.UNKNOWN_FIELD.code:
+        return "unknown_field", f"unknown field {field!r}"
+    if err.code == cerberus.errors.REQUIRED_FIELD.code:
+        return "missing_field", f"missing required field {field!r}"
+    if err.code == cerberus.errors.BAD_TYPE.code:
+        hint = ""
+        if isinstance(err.value, bool):
+            hint = " (YAML reads yes/no/on/off/NO as booleans: put the code in quotes)"
+        return "type", f"{field!r} must be of type {err.constraint}, not {err.value!r}{hint}"
+    if err.code == cerberus.errors.UNALLOWED_VALUE.code:
+        allowed = ", ".join(str(a) for a in err.constraint)
+        return "unknown_value", f"{field!r}: unknown value {err.value!r}; allowed: {allowed}"
+    if err.code == cerberus.errors.REGEX_MISMATCH.code:
+        return "bad_name", f"{err.value!r} is not a valid name here"
+    if err.code == cerberus.errors.EMPTY_NOT_ALLOWED.code:
+        return "empty", f"{field!r} must not be empty"
+    message = cerberus.errors.BasicErrorHandler.messages.get(err.code, "is invalid")
+    try:
+        message = message.format(constraint=err.constraint, value=err.value, field=field)
+    except (KeyError, IndexError):
+        pass
+    return "invalid", f"{field!r}: {message}"
+
+
+def check_shape(doc: Any, schema: dict[str, Any], file: str) -> None:
+    """Raise ``PolicyError`` listing every shape problem of ``doc``."""
+    top = Position(file, 1, 1)
+    if not isinstance(doc, dict):
+        raise PolicyError([PolicyProblem(top, "not_a_mapping", "the file must be a YAML mapping")])
+    validator = cerberus.Validator(schema, allow_unknown=False)
+    if validator.validate(doc):
+        return
+    problems = Problems()
+    for err in _flatten(validator._errors):
+        path = tuple(err.document_path)
+        if err.code == cerberus.errors.UNKNOWN_FIELD.code:
+            pos = key_position_of(doc, path, top)
+        else:
+            pos = position_of(doc, path, top)
+        code, message = _describe(err)
+        problems.add(pos, code, message)
+    problems.raise_if_any()
+
+
+def _text(value: Any) -> Text | None:
+    if value is None:
+        return None
+    en = str(value.get("en", ""))
+    return Text(zh=str(value.get("zh", en)), en=en)
+
+
+def _pos(node: Any, fallback: Position) -> Position:
+    return cast(Position, getattr(node, "position", fallback))
+
+
+def _val_pos(mapping: Any, key: str, fallback: Position) -> Position:
+    if isinstance(mapping, PosDict) and key in mapping.value_positions:
+        return mapping.value_positions[key]
+    return fallback
+
+
+# ---------------------------------------------------------------------------
+# org tree
+
+
+def load_org(text: str, file: str) -> OrgTree:
+    doc = parse_yaml(text, file)
+    check_shape(doc, schemas.ORG, file)
+    org = doc["org"]
+    problems = Problems()
+    units: dict[str, Unit] = {}
+
+    def add(unit: Unit, node: Any) -> None:
+        if unit.code in units:
+            problems.add(_pos(node, Position(file, 1, 1)), "duplicate_unit",
+                         f"unit {unit.code!r} is listed twice")
+        units[unit.code] = unit
+
+    hq = org["headquarters"]
+    add(Unit(hq["code"], "company", _text(hq.get("name")) or Text(hq["code"], hq["code"]), None),
+        hq)
+    for bg in org.get("business_groups", []):
+        name = _text(bg.get("name")) or Text(bg["code"], bg["code"])
+        add(Unit(bg["code"], "bg", name, hq["code"], business_group=bg["group"]), bg)
+    for region in org["regions"]:
+        name = _text(region.get("name")) or Text(region["code"], region["code"])
+        add(Unit(region["code"], "region", name, hq["code"]), region)
+        for office in region["offices"]:
+            oname = _text(office.get("name")) or Text(office["code"], office["code"])
+            add(Unit(office["code"], "office", oname, region["code"],
+                     watchlist=bool(office.get("watchlist", False))), office)
+    problems.raise_if_any()
+    orderings = {
+        "levels": Ordering("levels", tuple(org["levels"])),
+        "grades": Ordering("grades", tuple(org["grades"])),
+    }
+    return OrgTree(units=units, orderings=orderings, version=str(org["version"]))
+
+
+# ---------------------------------------------------------------------------
+# policies
+
+
+def _meta(doc: PosDict, file: str) -> PolicyMeta:
+    meta = doc["policy"]
+    pos = _pos(meta, Position(file, 1, 1))
+    title = _text(meta.get("title")) or Text(meta["id"], meta["id"])
+    return PolicyMeta(
+        id=meta["id"],
+        version=str(meta["version"]),
+        title=title,
+        owner=str(meta.get("owner", "")),
+        effective_from=meta.get("effective_from"),
+        effective_to=meta.get("effective_to"),
+        decision_date_input=meta.get("decision_date"),
+        unit_input=meta.get("unit"),
+        position=pos,
+    )
+
+
+def _output_value(value: Any) -> OutputValue:
+    if isinstance(value, dict):
+        return Ref(field=str(value["ref"]), prefix=str(value.get("prefix", "")))
+    if isinstance(value, list):
+        return tuple(_output_value(v) for v in value)
+    return cast(OutputValue, value)
+
+
+def _check_output_value(value: Any, pos: Position, problems: Problems) -> None:
+    if isinstance(value, dict):
+        unknown = set(value) - {"ref", "prefix"}
+        if "ref" not in value or unknown:
+            problems.add(pos, "bad_output_value",
+                         "an output value is a literal, a list, or {ref: field, prefix: text}")
+    elif isinstance(value, list):
+        for item in value:
+            _check_output_value(item, pos, problems)
+
+
+def load_policy(text: str, file: str) -> Policy | PolicyExtension:
+    doc = parse_yaml(text, file)
+    top = Position(file, 1, 1)
+    if isinstance(doc, dict) and isinstance(doc.get("policy"), dict) and "extends" in doc["policy"]:
+        check_shape(doc, schemas.POLICY_EXTENSION, file)
+        params = doc.get("parameters") or PosDict()
+        return PolicyExtension(
+            meta=_meta(doc, file),
+            extends=str(doc["policy"]["extends"]),
+            parameter_defaults=dict(params),
+            parameter_positions={k: _val_pos(params, k, top) for k in params},
+            source_file=file,
+        )
+    check_shape(doc, schemas.POLICY, file)
+    problems = Problems()
+    meta = _meta(doc, file)
+
+    inputs: dict[str, InputDecl] = {}
+    for name, spec in (doc.get("inputs") or {}).items():
+        pos = _val_pos(doc["inputs"], name, top)
+        inputs[name] = InputDecl(
+            name=name,
+            type=spec["type"],
+            position=pos,
+            required=bool(spec.get("required", True)) and "default" not in spec,
+            optional_when=dict(spec.get("optional_when") or {}),
+            values=tuple(spec.get("values") or ()),
+            ordering=spec.get("ordering"),
+            unit_level=spec.get("level"),
+            minimum=spec.get("min"),
+            maximum=spec.get("max"),
+            exclusive_minimum=bool(spec.get("exclusive_min", False)),
+            default=list(spec["default"]) if isinstance(spec.get("default"), list)
+            else spec.get("default"),
+            description=_text(spec.get("description")),
+        )
+
+    parameters: dict[str, ParameterDecl] = {}
+    for name, spec in (doc.get("parameters") or {}).items():
+        parameters[name] = ParameterDecl(
+            name=name,
+            type=spec["type"],
+            default=spec["default"],
+            position=_val_pos(doc["parameters"], name, top),
+            ordering=spec.get("ordering"),
+            description=_text(spec.get("description")),
+        )
+
+    settings = tuple(
+        UnitSetting(
+            units=tuple(s["units"]),
+            values=dict(s["set"]),
+            position=_pos(s, top),
+            note=_text(s.get("note")),
+        )
+        for s in (doc.get("settings") or [])
+    )
+    derived = {
+        name: DerivedField(name, tuple(spec["sum"]), _val_pos(doc["derived"], name, top))
+        for name, spec in (doc.get("derived") or {}).items()
+    }
+    history = {
+        name: HistoryTotal(
+            name=name,
+            sum_field=spec["sum"],
+            group_by=tuple(spec["group_by"]),
+            where_input={k: str(v) for k, v in spec["where_input"].items()},
+            where_output={k: str(v) for k, v in spec["where_output"].items()},
+            window_days=int(spec["window_days"]),
+            position=_val_pos(doc["history"], name, top),
+        )
+        for name, spec in (doc.get("history") or {}).items()
+    }
+
+    outputs: dict[str, OutputDecl] = {}
+    for name, spec in (doc.get("outputs") or {}).items():
+        pos = _val_pos(doc["outputs"], name, top)
+        lookup_map = spec.get("map") or {}
+        for key in lookup_map:
+            _check_output_value(lookup_map[key], _val_pos(lookup_map, key, pos), problems)
+        outputs[name] = OutputDecl(
+            name=name,
+            type=spec["type"],
+            position=pos,
+            ordering=spec.get("ordering"),
+            values=tuple(spec.get("values") or ()),
+            combine=spec.get("combine", "set"),
+            default=spec.get("default"),
+            lookup=spec.get("lookup"),
+            lookup_map={str(k): _output_value(v) for k, v in lookup_map.items()},
+            description=_text(spec.get("description")),
+        )
+
+    tables = []
+    for table_doc in doc.get("tables") or []:
+        tables.append(_table(table_doc, top, problems))
+    problems.raise_if_any()
+    return Policy(
+        meta=meta,
+        inputs=inputs,
+        parameters=parameters,
+        settings=settings,
+        derived=derived,
+        history=history,
+        outputs=outputs,
+        tables=tuple(tables),
+        source_file=file,
+    )
+
+
+def _cells(node: Any, top: Position) -> tuple[dict[str, str], dict[str, Position]]:
+    if not node:
+        return {}, {}
+    cells: dict[str, str] = {}
+    positions: dict[str, Position] = {}
+    for key, value in node.items():
+        # Booleans and numbers stay typed (`true`, `0`); the compiler reads them
+        # as equality tests. Text is parsed there as a unary test.
+        cells[key] = value
+        positions[key] = _val_pos(node, key, top)
+    return cells, positions
+
+
+def _table(table_doc: PosDict, top: Position, problems: Problems) -> Table:
+    table_pos = _pos(table_doc, top)
+    outputs = tuple(table_doc["outputs"])
+    rules = []
+    rule_nodes: PosList = table_doc["rules"]
+    for index, rule_doc in enumerate(rule_nodes, start=1):
+        rule_pos = rule_nodes.item_positions[index - 1]
+        when, when_pos = _cells(rule_doc.get("when"), rule_pos)
+        then_doc = rule_doc.get("then")
+        then: dict[str, OutputValue]
+        if isinstance(then_doc, dict) and "ref" not in then_doc:
+            then = {k: _output_value(v) for k, v in then_doc.items()}
+        elif "then" in rule_doc:
+            _check_output_value(then_doc, _val_pos(rule_doc, "then", rule_pos), problems)
+            then = {outputs[0]: _output_value(then_doc)} if len(outputs) == 1 else {}
+            if len(outputs) != 1:
+                problems.add(_val_pos(rule_doc, "then", rule_pos), "then_needs_names",
+                             f"table {table_doc['id']} has {len(outputs)} outputs: write "
+                             "`then: {output: value, ...}`")
+        else:
+            then = {}
+        rules.append(
+            Rule(
+                id=str(rule_doc.get("id", f"{table_doc['id']}.{index}")),
+                when=when,
+                when_positions=when_pos,
+                then=then,
+                position=rule_pos,
+                score=rule_doc.get("score"),
+                message=_text(rule_doc.get("message")),
+            )
+        )
+    when, when_pos = _cells(table_doc.get("when"), table_pos)
+    bands_doc = table_doc.get("bands")
+    bands: tuple[Band, ...] = ()
+    band_output = None
+    if bands_doc:
+        band_output = bands_doc["output"]
+        bands = tuple(Band(float(b[0]), str(b[1])) for b in bands_doc["at_least"]) + (
+            Band(None, str(bands_doc["else"])),
+        )
+    return Table(
+        id=table_doc["id"],
+        title=_text(table_doc["title"]) or Text(table_doc["id"], table_doc["id"]),
+        hit=table_doc["hit"],
+        outputs=outputs,
+        rules=tuple(rules),
+        position=table_pos,
+        when=when,
+        when_positions=when_pos,
+        final=bool(table_doc.get("final", False)),
+        override=bool(table_doc.get("override", False)),
+        bands=bands,
+        band_output=band_output,
+        monotonic=dict(table_doc.get("monotonic") or {}),
+    )
+
+
+# ---------------------------------------------------------------------------
+# cases
+
+
+def load_cases(text: str, file: str) -> tuple[str, list[PolicyCase]]:
+    doc = parse_yaml(text, file)
+    check_shape(doc, schemas.CASES, file)
+    cases_node: PosList = doc["cases"]
+    cases = []
+    for index, case in enumerate(cases_node):
+        cases.append(
+            PolicyCase(
+                name=case["name"],
+                input=_plain(case["input"]),
+                expect=_plain(case.get("expect") or {}),
+                position=cases_node.item_positions[index],
+                expect_error=list(case["expect_error"]) if "expect_error" in case else None,
+                prior_total=float(case.get("prior_total", 0.0)),
+                today=case.get("today"),
+            )
+        )
+    return str(doc["policy"]), cases
+
+
+def _plain(value: Any) -> Any:
+    """Positions off: the CRM sends plain JSON, and cases must look the same."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat") and not isinstance(value, str):
+        # YAML reads 2026-11-23 as a date; the CRM sends the string.
+        return value.isoformat()
+    return value

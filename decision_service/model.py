@@ -1,0 +1,247 @@
+"""Plain data: what a policy says, with no behaviour and no engine.
+
+The loader builds these from YAML; the compiler turns them into the
+intermediate form of ``ir.py``; the CLI, API and explanations read them.
+Every element keeps its ``Position`` so later checks can point at the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+from decision_service.errors import Position
+
+InputType = Literal["string", "enum", "number", "integer", "boolean", "date", "list", "unit"]
+HitPolicy = Literal["first", "unique", "any", "priority", "collect", "collect-max", "scorecard"]
+HIT_POLICIES: tuple[HitPolicy, ...] = (
+    "first",
+    "unique",
+    "any",
+    "priority",
+    "collect",
+    "collect-max",
+    "scorecard",
+)
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A text in both working languages of the company."""
+
+    zh: str
+    en: str
+
+    def in_language(self, language: str) -> str:
+        return self.zh if language == "zh" else self.en
+
+
+@dataclass(frozen=True, slots=True)
+class Ordering:
+    """An ordered set of codes (levels, grades): the first is the lowest."""
+
+    name: str
+    values: tuple[str, ...]
+
+    def rank(self, value: str) -> int:
+        return self.values.index(value)
+
+
+@dataclass(frozen=True, slots=True)
+class InputDecl:
+    name: str
+    type: InputType
+    position: Position
+    required: bool = True
+    optional_when: dict[str, str] = field(default_factory=dict)  # field -> unary test
+    values: tuple[str, ...] = ()  # enum / list members; unit codes come from the org
+    ordering: str | None = None  # name of an Ordering, for ordered enums
+    unit_level: str | None = None  # for type unit: "office" or "region"
+    minimum: float | str | None = None  # a number, or the name of another input
+    maximum: float | str | None = None
+    exclusive_minimum: bool = False
+    default: Scalar | list[str] | None = None
+    description: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterDecl:
+    name: str
+    type: Literal["number", "integer", "enum"]
+    default: Scalar
+    position: Position
+    ordering: str | None = None
+    description: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnitSetting:
+    """Parameter values for some units and every unit below them (A9)."""
+
+    units: tuple[str, ...]
+    values: dict[str, Scalar]
+    position: Position
+    note: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedField:
+    """A field computed before the tables run: for now only a sum of fields."""
+
+    name: str
+    sum_of: tuple[str, ...]
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryTotal:
+    """A total read from the decision log (A10 deal splitting).
+
+    Decisions whose input matches ``where_input`` and whose output matches
+    ``where_output`` count; they are grouped by ``group_by`` and summed over
+    ``sum_field`` in the ``window_days`` days up to and including this one's date.
+    A decision only looks the total up when its own input matches ``where_input``.
+    """
+
+    name: str
+    sum_field: str
+    group_by: tuple[str, ...]
+    where_input: dict[str, str]
+    where_output: dict[str, str]
+    window_days: int
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class OutputDecl:
+    name: str
+    type: Literal["enum", "string", "number", "integer", "boolean", "list"]
+    position: Position
+    ordering: str | None = None
+    values: tuple[str, ...] = ()
+    combine: Literal["set", "max"] = "set"
+    default: Scalar | None = None
+    # A lookup output is filled from another output after the tables run,
+    # e.g. approver_unit from required_level. Values: a literal, or a reference.
+    lookup: str | None = None
+    lookup_map: dict[str, OutputValue] = field(default_factory=dict)
+    description: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """An output value taken from a field: ``{ref: office.region, prefix: "BG-"}``."""
+
+    field: str
+    prefix: str = ""
+
+
+OutputValue = Scalar | Ref | None | tuple["OutputValue", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    when: dict[str, str]  # field -> unary test text, as written
+    when_positions: dict[str, Position]
+    then: dict[str, OutputValue]
+    position: Position
+    score: float | None = None
+    message: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    at_least: float | None  # None: the band for everything below the others
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    id: str
+    title: Text
+    hit: HitPolicy
+    outputs: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    position: Position
+    when: dict[str, str] = field(default_factory=dict)  # applies only when these hold
+    when_positions: dict[str, Position] = field(default_factory=dict)
+    final: bool = False  # when it matches, it decides alone: later tables are skipped
+    override: bool = False  # its outputs replace earlier values instead of combining (caps)
+    bands: tuple[Band, ...] = ()  # scorecard: score -> band output
+    band_output: str | None = None
+    monotonic: dict[str, Literal["increasing", "decreasing"]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyMeta:
+    id: str
+    version: str
+    title: Text
+    owner: str
+    effective_from: dt.date | None
+    effective_to: dt.date | None
+    decision_date_input: str | None  # the input holding `as_of`, if any
+    unit_input: str | None  # the input naming the unit whose settings apply
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    meta: PolicyMeta
+    inputs: dict[str, InputDecl]
+    parameters: dict[str, ParameterDecl]
+    settings: tuple[UnitSetting, ...]
+    derived: dict[str, DerivedField]
+    history: dict[str, HistoryTotal]
+    outputs: dict[str, OutputDecl]
+    tables: tuple[Table, ...]
+    source_file: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    code: str
+    kind: Literal["company", "bg", "region", "office"]
+    name: Text
+    parent: str | None
+    watchlist: bool = False
+    business_group: str | None = None  # for BG units
+
+
+@dataclass(frozen=True, slots=True)
+class OrgTree:
+    units: dict[str, Unit]
+    orderings: dict[str, Ordering]
+    version: str
+
+    def chain(self, code: str) -> tuple[str, ...]:
+        """The unit and every unit above it, top first (HQ, region, office)."""
+        out: list[str] = []
+        current: str | None = code
+        while current is not None:
+            out.append(current)
+            current = self.units[current].parent
+        return tuple(reversed(out))
+
+    def region_of(self, code: str) -> str | None:
+        for unit_code in self.chain(code):
+            if self.units[unit_code].kind == "region":
+                return unit_code
+        return None
+
+    def codes(self, kind: str) -> tuple[str, ...]:
+        return tuple(u.code for u in self.units.values() if u.kind == kind)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyCase:
+    name: str
+    input: dict[str, object]
+    expect: dict[str, object]
+    position: Position
+    expect_error: list[str] | None = None  # fields expected to be rejected
+    prior_total: float = 0.0
+    today: dt.date | None = None

@@ -1,0 +1,342 @@
+"""A loaded, compiled, versioned set of policies: the core's public face.
+
+``PolicySet.from_texts`` takes ``{file name: YAML text}`` (reading files is the
+shell's job, see ``sources``), checks and compiles everything, and either
+returns a complete set or raises ``PolicyError`` listing every problem: never
+a half-loaded set. ``prepare`` validates one input and works out what the
+decision log must supply (A10); ``evaluate`` decides; ``decide`` does both
+for callers without a log (the CLI, tests, inline deals).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from decision_service import explain
+from decision_service.compile import CompiledPolicy, compile_policy
+from decision_service.decision import Decision
+from decision_service.engines import ENGINES, Engine, make_engine
+from decision_service.errors import (
+    FieldProblem,
+    InputError,
+    PolicyError,
+    Position,
+    Problems,
+    UnknownPolicyError,
+)
+from decision_service.evaluate import final_outputs
+from decision_service.inputs import input_model, validate_input
+from decision_service.loader import PolicyExtension, load_cases, load_org, load_policy
+from decision_service.model import HistoryTotal, OrgTree, Policy, PolicyCase
+from decision_service.yamlpos import parse_yaml
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """What the decision log must total before this decision (A10)."""
+
+    name: str
+    key: str
+    since: dt.date
+    until: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    policy: CompiledPolicy
+    values: dict[str, Any]  # validated input with defaults
+    decision_date: dt.date
+    history_query: HistoryQuery | None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    compiled: CompiledPolicy
+    model: type[BaseModel]
+    engines: dict[str, Engine]
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _json_ready(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in values.items()}
+
+
+def _history_key(policy_id: str, hist: HistoryTotal, values: Mapping[str, Any]) -> str:
+    return "|".join([policy_id, hist.name, *(str(values.get(g)) for g in hist.group_by)])
+
+
+def _matches(tests: Mapping[str, str], values: Mapping[str, Any]) -> bool:
+    from decision_service.inputs import _holds
+
+    return all(_holds(test, values.get(name)) for name, test in tests.items())
+
+
+class PolicySet:
+    def __init__(self, org: OrgTree, versions: dict[str, list[PolicyVersion]],
+                 cases: dict[str, list[tuple[str, PolicyCase]]], bundle_hash: str,
+                 engines: tuple[str, ...]) -> None:
+        self.org = org
+        self.versions = versions  # by id, sorted by effective_from
+        self.cases = cases  # policy id -> (file, case)
+        self.bundle_hash = bundle_hash
+        self.engine_names = engines
+
+    # -- loading ---------------------------------------------------------------
+
+    @classmethod
+    def from_texts(cls, texts: Mapping[str, str],
+                   engines: tuple[str, ...] = ENGINES) -> PolicySet:
+        problems = Problems()
+        org: OrgTree | None = None
+        documents: list[Policy | PolicyExtension] = []
+        case_files: list[tuple[str, str]] = []
+        for file in sorted(texts):
+            text = texts[file]
+            try:
+                kind = _kind(text, file)
+                if kind == "org":
+                    if org is not None:
+                        problems.add(Position(file, 1, 1), "duplicate_org",
+                                     "a second org tree; a policy set has one")
+                    org = load_org(text, file)
+                elif kind == "cases":
+                    case_files.append((file, text))
+                else:
+                    documents.append(load_policy(text, file))
+            except PolicyError as exc:
+                problems.items.extend(exc.problems)
+        if org is None:
+            problems.add(Position("<policies>", 1, 1), "missing_org",
+                         "no org tree found (a file starting with `org:`, e.g. org/org.yaml)")
+            problems.raise_if_any()
+        assert org is not None
+        policies = _resolve_extensions(documents, problems)
+        versions: dict[str, list[PolicyVersion]] = {}
+        for policy in policies:
+            compiled = compile_policy(policy, org, problems)
+            if compiled is None:
+                continue
+            from decision_service.checks import static_checks
+
+            static_checks(compiled, problems)
+            versions.setdefault(policy.meta.id, []).append(
+                PolicyVersion(compiled, input_model(policy, org), {}))
+        cases: dict[str, list[tuple[str, PolicyCase]]] = {}
+        for file, text in case_files:
+            try:
+                policy_id, file_cases = load_cases(text, file)
+            except PolicyError as exc:
+                problems.items.extend(exc.problems)
+                continue
+            if policy_id not in {p.meta.id for p in policies}:
+                problems.add(Position(file, 1, 1), "unknown_policy",
+                             f"cases for unknown policy {policy_id!r}")
+            cases.setdefault(policy_id, []).extend((file, c) for c in file_cases)
+        _check_version_dates(versions, problems)
+        problems.raise_if_any()
+        for policy_versions in versions.values():
+            policy_versions.sort(key=lambda v: v.compiled.policy.meta.effective_from
+                                 or dt.date.min)
+            for version in policy_versions:
+                for name in engines:
+                    version.engines[name] = make_engine(name, version.compiled)
+        digest = hashlib.sha256()
+        for file in sorted(texts):
+            digest.update(file.encode() + b"\0" + texts[file].encode() + b"\0")
+        return cls(org, versions, cases, digest.hexdigest(), engines)
+
+    def close(self) -> None:
+        for policy_versions in self.versions.values():
+            for version in policy_versions:
+                for engine in version.engines.values():
+                    engine.close()
+
+    # -- lookups ---------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        return sorted(self.versions)
+
+    def version_for(self, name: str, on: dt.date) -> PolicyVersion:
+        if name not in self.versions:
+            raise UnknownPolicyError(name, self.names())
+        chosen = None
+        for version in self.versions[name]:
+            meta = version.compiled.policy.meta
+            if meta.effective_from is None or meta.effective_from <= on:
+                chosen = version
+        if chosen is None or (chosen.compiled.policy.meta.effective_to is not None
+                              and on > chosen.compiled.policy.meta.effective_to):
+            raise InputError([FieldProblem(
+                "as_of", "range", f"no version of {name!r} is in force on {on.isoformat()}")])
+        return chosen
+
+    def version(self, name: str, version: str) -> PolicyVersion:
+        if name not in self.versions:
+            raise UnknownPolicyError(name, self.names())
+        for candidate in self.versions[name]:
+            if candidate.compiled.version == version:
+                return candidate
+        raise UnknownPolicyError(f"{name}@{version}", self.names())
+
+    def current(self, name: str, today: dt.date | None = None) -> PolicyVersion:
+        return self.version_for(name, today or utc_today())
+
+    # -- deciding --------------------------------------------------------------
+
+    def prepare(self, name: str, raw: object, today: dt.date | None = None,
+                version: str | None = None) -> Prepared:
+        """Validate ``raw`` for the version in force and say what the log must total."""
+        today = today or utc_today()
+        if name not in self.versions:
+            raise UnknownPolicyError(name, self.names())
+        # The version depends on the decision date, which is itself an input:
+        # validate with the latest model first to read a well-formed `as_of`.
+        latest = self.versions[name][-1]
+        date_input = latest.compiled.policy.meta.decision_date_input
+        decision_date = today
+        if date_input and isinstance(raw, Mapping) and raw.get(date_input) is not None:
+            values = validate_input(latest.model, raw)
+            decision_date = values[date_input]
+        chosen = self.version(name, version) if version else self.version_for(name, decision_date)
+        values = validate_input(chosen.model, raw)
+        query = None
+        for hist in chosen.compiled.policy.history.values():
+            if _matches(hist.where_input, values):
+                query = HistoryQuery(
+                    name=hist.name,
+                    key=_history_key(name, hist, values),
+                    since=decision_date - dt.timedelta(days=hist.window_days),
+                    until=decision_date,
+                )
+        return Prepared(chosen.compiled, values, decision_date, query)
+
+    def evaluate(self, prepared: Prepared, history: Mapping[str, float] | None = None,
+                 engine: str = "compiled") -> Decision:
+        compiled = prepared.policy
+        version = self.version(compiled.id, compiled.version)
+        if engine not in version.engines:
+            raise ValueError(f"engine {engine!r} is not loaded; loaded: "
+                             f"{', '.join(version.engines)}")
+        totals = {name: float((history or {}).get(name, 0.0)) for name in compiled.policy.history}
+        fact = compiled.fact(prepared.values, totals)
+        evaluation = version.engines[engine].evaluate(fact)
+        context = self._context(compiled, prepared.values, fact, totals)
+        outputs = final_outputs(compiled, evaluation, context)
+        context.update(outputs)
+        dims, routes = explain.dimensions(compiled, evaluation, context)
+        return Decision(
+            policy=compiled.id,
+            policy_version=compiled.version,
+            outputs=outputs,
+            reasons=explain.reasons(compiled, evaluation, context),
+            decision_date=prepared.decision_date,
+            engine=engine,
+            input=_json_ready(prepared.values),
+            history=totals if prepared.history_query else {},
+            dimensions=dims,
+            lower_routes=routes,
+        )
+
+    def decide(self, name: str, raw: object, *, today: dt.date | None = None,
+               history: Mapping[str, float] | None = None, engine: str = "compiled",
+               version: str | None = None) -> Decision:
+        prepared = self.prepare(name, raw, today=today, version=version)
+        return self.evaluate(prepared, history, engine)
+
+    def history_entry(self, decision: Decision) -> tuple[str, float] | None:
+        """(key, amount) if this decision counts towards later totals (A10)."""
+        compiled = self.version(decision.policy, decision.policy_version).compiled
+        for hist in compiled.policy.history.values():
+            if _matches(hist.where_input, decision.input) and \
+                    _matches(hist.where_output, decision.outputs):
+                amount = decision.input.get(hist.sum_field)
+                if isinstance(amount, int | float):
+                    return _history_key(compiled.id, hist, decision.input), float(amount)
+        return None
+
+    @staticmethod
+    def _context(compiled: CompiledPolicy, values: Mapping[str, Any], fact: Mapping[str, Any],
+                 totals: Mapping[str, float]) -> dict[str, Any]:
+        """Every name a message may mention, in the policy's own words."""
+        context: dict[str, Any] = dict(values)
+        for name, info in compiled.fields.items():
+            if info.source in ("parameter", "derived") and info.key in fact:
+                value = fact[info.key]
+                if info.ordering is not None and isinstance(value, int):
+                    value = info.ordering.values[value]
+                context[name] = value
+        context.update(totals)
+        return context
+
+
+def _kind(text: str, file: str) -> str:
+    doc = parse_yaml(text, file)
+    if isinstance(doc, dict):
+        if "org" in doc:
+            return "org"
+        if "cases" in doc:
+            return "cases"
+    return "policy"
+
+
+def _resolve_extensions(documents: list[Policy | PolicyExtension],
+                        problems: Problems) -> list[Policy]:
+    bases = {(d.meta.id, d.meta.version): d for d in documents if isinstance(d, Policy)}
+    policies: list[Policy] = list(bases.values())
+    seen = set(bases)
+    for doc in documents:
+        if not isinstance(doc, PolicyExtension):
+            continue
+        key = (doc.meta.id, doc.meta.version)
+        if key in seen:
+            problems.add(doc.meta.position, "duplicate_version",
+                         f"{doc.meta.id} version {doc.meta.version} is defined twice")
+            continue
+        seen.add(key)
+        base = bases.get((doc.meta.id, doc.extends))
+        if base is None:
+            problems.add(doc.meta.position, "unknown_base",
+                         f"{doc.meta.id} version {doc.meta.version} extends version "
+                         f"{doc.extends}, which is not defined (extend a full policy file)")
+            continue
+        parameters = dict(base.parameters)
+        for name, value in doc.parameter_defaults.items():
+            if name not in parameters:
+                problems.add(doc.parameter_positions[name], "unknown_parameter",
+                             f"version {doc.meta.version} sets unknown parameter {name!r}")
+                continue
+            parameters[name] = dataclasses.replace(parameters[name], default=value,
+                                                   position=doc.parameter_positions[name])
+        meta = dataclasses.replace(
+            base.meta,
+            version=doc.meta.version,
+            effective_from=doc.meta.effective_from,
+            effective_to=doc.meta.effective_to,
+            title=doc.meta.title if doc.meta.title.en != doc.meta.id else base.meta.title,
+            position=doc.meta.position,
+        )
+        policies.append(dataclasses.replace(base, meta=meta, parameters=parameters,
+                                            source_file=doc.source_file))
+    return policies
+
+
+def _check_version_dates(versions: dict[str, list[PolicyVersion]], problems: Problems) -> None:
+    for name, policy_versions in versions.items():
+        starts: dict[dt.date | None, str] = {}
+        for version in policy_versions:
+            meta = version.compiled.policy.meta
+            if meta.effective_from in starts:
+                problems.add(meta.position, "ambiguous_version",
+                             f"{name} versions {starts[meta.effective_from]} and {meta.version} "
+                             "take effect on the same date")
+            starts[meta.effective_from] = meta.version

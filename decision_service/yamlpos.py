@@ -1,0 +1,140 @@
+"""Safe YAML that remembers where every value came from.
+
+Mappings load as ``PosDict`` and sequences as ``PosList``; both keep the
+position of each key and item, so any later check (cerberus, the compiler) can
+say ``file:line:col``. Duplicate keys are an error here, because PyYAML would
+silently keep the last one and a process owner would never know which rule won.
+Only the safe constructors are used: nothing in a policy is ever executed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from decision_service.errors import PolicyError, PolicyProblem, Position
+
+
+class PosDict(dict[str, Any]):
+    """A dict that knows the position of each key and of itself."""
+
+    position: Position
+    key_positions: dict[str, Position]
+    value_positions: dict[str, Position]
+
+
+class PosList(list[Any]):
+    position: Position
+    item_positions: list[Position]
+
+
+def _pos(file: str, node: Node) -> Position:
+    return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Loader(yaml.SafeLoader):
+    file_name = "<string>"
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> PosDict:  # type: ignore[override]
+        self.flatten_mapping(node)
+        result = PosDict()
+        result.position = _pos(self.file_name, node)
+        result.key_positions = {}
+        result.value_positions = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                # Keys such as `1:` or `true:` are almost always a typo in a policy.
+                raise _PositionedError(
+                    _pos(self.file_name, key_node), "key_type", f"key {key!r} must be text"
+                )
+            if key in result:
+                first = result.key_positions[key]
+                raise _PositionedError(
+                    _pos(self.file_name, key_node),
+                    "duplicate_key",
+                    f"key {key!r} appears twice in this mapping (first at line {first.line})",
+                )
+            result[key] = self.construct_object(value_node, deep=True)
+            result.key_positions[key] = _pos(self.file_name, key_node)
+            result.value_positions[key] = _pos(self.file_name, value_node)
+        return result
+
+    def construct_sequence(self, node: SequenceNode, deep: bool = False) -> PosList:  # type: ignore[override]
+        result = PosList(self.construct_object(child, deep=True) for child in node.value)
+        result.position = _pos(self.file_name, node)
+        result.item_positions = [_pos(self.file_name, child) for child in node.value]
+        return result
+
+
+class _PositionedError(Exception):
+    def __init__(self, position: Position, code: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = PolicyProblem(position, code, message)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
+
+
+def parse_yaml(text: str, file_name: str) -> Any:
+    """Parse one YAML document; raise ``PolicyError`` with the position on any error."""
+    loader_cls = type("_FileLoader", (_Loader,), {"file_name": file_name})
+    loader = loader_cls(text)
+    try:
+        return loader.get_single_data()
+    except _PositionedError as exc:
+        raise PolicyError([exc.problem]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise PolicyError(
+            [PolicyProblem(Position(file_name, line, col), "yaml_syntax", message)]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(
+            [PolicyProblem(Position(file_name, 1, 1), "yaml_syntax", str(exc))]
+        ) from None
+    finally:
+        loader.dispose()
+
+
+def position_of(root: Any, path: tuple[Any, ...], fallback: Position) -> Position:
+    """The position of the value at ``path`` (keys and indexes) below ``root``.
+
+    Walks as deep as the path exists; a missing key points at its parent mapping,
+    which is where the process owner has to add it.
+    """
+    node = root
+    best = getattr(root, "position", fallback)
+    for step in path:
+        if isinstance(node, PosDict) and isinstance(step, str) and step in node:
+            best = node.value_positions[step]
+            node = node[step]
+        elif isinstance(node, PosList) and isinstance(step, int) and 0 <= step < len(node):
+            best = node.item_positions[step]
+            node = node[step]
+        else:
+            break
+    return best
+
+
+def key_position_of(root: Any, path: tuple[Any, ...], fallback: Position) -> Position:
+    """Like ``position_of`` but for the key itself (used for unknown-key errors)."""
+    if not path:
+        return getattr(root, "position", fallback)
+    parent = root
+    for step in path[:-1]:
+        if isinstance(parent, PosDict) and isinstance(step, str) and step in parent:
+            parent = parent[step]
+        elif isinstance(parent, PosList) and isinstance(step, int) and 0 <= step < len(parent):
+            parent = parent[step]
+        else:
+            return position_of(root, path, fallback)
+    last = path[-1]
+    if isinstance(parent, PosDict) and isinstance(last, str) and last in parent:
+        return parent.key_positions[last]
+    return position_of(root, path, fallback)
