@@ -389,15 +389,20 @@ def load_cases(text: str, file: str) -> tuple[str, list[PolicyCase]]:
     doc = parse_yaml(text, file)
     check_shape(doc, schemas.CASES, file)
     cases_node: PosList = doc["cases"]
+    base = _plain(doc.get("base") or {})
     cases = []
     for index, case in enumerate(cases_node):
+        case_input = {**base, **_plain(case["input"])}
+        for name in case.get("without") or []:
+            case_input.pop(name, None)
         cases.append(
             PolicyCase(
                 name=case["name"],
-                input=_plain(case["input"]),
+                input=case_input,
                 expect=_plain(case.get("expect") or {}),
                 position=cases_node.item_positions[index],
                 expect_error=list(case["expect_error"]) if "expect_error" in case else None,
+                rules=list(case["rules"]) if "rules" in case else None,
                 prior_total=float(case.get("prior_total", 0.0)),
                 today=case.get("today"),
             )

@@ -243,5 +243,6 @@ class PolicyCase:
     expect: dict[str, object]
     position: Position
     expect_error: list[str] | None = None  # fields expected to be rejected
+    rules: list[str] | None = None  # rule ids expected to fire, in order
     prior_total: float = 0.0
     today: dt.date | None = None

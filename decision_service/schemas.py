@@ -248,6 +248,8 @@ ORG: dict[str, Any] = {
 
 CASES: dict[str, Any] = {
     "policy": {"type": "string", "required": True},
+    # `base` is merged under every case's input, so each case shows only what it varies.
+    "base": {"type": "dict"},
     "cases": {
         "type": "list",
         "required": True,
@@ -256,7 +258,9 @@ CASES: dict[str, Any] = {
             "schema": {
                 "name": {"type": "string", "required": True},
                 "input": {"type": "dict", "required": True},
+                "without": {"type": "list", "schema": {"type": "string"}},
                 "expect": {"type": "dict"},
+                "rules": {"type": "list", "schema": {"type": "string"}},
                 "expect_error": {"type": "list", "schema": {"type": "string"}},
                 "prior_total": {"type": "number"},
                 "today": {"type": "date"},
