@@ -55,7 +55,7 @@ IsoDate = Annotated[dt.date, BeforeValidator(parse_iso_date)]
 def _member_of(codes: frozenset[str], what: str) -> Any:
     def check(value: str) -> str:
         if value not in codes:
-            raise PydanticCustomError("unknown_code", "unknown {what} {value!r}",
+            raise PydanticCustomError("unknown_code", "unknown {what} '{value}'",
                                       {"what": what, "value": value})
         return value
 

@@ -1,0 +1,225 @@
+"""`decision-service`: the command line for process owners and operators.
+
+Exit codes (stable, for scripts and CI):
+    0  ok
+    1  failing policy cases, a decision that no longer reproduces, a broken log
+    2  invalid policy, invalid input, or a bad command line
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from decision_service.errors import (
+    EvaluationError,
+    InputError,
+    PolicyError,
+    UnknownPolicyError,
+)
+from decision_service.policyset import PolicySet
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+DEFAULT_POLICIES = Path(__file__).resolve().parents[1] / "policies"
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Rules and authorization decisions for the lead-to-cash process.")
+out = Console()
+err = Console(stderr=True)
+
+PoliciesArg = typer.Argument(None, help="Policy directory (default: the shipped policies).")
+PoliciesOpt = typer.Option(None, "--policies", help="Policy directory (default: shipped).")
+FormatOpt = typer.Option("text", "--format", help="text or json.")
+EngineOpt = typer.Option("compiled", "--engine", help="compiled or durable.")
+
+
+def _emit_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _fail(code: int, message: str, fmt: str, details: Any = None) -> NoReturn:
+    if fmt == "json":
+        _emit_json({"ok": False, "error": message, "details": details})
+    else:
+        err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _load(directory: Path | None, fmt: str, engines: tuple[str, ...] | None = None) -> PolicySet:
+    from decision_service.sources import load_policy_dir
+
+    try:
+        return load_policy_dir(directory or DEFAULT_POLICIES, engines)
+    except PolicyError as exc:
+        if fmt == "json":
+            _emit_json({"ok": False, "problems": [p.as_dict() for p in exc.problems]})
+        else:
+            for problem in exc.problems:
+                err.print(str(problem), highlight=False, markup=False)
+            err.print(f"[red]{len(exc.problems)} problem(s); nothing was loaded[/red]")
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+def _read_input(source: str, fmt: str) -> Any:
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        _fail(EXIT_INVALID, f"cannot read input {source}: {exc.strerror}", fmt)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        _fail(EXIT_INVALID, f"{source}: not valid JSON: {exc}", fmt)
+
+
+def _parse_date(value: str | None, fmt: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _fail(EXIT_INVALID, f"--today {value!r} is not a date (YYYY-MM-DD)", fmt)
+
+
+@app.command()
+def validate(directory: Path | None = PoliciesArg, fmt: str = FormatOpt) -> None:
+    """Check every policy, org and cases file; report each problem at file:line:col."""
+    policies = _load(directory, fmt)
+    versions = sum(len(v) for v in policies.versions.values())
+    cases = sum(len(c) for c in policies.cases.values())
+    if fmt == "json":
+        _emit_json({"ok": True, "policies": policies.names(), "versions": versions,
+                    "cases": cases, "bundle_hash": policies.bundle_hash})
+    else:
+        out.print(f"ok: {len(policies.names())} policies, {versions} versions, {cases} cases "
+                  f"(bundle {policies.bundle_hash[:12]})")
+    policies.close()
+
+
+@app.command()
+def test(directory: Path | None = PoliciesArg, fmt: str = FormatOpt,
+         policy: str | None = typer.Option(None, help="Only this policy's cases."),
+         engine: list[str] = typer.Option([], "--engine",
+                                           help="Engines to run (default: all).")) -> None:
+    """Run every policy's cases on every engine; engines must agree."""
+    from decision_service.testing import run_cases
+
+    policies = _load(directory, fmt, tuple(engine) or None)
+    results = run_cases(policies, tuple(engine) or None, policy)
+    failed = [r for r in results if not r.ok]
+    if fmt == "json":
+        _emit_json({"ok": not failed, "total": len(results), "failed": len(failed),
+                    "results": [r.as_dict() for r in results]})
+    else:
+        for result in failed:
+            err.print(f"FAIL {result.file}:{result.case.position.line} [{result.engine}] "
+                      f"{result.case.name}", highlight=False, markup=False)
+            for failure in result.failures:
+                err.print(f"    {failure}", highlight=False, markup=False)
+        engines = ", ".join(tuple(engine) or policies.engine_names)
+        out.print(f"{len(results) - len(failed)}/{len(results)} case runs passed "
+                  f"on {engines}")
+    policies.close()
+    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _decide(policy: str, input_file: str, policies_dir: Path | None, engine: str,
+            today: str | None, fmt: str) -> tuple[PolicySet, Any]:
+    policies = _load(policies_dir, fmt, (engine,))
+    raw = _read_input(input_file, fmt)
+    try:
+        return policies, policies.decide(policy, raw, today=_parse_date(today, fmt), engine=engine)
+    except InputError as exc:
+        _fail(EXIT_INVALID, "invalid input", fmt, [p.as_dict() for p in exc.problems]) \
+            if fmt == "json" else None
+        for problem in exc.problems:
+            err.print(f"{problem.field or '<input>'}: {problem.code}: {problem.message}",
+                      highlight=False, markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    except UnknownPolicyError as exc:
+        _fail(EXIT_INVALID, str(exc), fmt)
+    except EvaluationError as exc:
+        _fail(EXIT_INVALID, str(exc), fmt)
+
+
+@app.command("eval")
+def eval_(policy: str = typer.Argument(..., help="Policy id, e.g. authorization."),
+          input_file: str = typer.Option(..., "--input", help="JSON file, or - for stdin."),
+          policies_dir: Path | None = PoliciesOpt, engine: str = EngineOpt,
+          today: str | None = typer.Option(None, help="Decide as if today were this date."),
+          fmt: str = typer.Option("json", "--format", help="json (default) or text.")) -> None:
+    """Decide one input and print the same JSON object the API answers
+    (no decision id: nothing is logged; the A10 prior total is 0)."""
+    policies, decision = _decide(policy, input_file, policies_dir, engine, today, fmt)
+    _emit_json(decision.as_dict())
+    policies.close()
+
+
+@app.command()
+def explain(policy: str = typer.Argument(...),
+            input_file: str = typer.Option(..., "--input", help="JSON file, or - for stdin."),
+            policies_dir: Path | None = PoliciesOpt, engine: str = EngineOpt,
+            lang: str = typer.Option("en", "--lang", help="en or zh."),
+            today: str | None = typer.Option(None),
+            fmt: str = FormatOpt) -> None:
+    """Decide one input and explain it in business words."""
+    policies, decision = _decide(policy, input_file, policies_dir, engine, today, fmt)
+    if fmt == "json":
+        _emit_json(decision.as_dict())
+        return
+    zh = lang == "zh"
+    outputs = ", ".join(f"{k} = {v}" for k, v in decision.outputs.items())
+    out.print(f"[bold]{decision.policy} v{decision.policy_version}[/bold] "
+              f"({decision.decision_date}): {outputs}", highlight=False)
+    table = Table("rule", "理由" if zh else "reason", show_edge=False)
+    for reason in decision.reasons:
+        table.add_row(reason.rule, reason.message.zh if zh else reason.message.en)
+    out.print(table)
+    for dim in decision.dimensions:
+        mark = "*" if dim.binding else " "
+        out.print(f" {mark} {dim.table} {dim.title.zh if zh else dim.title.en}: {dim.value}",
+                  highlight=False)
+    for route in decision.lower_routes:
+        out.print(f"   → {route.message.zh if zh else route.message.en}", highlight=False)
+    policies.close()
+
+
+@app.command()
+def schema(policy: str = typer.Argument(...), policies_dir: Path | None = PoliciesOpt,
+           today: str | None = typer.Option(None)) -> None:
+    """Print the JSON Schema of a policy's input (the version in force today)."""
+    policies = _load(policies_dir, "text", ())
+    try:
+        version = policies.current(policy, _parse_date(today, "text"))
+    except UnknownPolicyError as exc:
+        _fail(EXIT_INVALID, str(exc), "text")
+    _emit_json(version.model.model_json_schema())
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
+          port: int = typer.Option(8000, help="Port to bind."),
+          policies_dir: Path | None = PoliciesOpt,
+          db: str | None = typer.Option(None, help="sqlite:///file.db or postgresql://..."),
+          engine: str = EngineOpt,
+          workers: int = typer.Option(1, help="Worker processes.")) -> None:
+    """Serve the decision API (default: shipped policies, SQLite log in the user data dir)."""
+    from decision_service.api import ServiceSettings, run
+
+    settings = ServiceSettings.from_options(host=host, port=port, policies_dir=policies_dir,
+                                            db_url=db, engine=engine, workers=workers)
+    run(settings)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
