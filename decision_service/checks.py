@@ -133,12 +133,11 @@ def _check_table(compiled: CompiledPolicy, table: CompiledTable,
         ever_matched.update(r.index for r in hits)
         if hits:
             ever_won.add(hits[0].index)
-        if hit == "unique" and not table.table.when:
-            if not hits and "gap" not in reported:
-                reported.add("gap")
-                problems.add(table.table.position, "unique_gap",
-                             f"table {table.table.id} is unique but no rule matches "
-                             f"{_describe(fact, index, table)}")
+        if hit == "unique" and not table.table.when and not hits and "gap" not in reported:
+            reported.add("gap")
+            problems.add(table.table.position, "unique_gap",
+                         f"table {table.table.id} is unique but no rule matches "
+                         f"{_describe(fact, index, table)}")
         if hit in ("unique", "any") and len(hits) > 1:
             try:
                 contribution(table, hits)

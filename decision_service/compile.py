@@ -195,16 +195,18 @@ class _Compiler:
                                   f"enum input {decl.name!r} needs `values` or `ordering`")
             return FieldInfo(decl.name, key, "enum", "input", decl.values, optional=optional)
         if decl.type == "unit":
-            kind = decl.unit_level or "office"
-            return FieldInfo(decl.name, key, "enum", "input", self.org.codes(kind),
+            return FieldInfo(decl.name, key, "enum", "input",
+                             self.org.codes(decl.unit_level or "office"),
                              optional=optional)
         if decl.type == "list":
             if not decl.values:
                 self.problems.add(decl.position, "missing_values",
                                   f"list input {decl.name!r} needs `values`")
             return FieldInfo(decl.name, key, "list", "input", decl.values, optional=optional)
-        kind: FieldKind = decl.type  # type: ignore[assignment]
-        return FieldInfo(decl.name, key, kind, "input", optional=optional)
+        kinds: dict[str, FieldKind] = {"number": "number", "integer": "integer",
+                                       "boolean": "boolean", "date": "date"}
+        return FieldInfo(decl.name, key, kinds.get(decl.type, "string"), "input",
+                         optional=optional)
 
     def declare_rest(self) -> None:
         for name, param in self.policy.parameters.items():
@@ -263,7 +265,8 @@ class _Compiler:
             return info.ordering.rank(value)
         return value if isinstance(value, str) else None
 
-    def resolve_parameters(self) -> tuple[dict[str, EngineValue], dict[str, dict[str, EngineValue]]]:
+    def resolve_parameters(self) -> tuple[dict[str, EngineValue],
+                                          dict[str, dict[str, EngineValue]]]:
         defaults: dict[str, EngineValue] = {}
         for name, param in self.policy.parameters.items():
             value = self.parameter_value(name, param.default, param.position)
@@ -452,8 +455,8 @@ class _Compiler:
                     self.problems.add(out.position, "unknown_value",
                                       f"{out.name}: map key {key!r} is not a value of "
                                       f"{source.name!r}")
-                self.output_value(out, value, out.position) if isinstance(value, Ref | tuple) \
-                    else None
+                if isinstance(value, Ref | tuple):
+                    self.output_value(out, value, out.position)
             missing = [k for k in keys if k not in out.lookup_map]
             if missing:
                 self.problems.add(out.position, "incomplete_map",
@@ -486,10 +489,10 @@ class _Compiler:
 
     def compile_table(self, t_index: int, table: Table, stage: int,
                       readable: set[str]) -> CompiledTable:
-        for out in table.outputs + ((table.band_output,) if table.band_output else ()):
-            if out not in self.policy.outputs:
+        for out_name in (*table.outputs, *((table.band_output,) if table.band_output else ())):
+            if out_name not in self.policy.outputs:
                 self.problems.add(table.position, "unknown_output",
-                                  f"table {table.id}: {self.unknown(out, 'output')}")
+                                  f"table {table.id}: {self.unknown(out_name, 'output')}")
         table_atoms: list[Atom] = []
         for name, cell in table.when.items():
             table_atoms.extend(self.cell_atoms(name, cell, table.when_positions[name], readable))
@@ -508,13 +511,13 @@ class _Compiler:
                 atoms.extend(self.cell_atoms(name, cell, rule.when_positions[name], readable))
             then: dict[str, Any] = {}
             for out_name, value in rule.then.items():
-                out = self.policy.outputs.get(out_name)
-                if out is None or out_name not in table.outputs:
+                decl = self.policy.outputs.get(out_name)
+                if decl is None or out_name not in table.outputs:
                     self.problems.add(rule.position, "unknown_output",
                                       f"rule {rule.id}: {out_name!r} is not an output of "
                                       f"table {table.id}")
                     continue
-                then[out_name] = self.output_value(out, value, rule.position)
+                then[out_name] = self.output_value(decl, value, rule.position)
             if table.hit == "scorecard":
                 if rule.score is None:
                     self.problems.add(rule.position, "missing_score",

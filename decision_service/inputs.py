@@ -85,8 +85,8 @@ def _annotation(decl: InputDecl, org: OrgTree) -> Any:
         return Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT),
                          _member_of(frozenset(org.codes(kind)), kind)]
     if decl.type == "list":
-        member = Literal[tuple(decl.values)]
-        return Annotated[list[member], Field(strict=True, max_length=len(decl.values) * 4)]  # type: ignore[valid-type]
+        member: Any = Literal[tuple(decl.values)]
+        return Annotated[list[member], Field(strict=True, max_length=len(decl.values) * 4)]
     return Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT)]
 
 
@@ -95,13 +95,13 @@ def _holds(test_text: str, value: Any) -> bool:
     test = parse_cell(test_text)
     words = [t.text for t in test.operands]
     if test.kind == "in":
-        return value in words
+        return bool(value in words)
     if test.kind == "not_in":
-        return value not in words
+        return bool(value not in words)
     if test.kind == "compare" and test.op == "==":
-        return value == words[0]
+        return bool(value == words[0])
     if test.kind == "compare" and test.op == "!=":
-        return value != words[0]
+        return bool(value != words[0])
     return test.kind == "any"
 
 
@@ -154,14 +154,17 @@ def input_model(policy: Policy, org: OrgTree) -> type[BaseModel]:
                         {"field": name, "value": value, "other": decl.minimum, "bound": bound})
         return model
 
-    validators = {"check_conditions": model_validator(mode="after")(check_conditions)}
+    validators: dict[str, Any] = {
+        "check_conditions": model_validator(mode="after")(check_conditions)
+    }
     model_name = "".join(p.capitalize() for p in re.split(r"[-_]", policy.meta.id)) + "Input"
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    model: type[BaseModel] = create_model(
         model_name,
         __config__=ConfigDict(extra="forbid", strict=True, title=model_name),
         __validators__=validators,
         **fields,
     )
+    return model
 
 
 _CODES = {

@@ -7,6 +7,7 @@ problem a process owner can make is reported at its ``file:line:col``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any, cast
 
@@ -78,10 +79,8 @@ def _describe(err: Any) -> tuple[str, str]:
     if err.code == cerberus.errors.EMPTY_NOT_ALLOWED.code:
         return "empty", f"{field!r} must not be empty"
     message = cerberus.errors.BasicErrorHandler.messages.get(err.code, "is invalid")
-    try:
+    with contextlib.suppress(KeyError, IndexError):
         message = message.format(constraint=err.constraint, value=err.value, field=field)
-    except (KeyError, IndexError):
-        pass
     return "invalid", f"{field!r}: {message}"
 
 
@@ -164,7 +163,7 @@ def load_org(text: str, file: str) -> OrgTree:
 # policies
 
 
-def _meta(doc: PosDict, file: str) -> PolicyMeta:
+def _meta(doc: dict[str, Any], file: str) -> PolicyMeta:
     meta = doc["policy"]
     pos = _pos(meta, Position(file, 1, 1))
     title = _text(meta.get("title")) or Text(meta["id"], meta["id"])
@@ -361,9 +360,8 @@ def _table(table_doc: PosDict, top: Position, problems: Problems) -> Table:
     band_output = None
     if bands_doc:
         band_output = bands_doc["output"]
-        bands = tuple(Band(float(b[0]), str(b[1])) for b in bands_doc["at_least"]) + (
-            Band(None, str(bands_doc["else"])),
-        )
+        bands = (*(Band(float(b[0]), str(b[1])) for b in bands_doc["at_least"]),
+                 Band(None, str(bands_doc["else"])))
     return Table(
         id=table_doc["id"],
         title=_text(table_doc["title"]) or Text(table_doc["id"], table_doc["id"]),

@@ -186,7 +186,11 @@ POLICY: dict[str, Any] = {
 # parameter defaults (A11: version 2 raises two limits and changes nothing else).
 POLICY_EXTENSION: dict[str, Any] = {
     "policy": POLICY_META,
-    "parameters": {"type": "dict", "keysrules": NAME, "valuesrules": {"type": ["number", "string"]}},
+    "parameters": {
+        "type": "dict",
+        "keysrules": NAME,
+        "valuesrules": {"type": ["number", "string"]},
+    },
 }
 
 ORG: dict[str, Any] = {

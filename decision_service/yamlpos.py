@@ -62,7 +62,7 @@ class _Loader(yaml.SafeLoader):
             result.value_positions[key] = _pos(self.file_name, value_node)
         return result
 
-    def construct_sequence(self, node: SequenceNode, deep: bool = False) -> PosList:  # type: ignore[override]
+    def construct_sequence(self, node: SequenceNode, deep: bool = False) -> PosList:
         result = PosList(self.construct_object(child, deep=True) for child in node.value)
         result.position = _pos(self.file_name, node)
         result.item_positions = [_pos(self.file_name, child) for child in node.value]
@@ -102,6 +102,15 @@ def parse_yaml(text: str, file_name: str) -> Any:
         loader.dispose()
 
 
+def _step(node: Any, step: Any) -> tuple[Any, Position] | None:
+    """The child at ``step`` (a key or an index) and its position, if it exists."""
+    if isinstance(node, PosDict) and isinstance(step, str) and step in node:
+        return node[step], node.value_positions[step]
+    if isinstance(node, PosList) and isinstance(step, int) and 0 <= step < len(node):
+        return node[step], node.item_positions[step]
+    return None
+
+
 def position_of(root: Any, path: tuple[Any, ...], fallback: Position) -> Position:
     """The position of the value at ``path`` (keys and indexes) below ``root``.
 
@@ -111,30 +120,21 @@ def position_of(root: Any, path: tuple[Any, ...], fallback: Position) -> Positio
     node = root
     best = getattr(root, "position", fallback)
     for step in path:
-        if isinstance(node, PosDict) and isinstance(step, str) and step in node:
-            best = node.value_positions[step]
-            node = node[step]
-        elif isinstance(node, PosList) and isinstance(step, int) and 0 <= step < len(node):
-            best = node.item_positions[step]
-            node = node[step]
-        else:
+        child = _step(node, step)
+        if child is None:
             break
+        node, best = child
     return best
 
 
 def key_position_of(root: Any, path: tuple[Any, ...], fallback: Position) -> Position:
     """Like ``position_of`` but for the key itself (used for unknown-key errors)."""
-    if not path:
-        return getattr(root, "position", fallback)
     parent = root
     for step in path[:-1]:
-        if isinstance(parent, PosDict) and isinstance(step, str) and step in parent:
-            parent = parent[step]
-        elif isinstance(parent, PosList) and isinstance(step, int) and 0 <= step < len(parent):
-            parent = parent[step]
-        else:
+        child = _step(parent, step)
+        if child is None:
             return position_of(root, path, fallback)
-    last = path[-1]
-    if isinstance(parent, PosDict) and isinstance(last, str) and last in parent:
-        return parent.key_positions[last]
+        parent = child[0]
+    if path and isinstance(parent, PosDict) and path[-1] in parent:
+        return parent.key_positions[path[-1]]
     return position_of(root, path, fallback)

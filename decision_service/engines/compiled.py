@@ -21,7 +21,7 @@ from typing import Any
 from decision_service.compile import CompiledPolicy, CompiledRule, CompiledTable
 from decision_service.errors import EvaluationError, EvaluationProblem
 from decision_service.evaluate import Evaluation
-from decision_service.ir import AnyOf, Atom, Compare, Const, Fact, Field
+from decision_service.ir import AnyOf, Atom, Const, Fact, Field
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCALARS = (str, int, float, bool, type(None))
@@ -117,14 +117,16 @@ class _Writer:
         self.emit(1, "if h:")
         if hit in ("unique", "any"):
             problem = "both match" if hit == "unique" else "match with different outputs"
-            check = "len(h) > 1" if hit == "unique" else f"any({thens}[i] != {thens}[h[0]] for i in h)"
+            check = ("len(h) > 1" if hit == "unique"
+                     else f"any({thens}[i] != {thens}[h[0]] for i in h)")
+            rule_ids = self.const(tuple(r.rule.id for r in rules))
             self.emit(2, f"if {check}:")
-            self.emit(3, f"_conflict({table.table.id!r}, {self.const(tuple(r.rule.id for r in rules))}, h, {problem!r})")
+            self.emit(3, f"_conflict({table.table.id!r}, {rule_ids}, h, {problem!r})")
             chosen = f"{thens}[h[0]]"
             winners = "h"
         elif hit == "priority":
             out = table.table.outputs[0]
-            self.emit(2, f"_w = h[0]")
+            self.emit(2, "_w = h[0]")
             self.emit(2, "for i in h[1:]:")
             self.emit(3, f"if {thens}[i][{out!r}] > {thens}[_w][{out!r}]:")
             self.emit(4, "_w = i")
@@ -137,7 +139,8 @@ class _Writer:
             winners = "h"
         else:  # collect
             outs = self.const(table.table.outputs)
-            self.emit(2, f"_v = {{n: tuple(dict.fromkeys({thens}[i][n] for i in h if n in {thens}[i])) for n in {outs}}}")
+            gathered = f"dict.fromkeys({thens}[i][n] for i in h if n in {thens}[i])"
+            self.emit(2, f"_v = {{n: tuple({gathered}) for n in {outs}}}")
             chosen = "_v"
             winners = "h"
         if table.table.final:
