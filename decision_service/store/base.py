@@ -1,0 +1,201 @@
+"""The DecisionStore contract, shared by the SQLite and PostgreSQL stores.
+
+Everything that does not depend on the database lives here: the group-commit
+writer (see ``writer.py``), paging through the log in chain order, and chain
+verification.  A dialect supplies an ``AppendSession`` for the writer thread and a
+few read queries.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import TracebackType
+from typing import Literal, NamedTuple, Self
+
+from .errors import StoreError
+from .record import GENESIS_HASH, DecisionRecord, DraftRecord, chain_hash
+from .writer import AppendSession, Decide, GroupCommitWriter, WriteStats
+
+__all__ = [
+    "AggregateQuery",
+    "AppendSession",
+    "ChainProblem",
+    "Decide",
+    "DecisionStore",
+    "StoredRow",
+    "WriteStats",
+]
+
+_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class AggregateQuery:
+    """Sum of agg_amount where ``agg_key == key`` and ``since <= decision_date <= until``."""
+
+    key: str
+    since: date
+    until: date
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """One defect found by ``verify_chain``."""
+
+    decision_id: str
+    seq: int
+    kind: Literal["hash_mismatch", "broken_link", "unreadable"]
+    detail: str
+
+
+class StoredRow(NamedTuple):
+    """A row as read for paging; ``record`` is None when the row can't be decoded."""
+
+    seq: int
+    decision_id: str
+    prev_hash: str
+    record_hash: str
+    record: DecisionRecord | None
+    error: str | None
+
+
+class DecisionStore(ABC):
+    """Append-only, hash-chained decision log.
+
+    Thread-safe: any thread may call any method.  ``log_decision`` blocks until the
+    record is durably committed.  Call ``close()`` (or use ``with``) at shutdown.
+    """
+
+    def __init__(
+        self, session_factory: Callable[[], AppendSession], *, max_batch: int = 512
+    ) -> None:
+        self._writer = GroupCommitWriter(
+            session_factory, max_batch=max_batch, name=f"{type(self).__name__}-writer"
+        )
+
+    # -- writing -------------------------------------------------------------
+
+    def log_decision(
+        self, aggregate: AggregateQuery | None, decide: Callable[[float], DraftRecord]
+    ) -> DecisionRecord:
+        """Atomically: read the prior total for ``aggregate``, call ``decide(prior)``,
+        append its draft to the chain and commit.  Returns the committed record.
+
+        ``decide`` runs on the writer thread while the chain lock is held (across
+        processes too), so it must be quick, must not block on I/O and must not
+        call back into the store.  If it raises, nothing is written and the same
+        exception is raised here.  Raises ``DuplicateDecisionError`` if the id is
+        already logged and ``WriteFailedError`` if the database failed.
+        """
+        return self._writer.submit(aggregate, decide)
+
+    @property
+    def pending_writes(self) -> int:
+        """Requests queued for the writer thread right now (a gauge for metrics)."""
+        return self._writer.pending
+
+    def stats(self) -> WriteStats:
+        return self._writer.stats()
+
+    # -- reading -------------------------------------------------------------
+
+    @abstractmethod
+    def get(self, decision_id: str) -> DecisionRecord | None:
+        """The record with this id, or None."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """Number of records in the log."""
+
+    @abstractmethod
+    def _fetch_page(
+        self, after_seq: int, limit: int, since: datetime | None, policy: str | None
+    ) -> list[StoredRow]:
+        """Up to ``limit`` rows with seq > after_seq matching the filters, by seq."""
+
+    def _rows(self, since: datetime | None, policy: str | None) -> Iterator[StoredRow]:
+        # Keyset paging: no cursor or connection is held while the caller iterates,
+        # so an abandoned iterator leaks nothing.  The log is append-only, so paging
+        # by seq never skips or repeats a row.
+        after = 0
+        while True:
+            page = self._fetch_page(after, _PAGE_SIZE, since, policy)
+            yield from page
+            if len(page) < _PAGE_SIZE:
+                return
+            after = page[-1].seq
+
+    def iter_records(
+        self, since: datetime | None = None, policy: str | None = None
+    ) -> Iterator[DecisionRecord]:
+        """Records in chain order, optionally only ``decided_at >= since`` and one policy."""
+        if since is not None and since.utcoffset() is None:
+            raise ValueError("since must be a timezone-aware datetime")
+        for row in self._rows(since, policy):
+            if row.record is None:
+                raise StoreError(f"record {row.decision_id} is unreadable: {row.error}")
+            yield row.record
+
+    def verify_chain(self) -> list[ChainProblem]:
+        """Recompute every hash and link; an empty list means the log is intact.
+
+        A row edited in place shows as ``hash_mismatch`` on that row; a row whose
+        hash was recomputed too, or a deleted row, shows as ``broken_link`` on the
+        row after it.
+        """
+        problems: list[ChainProblem] = []
+        expected_prev = GENESIS_HASH
+        for row in self._rows(None, None):
+            if row.prev_hash != expected_prev:
+                problems.append(
+                    ChainProblem(
+                        row.decision_id,
+                        row.seq,
+                        "broken_link",
+                        f"prev_hash {row.prev_hash} != previous record_hash {expected_prev}",
+                    )
+                )
+            if row.record is None:
+                problems.append(
+                    ChainProblem(row.decision_id, row.seq, "unreadable", row.error or "unreadable")
+                )
+            else:
+                actual = chain_hash(row.prev_hash, row.record)
+                if actual != row.record_hash:
+                    problems.append(
+                        ChainProblem(
+                            row.decision_id,
+                            row.seq,
+                            "hash_mismatch",
+                            f"stored {row.record_hash}, content hashes to {actual}",
+                        )
+                    )
+            expected_prev = row.record_hash
+        return problems
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def close(self) -> None:
+        """Finish every write already submitted, stop the writer, close connections.
+
+        Idempotent.  ``log_decision`` afterwards raises ``StoreClosedError``.
+        """
+        self._writer.close()
+        self._close_readers()
+
+    @abstractmethod
+    def _close_readers(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,28 @@
+"""Exceptions raised by the decision log.
+
+Callers (HTTP API, CLI) catch ``StoreError`` to turn any store failure into one
+answer; the subclasses exist for the cases a caller may want to treat differently.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Anything the decision log could not do: bad URL, database failure, closed store."""
+
+
+class StoreClosedError(StoreError):
+    """``log_decision`` was called after ``close()``."""
+
+
+class DuplicateDecisionError(StoreError):
+    """A record with this ``decision_id`` is already in the log; nothing was written."""
+
+
+class WriteFailedError(StoreError):
+    """The database failed while writing the caller's batch.
+
+    The decision must not be acknowledged.  The transaction was rolled back, so
+    normally nothing was written; only if the connection died during COMMIT itself
+    is the outcome unknown (``get(decision_id)`` tells).
+    """

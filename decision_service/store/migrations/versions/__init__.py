@@ -1,0 +1,1 @@
+"""Numbered Alembic revisions (a package only so that setuptools ships them)."""

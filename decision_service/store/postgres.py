@@ -1,0 +1,221 @@
+"""The production decision log in PostgreSQL (psycopg 3).
+
+Appends from every process serialise on a transaction-scoped advisory lock keyed
+by the schema (the "chain lock"): the lock holder reads the chain tip and prior
+totals, inserts and commits; the next holder's READ COMMITTED statements then see
+those rows.  That makes "read prior total, then insert" atomic across processes.
+Every session runs with ``synchronous_commit=on`` so a returned commit is durable
+whatever the server default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import set_json_loads
+
+from . import migrate
+from .base import AggregateQuery, AppendSession, DecisionStore, StoredRow
+from .errors import StoreError
+from .pool import ConnectionPool
+from .record import GENESIS_HASH, DecisionRecord
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+# First key of pg_advisory_xact_lock(int, int); the second is hashtext(schema).
+CHAIN_LOCK_CLASS = 0x44534C47  # "DSLG"
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_COLUMNS = (
+    "seq, decision_id, policy, policy_version, bundle_hash, engine, decided_at, "
+    "decision_date, request_id, input, output, reasons, agg_key, agg_amount, "
+    "prev_hash, record_hash"
+)
+_INSERT = (
+    f"INSERT INTO decisions ({_COLUMNS}) VALUES "
+    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::json, %s::json, %s, %s, %s, %s) "
+    "ON CONFLICT (decision_id) DO NOTHING"
+)
+
+
+def _row(values: tuple[Any, ...]) -> StoredRow:
+    seq, decision_id, prev_hash, record_hash = values[0], values[1], values[14], values[15]
+    try:
+        record = DecisionRecord(
+            decision_id=decision_id,
+            policy=values[2],
+            policy_version=values[3],
+            bundle_hash=values[4],
+            engine=values[5],
+            decided_at=values[6],
+            decision_date=values[7],
+            request_id=values[8],
+            input=values[9],
+            output=values[10],
+            reasons=values[11],
+            agg_key=values[12],
+            agg_amount=values[13],
+            prev_hash=prev_hash,
+            record_hash=record_hash,
+        )
+    except (ValueError, TypeError) as exc:
+        return StoredRow(seq, decision_id, prev_hash, record_hash, None, repr(exc))
+    return StoredRow(seq, decision_id, prev_hash, record_hash, record, None)
+
+
+class _PostgresAppend(AppendSession):
+    def __init__(self, conn: Connection, chain_key: int) -> None:
+        self._conn = conn
+        self._chain_key = chain_key
+
+    def begin(self) -> tuple[int, str]:
+        # autocommit is off: this first statement opens the transaction, and the
+        # lock is held until its COMMIT/ROLLBACK.
+        self._conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", (CHAIN_LOCK_CLASS, self._chain_key)
+        )
+        tip = self._conn.execute(
+            "SELECT seq, record_hash FROM decisions ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return (0, GENESIS_HASH) if tip is None else (int(tip[0]), str(tip[1]))
+
+    def prior_total(self, query: AggregateQuery) -> float:
+        row = self._conn.execute(
+            "SELECT COALESCE(SUM(agg_amount), 0)::float8 FROM decisions "
+            "WHERE agg_key = %s AND decision_date BETWEEN %s AND %s",
+            (query.key, query.since, query.until),
+        ).fetchone()
+        assert row is not None  # an aggregate always returns one row
+        return float(row[0])
+
+    def insert(self, seq: int, record: DecisionRecord) -> bool:
+        # ON CONFLICT DO NOTHING: a duplicate id must not abort the transaction
+        # that carries the rest of the batch (PostgreSQL aborts on any error).
+        cursor = self._conn.execute(
+            _INSERT,
+            (
+                seq,
+                record.decision_id,
+                record.policy,
+                record.policy_version,
+                record.bundle_hash,
+                record.engine,
+                record.decided_at,
+                record.decision_date,
+                record.request_id,
+                orjson.dumps(record.input).decode(),
+                orjson.dumps(record.output).decode(),
+                orjson.dumps(record.reasons).decode(),
+                record.agg_key,
+                record.agg_amount,
+                record.prev_hash,
+                record.record_hash,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    def rollback(self) -> None:
+        self._conn.rollback()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresStore(DecisionStore):
+    """Decision log in PostgreSQL at ``conninfo`` (URL or key=value string).
+
+    ``schema`` puts the log (and its ``alembic_version``) into that schema, created
+    if missing; without it the connection's default search_path decides.
+    """
+
+    def __init__(self, conninfo: str, *, schema: str | None = None, max_batch: int = 512) -> None:
+        if schema is not None and not _SCHEMA_NAME.match(schema):
+            raise StoreError(f"invalid schema name {schema!r}: use [a-z_][a-z0-9_]*")
+        self.schema = schema
+        self._conninfo = conninfo
+        try:
+            options = str(conninfo_to_dict(conninfo).get("options") or "")
+        except psycopg.ProgrammingError as exc:
+            raise StoreError(f"invalid PostgreSQL connection string: {exc}") from exc
+        options += " -c TimeZone=UTC -c synchronous_commit=on"
+        if schema is not None:
+            options += f" -c search_path={schema}"
+        self._options = options.strip()
+        try:
+            migrate.upgrade_postgres(lambda: self._connect(autocommit=False), schema)
+            with self._connect(autocommit=True) as conn:
+                row = conn.execute("SELECT hashtext(current_schema())").fetchone()
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot open PostgreSQL decision log: {exc}") from exc
+        if row is None or row[0] is None:
+            raise StoreError("no current schema for the decision log")
+        chain_key = int(row[0])
+        self._readers: ConnectionPool[Connection] = ConnectionPool(
+            lambda: self._connect(autocommit=True), psycopg.Connection.close
+        )
+        super().__init__(
+            lambda: _PostgresAppend(self._connect(autocommit=False), chain_key),
+            max_batch=max_batch,
+        )
+
+    def _connect(self, *, autocommit: bool) -> Connection:
+        conn = psycopg.connect(self._conninfo, autocommit=autocommit, options=self._options)
+        set_json_loads(orjson.loads, conn)  # same parser as the canonical form
+        return conn
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            with self._readers.connection() as conn:
+                return conn.execute(sql, params).fetchall()
+        except psycopg.OperationalError:
+            # Idle pooled connections may have been dropped by the server (restart,
+            # idle timeout).  Reads are idempotent: retry once on a new connection.
+            self._readers.discard_idle()
+        except psycopg.Error as exc:
+            raise StoreError(f"reading the decision log failed: {exc}") from exc
+        try:
+            with self._readers.connection() as conn:
+                return conn.execute(sql, params).fetchall()
+        except psycopg.Error as exc:
+            raise StoreError(f"reading the decision log failed: {exc}") from exc
+
+    def get(self, decision_id: str) -> DecisionRecord | None:
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM decisions WHERE decision_id = %s", (decision_id,)
+        )
+        if not rows:
+            return None
+        row = _row(rows[0])
+        if row.record is None:
+            raise StoreError(f"record {decision_id} is unreadable: {row.error}")
+        return row.record
+
+    def count(self) -> int:
+        return int(self._query("SELECT count(*) FROM decisions")[0][0])
+
+    def _fetch_page(
+        self, after_seq: int, limit: int, since: datetime | None, policy: str | None
+    ) -> list[StoredRow]:
+        sql = f"SELECT {_COLUMNS} FROM decisions WHERE seq > %s"
+        params: list[Any] = [after_seq]
+        if since is not None:
+            sql += " AND decided_at >= %s"
+            params.append(since)
+        if policy is not None:
+            sql += " AND policy = %s"
+            params.append(policy)
+        sql += " ORDER BY seq LIMIT %s"
+        params.append(limit)
+        return [_row(values) for values in self._query(sql, params)]
+
+    def _close_readers(self) -> None:
+        self._readers.close()

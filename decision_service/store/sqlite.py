@@ -1,0 +1,222 @@
+"""The embedded decision log: one SQLite file in WAL mode.
+
+Durability: ``synchronous=FULL`` makes every COMMIT fsync the WAL, so a record is on
+disk before ``log_decision`` returns (kill -9 or power loss after that keeps it).
+Several processes may share the file: appends take SQLite's write lock with
+``BEGIN IMMEDIATE`` (waiting up to ``busy_timeout``), which serialises the chain
+and the prior-total reads across processes the same way threads are serialised.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import migrate
+from .base import AggregateQuery, AppendSession, DecisionStore, StoredRow
+from .errors import StoreError
+from .pool import ConnectionPool
+from .record import GENESIS_HASH, DecisionRecord
+
+_COLUMNS = (
+    "seq, decision_id, policy, policy_version, bundle_hash, engine, decided_at, "
+    "decision_date, request_id, input, output, reasons, agg_key, agg_amount, "
+    "prev_hash, record_hash"
+)
+_INSERT = (
+    f"INSERT INTO decisions ({_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (decision_id) DO NOTHING"
+)
+
+
+def _timestamp(value: datetime) -> str:
+    # Fixed width with microseconds, always UTC: text order == time order.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _row(values: tuple[Any, ...]) -> StoredRow:
+    seq, decision_id, prev_hash, record_hash = values[0], values[1], values[14], values[15]
+    try:
+        record = DecisionRecord(
+            decision_id=decision_id,
+            policy=values[2],
+            policy_version=values[3],
+            bundle_hash=values[4],
+            engine=values[5],
+            decided_at=datetime.fromisoformat(values[6]),
+            decision_date=date.fromisoformat(values[7]),
+            request_id=values[8],
+            input=orjson.loads(values[9]),
+            output=orjson.loads(values[10]),
+            reasons=orjson.loads(values[11]),
+            agg_key=values[12],
+            agg_amount=values[13],
+            prev_hash=prev_hash,
+            record_hash=record_hash,
+        )
+    except (ValueError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
+        return StoredRow(seq, decision_id, prev_hash, record_hash, None, repr(exc))
+    return StoredRow(seq, decision_id, prev_hash, record_hash, record, None)
+
+
+class _SQLiteAppend(AppendSession):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def begin(self) -> tuple[int, str]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        tip = self._conn.execute(
+            "SELECT seq, record_hash FROM decisions ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return (0, GENESIS_HASH) if tip is None else (int(tip[0]), str(tip[1]))
+
+    def prior_total(self, query: AggregateQuery) -> float:
+        (total,) = self._conn.execute(
+            "SELECT COALESCE(SUM(agg_amount), 0.0) FROM decisions "
+            "WHERE agg_key = ? AND decision_date BETWEEN ? AND ?",
+            (query.key, query.since.isoformat(), query.until.isoformat()),
+        ).fetchone()
+        return float(total)
+
+    def insert(self, seq: int, record: DecisionRecord) -> bool:
+        # ON CONFLICT DO NOTHING instead of catching IntegrityError: the rest of
+        # the batch's transaction stays untouched either way, this is just explicit.
+        cursor = self._conn.execute(
+            _INSERT,
+            (
+                seq,
+                record.decision_id,
+                record.policy,
+                record.policy_version,
+                record.bundle_hash,
+                record.engine,
+                _timestamp(record.decided_at),
+                record.decision_date.isoformat(),
+                record.request_id,
+                orjson.dumps(record.input).decode(),
+                orjson.dumps(record.output).decode(),
+                orjson.dumps(record.reasons).decode(),
+                record.agg_key,
+                record.agg_amount,
+                record.prev_hash,
+                record.record_hash,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def commit(self) -> None:
+        self._conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class SQLiteStore(DecisionStore):
+    """Decision log in the SQLite file at ``path`` (created, with parents, if missing)."""
+
+    def __init__(
+        self, path: str | Path, *, busy_timeout: float = 60.0, max_batch: int = 512
+    ) -> None:
+        if str(path) in ("", ":memory:") or str(path).startswith("file:"):
+            raise StoreError("the SQLite decision log needs a file path")
+        self.path = Path(path)
+        self._busy_timeout = busy_timeout
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._enable_wal()
+            migrate.upgrade_sqlite(self._connect)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open SQLite decision log {self.path}: {exc}") from exc
+        self._readers: ConnectionPool[sqlite3.Connection] = ConnectionPool(
+            self._connect, sqlite3.Connection.close
+        )
+        super().__init__(lambda: _SQLiteAppend(self._connect()), max_batch=max_batch)
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit BEGINs; we issue BEGIN IMMEDIATE ourselves.
+        # check_same_thread=False: the pool moves reader connections between threads
+        # (one at a time).
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    def _enable_wal(self) -> None:
+        # WAL is a property of the file and persists; switching needs an exclusive
+        # lock, so a process racing another one on a new file may have to retry.
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            conn = self._connect()
+            try:
+                (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+                if str(mode).lower() == "wal":
+                    return
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+            finally:
+                conn.close()
+            if time.monotonic() > deadline:
+                raise StoreError(f"could not switch {self.path} to WAL mode")
+            time.sleep(0.05)
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        with self._readers.connection() as conn:
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise StoreError(f"reading the decision log failed: {exc}") from exc
+
+    def get(self, decision_id: str) -> DecisionRecord | None:
+        with self._reader() as conn:
+            values = conn.execute(
+                f"SELECT {_COLUMNS} FROM decisions WHERE decision_id = ?", (decision_id,)
+            ).fetchone()
+        if values is None:
+            return None
+        row = _row(values)
+        if row.record is None:
+            raise StoreError(f"record {decision_id} is unreadable: {row.error}")
+        return row.record
+
+    def count(self) -> int:
+        with self._reader() as conn:
+            (n,) = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()
+        return int(n)
+
+    def _fetch_page(
+        self, after_seq: int, limit: int, since: datetime | None, policy: str | None
+    ) -> list[StoredRow]:
+        sql = f"SELECT {_COLUMNS} FROM decisions WHERE seq > ?"
+        params: list[Any] = [after_seq]
+        if since is not None:
+            sql += " AND decided_at >= ?"
+            params.append(_timestamp(since))
+        if policy is not None:
+            sql += " AND policy = ?"
+            params.append(policy)
+        sql += " ORDER BY seq LIMIT ?"
+        params.append(limit)
+        with self._reader() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [_row(values) for values in rows]
+
+    def _close_readers(self) -> None:
+        self._readers.close()
