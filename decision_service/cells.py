@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 _NUMBER = re.compile(r"[+-]?\d[\d_]*(\.\d+)?")
@@ -68,6 +69,7 @@ def _items(body: str) -> tuple[Token, ...]:
     return tuple(_token(p) for p in parts)
 
 
+@lru_cache(maxsize=8192)  # cells repeat on every decision's explanation
 def parse_cell(cell: object) -> CellTest:
     """Parse one cell. YAML may already have typed it (``true``, ``0``)."""
     if isinstance(cell, bool):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from decision_service.cells import CellSyntaxError, CellTest, Token, parse_cell
@@ -87,7 +87,7 @@ class CompiledPolicy:
     parameters_by_unit: dict[str, dict[str, EngineValue]]  # unit code -> fact entries
     default_parameters: dict[str, EngineValue]
     output_orderings: dict[str, Ordering]
-    list_members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    fact_plan: FactPlan
 
     @property
     def id(self) -> str:
@@ -106,38 +106,85 @@ class CompiledPolicy:
         ]
 
     def fact(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Fact:
-        """The engines' view of a validated input (see ``ir`` for the encoding)."""
+        """The engines' view of a validated input (see ``ir`` for the encoding).
+
+        On the hot path: every conversion was planned at compile time
+        (``FactPlan``), so this is one pass over the inputs.
+        """
+        plan = self.fact_plan
         fact: Fact = {}
-        for name, decl in self.policy.inputs.items():
+        for name, key, mode, extra in plan.inputs:
             value = values.get(name)
             if value is None:
                 continue
-            info = self.fields[name]
-            if info.kind == "ordered":
-                assert info.ordering is not None
-                fact[info.key] = info.ordering.rank(value)
-            elif info.kind == "date":
-                fact[info.key] = value.toordinal()
-            elif info.kind == "list":
+            if mode == _PLAIN:
+                fact[key] = value
+            elif mode == _ORDERED:
+                fact[key] = extra[value]
+            elif mode == _DATE:
+                fact[key] = value.toordinal()
+            elif mode == _LIST:
                 present = set(value)
-                for member in info.values:
-                    fact[f"{info.key}__{member}"] = member in present
+                for member, member_key in extra:
+                    fact[member_key] = member in present
+            else:  # a unit: its code, its region and its watch-list flag
+                fact[key] = value
+                fact[key + "__region"], fact[key + "__watchlist"] = extra[value]
+        unit = values.get(plan.unit_input) if plan.unit_input else None
+        fact.update(self.parameters_by_unit.get(unit, self.default_parameters)
+                    if unit is not None else self.default_parameters)
+        for name, key in plan.history:
+            fact[key] = history.get(name, 0.0)
+        for key, part_keys in plan.derived:
+            total: int | float = 0
+            for part in part_keys:
+                part_value = fact.get(part)
+                if not isinstance(part_value, int | float):
+                    break
+                total += part_value
             else:
-                fact[info.key] = value
-            if decl.type == "unit":
-                fact[f"{info.key}__region"] = self.org.region_of(value) or value
-                fact[f"{info.key}__watchlist"] = self.org.units[value].watchlist
-        unit_input = self.policy.meta.unit_input
-        unit = values.get(unit_input) if unit_input else None
-        fact.update(self.parameters_by_unit.get(unit, self.default_parameters) if unit else
-                    self.default_parameters)
-        for name in self.policy.history:
-            fact[self.fields[name].key] = history.get(name, 0.0)
-        for name, derived in self.policy.derived.items():
-            parts = [fact.get(self.fields[p].key) for p in derived.sum_of]
-            if all(isinstance(p, int | float) for p in parts):
-                fact[self.fields[name].key] = sum(p for p in parts if isinstance(p, int | float))
+                fact[key] = total
         return fact
+
+
+# How FactPlan converts each input (shared with the compiled engine's codegen).
+_PLAIN, _ORDERED, _DATE, _LIST, _UNIT = range(5)
+
+
+@dataclass(frozen=True, slots=True)
+class FactPlan:
+    inputs: tuple[tuple[str, str, int, Any], ...]  # (input, fact key, mode, lookup)
+    unit_input: str | None
+    history: tuple[tuple[str, str], ...]
+    derived: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _fact_plan(policy: Policy, org: OrgTree, fields: dict[str, FieldInfo]) -> FactPlan:
+    inputs = []
+    for name, decl in policy.inputs.items():
+        info = fields[name]
+        if decl.type == "unit":
+            units = {code: (org.region_of(code) or code, unit.watchlist)
+                     for code, unit in org.units.items()}
+            inputs.append((name, info.key, _UNIT, units))
+        elif info.kind == "ordered":
+            assert info.ordering is not None
+            ranks = {v: i for i, v in enumerate(info.ordering.values)}
+            inputs.append((name, info.key, _ORDERED, ranks))
+        elif info.kind == "date":
+            inputs.append((name, info.key, _DATE, None))
+        elif info.kind == "list":
+            members = tuple((m, f"{info.key}__{m}") for m in info.values)
+            inputs.append((name, info.key, _LIST, members))
+        else:
+            inputs.append((name, info.key, _PLAIN, None))
+    return FactPlan(
+        inputs=tuple(inputs),
+        unit_input=policy.meta.unit_input,
+        history=tuple((name, fields[name].key) for name in policy.history),
+        derived=tuple((fields[name].key, tuple(fields[p].key for p in d.sum_of))
+                      for name, d in policy.derived.items()),
+    )
 
 
 def fact_key(name: str) -> str:
@@ -631,4 +678,5 @@ def compile_policy(policy: Policy, org: OrgTree, problems: Problems) -> Compiled
         parameters_by_unit=by_unit,
         default_parameters=defaults,
         output_orderings=orderings,
+        fact_plan=_fact_plan(policy, org, compiler.fields),
     )

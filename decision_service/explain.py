@@ -11,10 +11,12 @@ table with its parameters resolved: "advance payment 15% needs REGION; from
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from decision_service.cells import parse_cell
-from decision_service.compile import CompiledPolicy, CompiledTable
+from decision_service.compile import CompiledPolicy
 from decision_service.decision import Dimension, LowerRoute, Reason
 from decision_service.evaluate import Evaluation, field_value
 from decision_service.model import Text
@@ -38,9 +40,19 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=8192)
+def _template(text: str) -> tuple[str, ...]:
+    """A message split once into literal parts (even indexes) and names (odd)."""
+    return tuple(_PLACEHOLDER.split(text))
+
+
 def fill(text: str, values: dict[str, Any], compiled: CompiledPolicy) -> str:
-    return _PLACEHOLDER.sub(
-        lambda m: format_value(field_value(compiled, m.group(1), values)), text
+    parts = _template(text)
+    if len(parts) == 1:
+        return text
+    return "".join(
+        part if i % 2 == 0 else format_value(field_value(compiled, part, values))
+        for i, part in enumerate(parts)
     )
 
 
@@ -73,28 +85,63 @@ def _cell_text(cell: object, values: dict[str, Any], compiled: CompiledPolicy) -
     return f"{test.kind.replace('_', ' ')} {', '.join(parts)}"
 
 
-def dimensions(compiled: CompiledPolicy, evaluation: Evaluation, values: dict[str, Any]
-               ) -> tuple[tuple[Dimension, ...], tuple[LowerRoute, ...]]:
-    """Per-table levels and lower routes for the first max-combined ordered output."""
+@dataclass(frozen=True, slots=True)
+class ExplainPlan:
+    """What ``dimensions`` needs that does not depend on the input, worked out
+    once per policy version instead of on every decision."""
+
+    target: str | None  # the first ordered output combined by max
+    tables: frozenset[int]  # tables that ask for a value of it (not caps)
+    caps: frozenset[int]  # override tables on it
+    lower: dict[tuple[int, int], tuple[int, int]]  # (table, value) -> (rule, lower value)
+
+
+def plan(compiled: CompiledPolicy) -> ExplainPlan:
     target = next((name for name, decl in compiled.policy.outputs.items()
                    if decl.combine == "max" and name in compiled.output_orderings), None)
     if target is None:
+        return ExplainPlan(None, frozenset(), frozenset(), {})
+    tables = frozenset(t.index for t in compiled.tables
+                       if target in t.table.outputs and not t.table.override)
+    caps = frozenset(t.index for t in compiled.tables
+                     if target in t.table.outputs and t.table.override)
+    lower: dict[tuple[int, int], tuple[int, int]] = {}
+    for t_index in tables:
+        table = compiled.tables[t_index]
+        ranks = {r.index: _rank(r.then.get(target)) for r in table.rules}
+        outs = {i: v for i, v in ranks.items() if v is not None}
+        for value in set(outs.values()):
+            candidates = [(v, i) for i, v in outs.items()
+                          if v < value and table.rules[i].rule.when]
+            if candidates:
+                # the highest level still below: the nearest change
+                best_value, best_rule = max(candidates, key=lambda c: (c[0], -c[1]))
+                lower[(t_index, value)] = (best_rule, best_value)
+    return ExplainPlan(target, tables, caps, lower)
+
+
+def _rank(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def dimensions(compiled: CompiledPolicy, explain_plan: ExplainPlan, evaluation: Evaluation,
+               values: dict[str, Any]) -> tuple[tuple[Dimension, ...], tuple[LowerRoute, ...]]:
+    """Per-table levels and lower routes for the plan's target output."""
+    target = explain_plan.target
+    if target is None:
         return (), ()
-    final = evaluation.outputs.get(target)
-    if not isinstance(final, int) or isinstance(final, bool):
+    final = _rank(evaluation.outputs.get(target))
+    if final is None:
         return (), ()
     ordering = compiled.output_orderings[target]
     asked: dict[int, int] = {}
     for t_index, r_index in evaluation.fired:
-        table = compiled.tables[t_index]
-        if target not in table.table.outputs or table.table.override:
-            continue
-        value = table.rules[r_index].then.get(target)
-        if isinstance(value, int) and not isinstance(value, bool):
-            asked[t_index] = max(asked.get(t_index, value), value)
-    if any(compiled.tables[t].table.override and target in compiled.tables[t].table.outputs
-           for t, _ in evaluation.fired):
-        return (), ()  # a cap decided; the dimensions do not explain the result alone
+        if t_index in explain_plan.caps:
+            return (), ()  # a cap decided; the dimensions do not explain the result alone
+        if t_index in explain_plan.tables:
+            value = _rank(compiled.tables[t_index].rules[r_index].then.get(target))
+            if value is not None:
+                asked[t_index] = max(asked.get(t_index, value), value)
     dims = tuple(
         Dimension(compiled.tables[t].table.id, compiled.tables[t].table.title,
                   ordering.values[v], v == final)
@@ -102,40 +149,24 @@ def dimensions(compiled: CompiledPolicy, evaluation: Evaluation, values: dict[st
     )
     routes = []
     for t_index, value in asked.items():
-        if value != final or final == 0:
+        if value != final or (t_index, value) not in explain_plan.lower:
             continue
+        table = compiled.tables[t_index]
+        rule_index, lower_value = explain_plan.lower[(t_index, value)]
+        rule = table.rules[rule_index].rule
+        now = ", ".join(f"{name} {format_value(field_value(compiled, name, values))}"
+                        for name in rule.when)
+        change = " and ".join(f"{name} {_cell_text(cell, values, compiled)}"
+                              for name, cell in rule.when.items())
         others = max((v for t, v in asked.items() if t != t_index), default=0)
-        route = _lower_route(compiled.tables[t_index], target, value, values, compiled)
-        if route is None:
-            continue
-        lower_text, lower_value = route
-        would_give = ordering.values[max(lower_value, others)]
-        current = ordering.values[value]
-        lower = ordering.values[lower_value]
-        title = compiled.tables[t_index].table.title
+        current, lower = ordering.values[value], ordering.values[lower_value]
+        title = table.table.title
         routes.append(LowerRoute(
-            table=compiled.tables[t_index].table.id,
+            table=table.table.id,
             message=Text(
-                zh=f"{title.zh}：当前需 {current}；若 {lower_text}，则 {lower} 即可",
-                en=f"{title.en}: needs {current} now; with {lower_text}, {lower} would do",
+                zh=f"{title.zh}：{now} 需 {current}；若 {change}，则 {lower} 即可",
+                en=f"{title.en}: {now} needs {current}; with {change}, {lower} would do",
             ),
-            would_give=would_give,
+            would_give=ordering.values[max(lower_value, others)],
         ))
     return dims, tuple(routes)
-
-
-def _lower_route(table: CompiledTable, target: str, value: int, values: dict[str, Any],
-                 compiled: CompiledPolicy) -> tuple[str, int] | None:
-    """The rule of ``table`` with the highest output still below ``value``."""
-    best = None
-    for rule in table.rules:
-        out = rule.then.get(target)
-        if isinstance(out, int) and not isinstance(out, bool) and out < value and \
-                rule.rule.when and (best is None or out > best[1]):
-            best = (rule, out)
-    if best is None:
-        return None
-    rule, out = best
-    text = " and ".join(f"{name} {_cell_text(cell, values, compiled)}"
-                        for name, cell in rule.rule.when.items())
-    return text, out

@@ -61,6 +61,7 @@ class PolicyVersion:
     compiled: CompiledPolicy
     model: type[BaseModel]
     engines: dict[str, Engine]
+    explain_plan: explain.ExplainPlan
 
 
 def utc_today() -> dt.date:
@@ -130,7 +131,7 @@ class PolicySet:
 
             static_checks(compiled, problems)
             versions.setdefault(policy.meta.id, []).append(
-                PolicyVersion(compiled, input_model(policy, org), {}))
+                PolicyVersion(compiled, input_model(policy, org), {}, explain.plan(compiled)))
         cases: dict[str, list[tuple[str, PolicyCase]]] = {}
         for file, text in case_files:
             try:
@@ -228,12 +229,11 @@ class PolicySet:
             raise ValueError(f"engine {engine!r} is not loaded; loaded: "
                              f"{', '.join(version.engines)}")
         totals = {name: float((history or {}).get(name, 0.0)) for name in compiled.policy.history}
-        fact = compiled.fact(prepared.values, totals)
-        evaluation = version.engines[engine].evaluate(fact)
-        context = self._context(compiled, prepared.values, fact, totals)
+        evaluation = version.engines[engine].evaluate(prepared.values, totals)
+        context = self._context(compiled, prepared.values, totals)
         outputs = final_outputs(compiled, evaluation, context)
         context.update(outputs)
-        dims, routes = explain.dimensions(compiled, evaluation, context)
+        dims, routes = explain.dimensions(compiled, version.explain_plan, evaluation, context)
         return Decision(
             policy=compiled.id,
             policy_version=compiled.version,
@@ -265,17 +265,25 @@ class PolicySet:
         return None
 
     @staticmethod
-    def _context(compiled: CompiledPolicy, values: Mapping[str, Any], fact: Mapping[str, Any],
+    def _context(compiled: CompiledPolicy, values: Mapping[str, Any],
                  totals: Mapping[str, float]) -> dict[str, Any]:
         """Every name a message may mention, in the policy's own words."""
         context: dict[str, Any] = dict(values)
-        for name, info in compiled.fields.items():
-            if info.source in ("parameter", "derived") and info.key in fact:
-                value = fact[info.key]
-                if info.ordering is not None and isinstance(value, int):
-                    value = info.ordering.values[value]
-                context[name] = value
+        unit_input = compiled.policy.meta.unit_input
+        unit = values.get(unit_input) if unit_input else None
+        params = compiled.parameters_by_unit.get(unit, compiled.default_parameters) \
+            if unit is not None else compiled.default_parameters
+        for name in compiled.policy.parameters:
+            info = compiled.fields[name]
+            value = params.get(info.key)
+            if info.ordering is not None and isinstance(value, int):
+                value = info.ordering.values[value]
+            context[name] = value
         context.update(totals)
+        for name, derived in compiled.policy.derived.items():
+            parts = [context.get(p) for p in derived.sum_of]
+            if all(isinstance(p, int | float) for p in parts):
+                context[name] = sum(p for p in parts if isinstance(p, int | float))
         return context
 
 

@@ -6,11 +6,11 @@ and must agree (tests/policies), so either can serve and each checks the other.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from decision_service.compile import CompiledPolicy
 from decision_service.evaluate import Evaluation
-from decision_service.ir import Fact
 
 ENGINES = ("compiled", "durable")
 
@@ -18,7 +18,8 @@ ENGINES = ("compiled", "durable")
 class Engine(Protocol):
     name: str
 
-    def evaluate(self, fact: Fact) -> Evaluation: ...
+    def evaluate(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Evaluation:
+        """Decide a validated input (``history``: the A10 totals from the log)."""
 
     def close(self) -> None: ...
 

@@ -13,17 +13,22 @@ it re-implements the hit policies inline instead of calling ``evaluate``.
 
 from __future__ import annotations
 
-import keyword
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from decision_service.compile import CompiledPolicy, CompiledRule, CompiledTable
+from decision_service.compile import (
+    _DATE,
+    _LIST,
+    _ORDERED,
+    _PLAIN,
+    CompiledPolicy,
+    CompiledRule,
+    CompiledTable,
+)
 from decision_service.errors import EvaluationError, EvaluationProblem
 from decision_service.evaluate import Evaluation
-from decision_service.ir import AnyOf, Atom, Const, Fact, Field
+from decision_service.ir import AnyOf, Atom, Const, Field
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -33,6 +38,10 @@ class _Writer:
         self.lines: list[str] = []
         self.constants: list[Any] = []
         self.locals: dict[str, str] = {}  # fact key -> local variable
+        self.prelude: list[str] = []  # local assignments, in dependency order
+        self.sources = self._fact_sources()
+        self.always = self._always_present()
+        self.skip = 0  # atoms of the current table's rules tested once, before them
         self.output_keys = {
             info.key: name for name, info in compiled.fields.items() if info.source == "output"
         }
@@ -48,14 +57,83 @@ class _Writer:
         self.constants.append(value)
         return f"K[{len(self.constants) - 1}]"
 
+    def _fact_sources(self) -> dict[str, Callable[[], str]]:
+        """How each fact key is read straight from the validated input.
+
+        The generated function does the work of ``CompiledPolicy.fact`` inline
+        (same encoding, see ``ir``), so the fast path builds no fact dict.
+        """
+        compiled = self.compiled
+        plan = compiled.fact_plan
+        sources: dict[str, Callable[[], str]] = {}
+
+        def read(name: str) -> Callable[[], str]:
+            return lambda: f"values.get({name!r})"
+
+        for name, key, mode, extra in plan.inputs:
+            if mode == _PLAIN:
+                sources[key] = read(name)
+            elif mode == _ORDERED:
+                ranks = self.const(extra)
+                sources[key] = lambda n=name, r=ranks: f"{r}.get(values.get({n!r}))"  # type: ignore[misc]
+            elif mode == _DATE:
+                sources[key] = lambda n=name: f"_ordinal(values.get({n!r}))"  # type: ignore[misc]
+            elif mode == _LIST:
+                sources[key] = read(name)
+                for member, member_key in extra:
+                    sources[member_key] = (
+                        lambda k=key, m=member: f"(None if {self.var(k)} is None "  # type: ignore[misc]
+                        f"else {m!r} in {self.var(k)})")
+            else:
+                sources[key] = read(name)
+                regions = self.const({code: v[0] for code, v in extra.items()})
+                watch = self.const({code: v[1] for code, v in extra.items()})
+                sources[key + "__region"] = lambda k=key, r=regions: f"{r}.get({self.var(k)})"  # type: ignore[misc]
+                sources[key + "__watchlist"] = lambda k=key, w=watch: f"{w}.get({self.var(k)})"  # type: ignore[misc]
+        for param_key in compiled.default_parameters:
+            sources[param_key] = lambda k=param_key: f"P.get({k!r})"  # type: ignore[misc]
+        for name, key in plan.history:
+            sources[key] = lambda n=name: f"history.get({n!r}, 0.0)"  # type: ignore[misc]
+        for key, parts in plan.derived:
+            sources[key] = lambda ps=parts: (  # type: ignore[misc]
+                "None if " + " or ".join(f"{self.var(p)} is None" for p in ps)
+                + " else " + " + ".join(self.var(p) for p in ps))
+        return sources
+
+    def _always_present(self) -> set[str]:
+        """Fact keys that validation guarantees (required or defaulted inputs,
+        parameters): their atoms can skip the None test."""
+        compiled = self.compiled
+        present = set(compiled.default_parameters)
+        for name, key, mode, extra in compiled.fact_plan.inputs:
+            decl = compiled.policy.inputs[name]
+            if not ((decl.required and not decl.optional_when) or decl.default is not None):
+                continue
+            present.add(key)
+            if mode == _LIST:
+                present.update(member_key for _, member_key in extra)
+            elif mode not in (_PLAIN, _ORDERED, _DATE):
+                present.update((key + "__region", key + "__watchlist"))
+        present.update(key for _, key in compiled.fact_plan.history)
+        present.update(key for key, parts in compiled.fact_plan.derived
+                       if all(p in present for p in parts))
+        return present
+
+    def present(self, key: str) -> str:
+        """`v is not None and ` unless the key is always present."""
+        return "" if key in self.always else f"{self.var(key)} is not None and "
+
     def var(self, key: str) -> str:
         if key in self.output_keys:
             # Outputs of earlier stages are read from the running output dict.
             return f"o.get({self.output_keys[key]!r})"
         if key not in self.locals:
-            if not _IDENT.fullmatch(key) or keyword.iskeyword(key):
-                raise ValueError(f"unsafe fact key {key!r}")
-            self.locals[key] = f"v{len(self.locals)}"
+            if key not in self.sources:
+                raise ValueError(f"fact key {key!r} has no source")
+            expression = self.sources[key]()  # may define the locals it reads first
+            local = f"v{len(self.locals)}"
+            self.locals[key] = local
+            self.prelude.append(f"{local} = {expression}")
         return self.locals[key]
 
     def atom(self, atom: Atom) -> str:
@@ -65,12 +143,13 @@ class _Writer:
             return f"({left} in ({values},))"
         if isinstance(atom.operand, Field):
             right = self.var(atom.operand.name)
-            return f"({left} is not None and {right} is not None and {left} {atom.op} {right})"
+            checks = self.present(atom.field) + self.present(atom.operand.name)
+            return f"({checks}{left} {atom.op} {right})"
         assert isinstance(atom.operand, Const)
-        return f"({left} is not None and {left} {atom.op} {self.const(atom.operand.value)})"
+        return f"({self.present(atom.field)}{left} {atom.op} {self.const(atom.operand.value)})"
 
-    def condition(self, rule: CompiledRule) -> str:
-        return " and ".join(self.atom(a) for a in rule.atoms) or "True"
+    def condition(self, rule: CompiledRule, skip: int = 0) -> str:
+        return " and ".join(self.atom(a) for a in rule.atoms[skip:]) or "True"
 
     def merge(self, depth: int, table: CompiledTable, then: dict[str, Any]) -> None:
         for name, value in then.items():
@@ -83,13 +162,23 @@ class _Writer:
                 self.emit(depth, f"o[{name!r}] = {self.const(value)}")
 
     def table(self, table: CompiledTable) -> None:
+        """One table; atoms every rule starts with (its `when`) are tested once."""
+        shared = _common_prefix([rule.atoms for rule in table.rules])
+        self.emit(1, f"# table {table.table.id} ({table.table.hit})")
+        start = len(self.lines)
+        self.skip = len(shared)
+        self.table_body(table)
+        if shared:
+            self.lines[start:] = ["    " + line for line in self.lines[start:]]
+            self.lines.insert(start, "    if " + " and ".join(self.atom(a) for a in shared) + ":")
+
+    def table_body(self, table: CompiledTable) -> None:
         t = table.index
         hit = table.table.hit
         rules = table.rules
-        self.emit(1, f"# table {table.table.id} ({hit})")
         if hit == "first" or (hit == "unique" and len(rules) == 1):
             for i, rule in enumerate(rules):
-                self.emit(1, f"{'if' if i == 0 else 'elif'} {self.condition(rule)}:")
+                self.emit(1, f"{'if' if i == 0 else 'elif'} {self.condition(rule, self.skip)}:")
                 if table.table.final:
                     self.emit(2, f"return {self.const(dict(rule.then))}, [({t}, {rule.index})]")
                 else:
@@ -98,7 +187,7 @@ class _Writer:
             return
         self.emit(1, "h = []")
         for rule in rules:
-            self.emit(1, f"if {self.condition(rule)}:")
+            self.emit(1, f"if {self.condition(rule, self.skip)}:")
             self.emit(2, f"h.append({rule.index})")
         if hit == "scorecard":
             scores = self.const(tuple(rule.score or 0 for rule in rules))
@@ -163,14 +252,33 @@ class _Writer:
             self.table(table)
         body = self.lines[body_start:]
         self.lines = self.lines[:body_start]
-        self.emit(0, "def evaluate(f):")
+        self.emit(0, "def evaluate(values, history):")
         self.emit(1, "o = {}")
         self.emit(1, "fired = []")
-        for key, local in self.locals.items():
-            self.emit(1, f"{local} = f.get({key!r})")
+        unit_input = self.compiled.fact_plan.unit_input
+        unit = f"values.get({unit_input!r})" if unit_input else "None"
+        self.emit(1, f"P = PARAMS.get({unit}, DEFAULTS)")
+        for line in self.prelude:
+            self.emit(1, line)
         self.lines.extend(body)
         self.emit(1, "return o, fired")
         return "\n".join(self.lines) + "\n"
+
+
+def _common_prefix(sequences: list[tuple[Atom, ...]]) -> tuple[Atom, ...]:
+    if not sequences:
+        return ()
+    prefix = sequences[0]
+    for sequence in sequences[1:]:
+        n = 0
+        while n < min(len(prefix), len(sequence)) and prefix[n] == sequence[n]:
+            n += 1
+        prefix = prefix[:n]
+    return prefix
+
+
+def _ordinal(value: Any) -> int | None:
+    return None if value is None else int(value.toordinal())
 
 
 def _conflict(table: str, rule_ids: tuple[str, ...], hits: list[int], problem: str) -> None:
@@ -186,15 +294,22 @@ class CompiledEngine:
     def __init__(self, compiled: CompiledPolicy) -> None:
         writer = _Writer(compiled)
         self.source = writer.source()
-        namespace: dict[str, Any] = {"K": tuple(writer.constants), "_conflict": _conflict}
+        namespace: dict[str, Any] = {
+            "K": tuple(writer.constants),
+            "_conflict": _conflict,
+            "_ordinal": _ordinal,
+            "PARAMS": compiled.parameters_by_unit,
+            "DEFAULTS": compiled.default_parameters,
+        }
         code = compile(self.source, f"<compiled {compiled.id} v{compiled.version}>", "exec")
         exec(code, namespace)  # the source is ours, generated above; see module docstring
-        self._function: Callable[[Fact], tuple[dict[str, Any], list[tuple[int, int]]]] = (
+        self._function: Callable[[Mapping[str, Any], Mapping[str, float]],
+                                 tuple[dict[str, Any], list[tuple[int, int]]]] = (
             namespace["evaluate"]
         )
 
-    def evaluate(self, fact: Fact) -> Evaluation:
-        outputs, fired = self._function(fact)
+    def evaluate(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Evaluation:
+        outputs, fired = self._function(values, history)
         return Evaluation(outputs=outputs, fired=tuple(fired))
 
     def close(self) -> None:

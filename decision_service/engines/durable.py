@@ -9,6 +9,8 @@ Everything after matching is the shared, plainly written ``evaluate.run``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 from decision_service.compile import CompiledPolicy
 from decision_service.engines.durable_driver import DurableMatcher
@@ -33,8 +35,8 @@ class DurableEngine:
     def _match(self, stage: int, fact: Fact) -> frozenset[str]:
         return self._matchers[stage].match(fact)
 
-    def evaluate(self, fact: Fact) -> Evaluation:
-        return run(self.compiled, fact, self._match)
+    def evaluate(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Evaluation:
+        return run(self.compiled, self.compiled.fact(values, history), self._match)
 
     def close(self) -> None:
         for matcher in self._matchers:
