@@ -217,6 +217,85 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
     run(settings)
 
 
+DbOpt = typer.Option(None, "--db", help="Decision log URL (default: the serve default).")
+
+
+def _open_store(db: str | None, fmt: str) -> Any:
+    from decision_service.store import StoreError, open_store
+
+    url = db or default_db_url()
+    try:
+        return open_store(url)
+    except StoreError as exc:
+        _fail(EXIT_INVALID, f"cannot open the decision log {url}: {exc}", fmt)
+
+
+def default_db_url() -> str:
+    """SQLite in the user's data directory: where `serve` logs by default."""
+    from platformdirs import user_data_dir
+
+    return f"sqlite:///{Path(user_data_dir('decision-service')) / 'decisions.db'}"
+
+
+@app.command()
+def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
+           since: str | None = typer.Option(None, help="Only decisions at or after this "
+                                                      "date/time (ISO; UTC if naive)."),
+           policy: str | None = typer.Option(None, help="Only this policy's decisions."),
+           fmt: str = FormatOpt) -> None:
+    """Decide logged decisions again with the version that made them; report any
+    that no longer reproduce (exit 1)."""
+    from decision_service.replay import parse_since, replay as run_replay
+
+    try:
+        since_at = parse_since(since)
+    except ValueError:
+        _fail(EXIT_INVALID, f"--since {since!r} is not an ISO date or time", fmt)
+    policies = _load(policies_dir, fmt)
+    store = _open_store(db, fmt)
+    total = 0
+    failed = []
+    try:
+        for result in run_replay(policies, store.iter_records(since=since_at, policy=policy)):
+            total += 1
+            if not result.ok:
+                failed.append(result)
+                if fmt != "json":
+                    err.print(f"DIFF {result.decision_id} {result.policy} "
+                              f"v{result.policy_version}: {'; '.join(result.differences)}",
+                              highlight=False, markup=False)
+    finally:
+        store.close()
+        policies.close()
+    if fmt == "json":
+        _emit_json({"ok": not failed, "replayed": total, "failed": len(failed),
+                    "failures": [r.as_dict() for r in failed]})
+    else:
+        out.print(f"{total - len(failed)}/{total} logged decisions reproduce")
+    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@app.command("verify-log")
+def verify_log(db: str | None = DbOpt, fmt: str = FormatOpt) -> None:
+    """Check the decision log's hash chain; exit 1 if a record was altered or removed."""
+    store = _open_store(db, fmt)
+    try:
+        problems = store.verify_chain()
+        count = store.count()
+    finally:
+        store.close()
+    if fmt == "json":
+        _emit_json({"ok": not problems, "records": count,
+                    "problems": [{"decision_id": p.decision_id, "seq": p.seq, "kind": p.kind,
+                                  "detail": p.detail} for p in problems]})
+    else:
+        for problem in problems:
+            err.print(f"{problem.kind} at record {problem.seq} ({problem.decision_id}): "
+                      f"{problem.detail}", highlight=False, markup=False)
+        out.print(f"{count} records, {len(problems)} problem(s)")
+    raise typer.Exit(EXIT_FAILED if problems else EXIT_OK)
+
+
 def main() -> None:
     app()
 
