@@ -1,0 +1,612 @@
+"""A safe, typed wrapper around durable-rules' low-level C API (``durable_rules_engine``).
+
+``DurableMatcher(name, rules).match(fact)`` answers which ``MatchRule`` keys hold for a
+fact, with exactly the semantics of a plain Python evaluation of the atoms (see
+``decision_service.ir``): a missing field makes an atom false whatever its operator,
+``AnyOf`` is a disjunction of equalities, an empty conjunction always holds. One more
+rule, which a plain evaluation of strictly typed facts never notices: values of
+different kinds (number, string, bool) never compare, so such an atom is false too.
+
+durable-rules 2.0.28 is unmaintained since 2020. Its hazards, as found by experiment
+against this exact build, and how each one is handled here:
+
+Threads
+    ``durable.lang``'s ``Host`` gives wrong answers under threads, and the C engine
+    keeps global, unlocked state. We never use ``Host``/``post``: we drive
+    ``durable_rules_engine`` directly, and every call into it, for every matcher,
+    happens under one module-level lock (``_ENGINE_LOCK``).
+
+Only the first match / no match raises
+    ``post`` (events) consumes the event at the first matching rule, and
+    ``Host.assert_fact`` raises when no rule matches. We assert a *fact* with a fresh
+    id, drain every pending action with ``start_action_for_state`` /
+    ``complete_and_start_action`` (one per fired rule), then retract it. The C call
+    returns code 1 for "no rule matched": that is an empty answer, not an error.
+
+Facts left behind
+    A fact that matched stays stored until retracted; every later assert gets slower
+    and memory grows (~8 KB per fact). We always retract, after an error too, and
+    abandon a half-drained action: a started action locks the state.
+
+Deleting state can crash the process
+    ``delete_state`` on a state in which no action was ever started (e.g. only
+    unmatched facts were asserted) reads uninitialised memory and may ``free`` a
+    garbage pointer (SIGSEGV, seen under valgrind). Each ruleset therefore carries a
+    private priming rule; right after creating the ruleset we assert a priming fact,
+    run its action and retract it. Closing deletes the (primed) state, then the
+    ruleset, under the lock; ``close`` is idempotent. A matcher dropped unclosed is
+    released at the next engine call: its finalizer may run in a GC pass on a thread
+    that holds the lock, so it only queues the handles.
+
+Limits (conditions per fact, rule set size)
+    The alpha network is walked with a fixed stack of 64 nodes: a fact for which more
+    than 64 rules of one ruleset hold fails with error 303. Each alpha node keeps its
+    children in a 512-slot open-addressing table: 512 children make every lookup
+    loop forever and 513 hang ``create_ruleset`` (e.g. 513 one-atom rules, or an
+    ``AnyOf`` with 512 values). Each fact holds at most 252 properties besides
+    ``sid``/``id`` (error 302) and its property index probes past its end on a hash
+    collision. So rules are split over several rulesets, each with at most
+    ``MAX_RULES_PER_RULESET`` rules, an alpha width (the sum over its rules of their
+    widest atom: 1 per comparison, 3 per field-to-field comparison, one per distinct
+    ``AnyOf`` value) of at most ``MAX_WIDTH_PER_RULESET`` and at most
+    ``MAX_SLOTS_PER_RULESET`` fact properties, whose names are chosen so that no two
+    collide in that index. The fact is asserted into each ruleset holding a field it
+    carries. A single rule too wide to fit raises ``DurableLimitError``.
+
+Strings
+    durable compares the raw JSON text with ``strcmp``: escapes (``\\"``, ``\\\\``,
+    ``\\u0000``) break the order and strings longer than 65 535 bytes are silently
+    truncated. A string travels as ``"s" + hex(UTF-8 bytes)``: no escapes, and byte
+    order of the hex equals code point order, i.e. Python's ``str`` order. Strings are
+    limited to ``MAX_STRING_BYTES`` UTF-8 bytes.
+
+Mixed kinds
+    durable compares a string with a number as text (``"7" > 60`` holds) and
+    ``true == 1`` holds. Each field travels in a property of its kind (number,
+    string, bool), so an atom only ever sees a value of its own kind; booleans
+    travel as 0/1, ordered like Python's (``False < True``). A comparison with
+    another field is a disjunction over the three kinds, each guarded by ``$ex`` on
+    the operand: without the guard a missing operand makes *every* operator hold.
+
+Numbers
+    durable rejects ``5e+08`` (error 204) and is reported to misread other exponent
+    forms; we never send one. A number without a decimal point is parsed as a C
+    ``long`` that saturates at ``2**63 - 1`` (``12345678901234567890 ==
+    9223372036854775807``). An int is compared with a float in double precision.
+    Every number is written in plain positional notation (``repr`` or ``Decimal``
+    formatting, with ``.0`` added to a float without a point), which durable parses
+    exactly, by correct rounding, for every finite double, from subnormals
+    (``5e-324``) to ``1.7976931348623157e308`` (checked on 50 000 random values
+    against Python's comparisons).
+
+    Representable range: every finite float; every int ``n`` with
+    ``-2**63 <= n < 2**63`` that is exactly a double, i.e. all ``|n| <= 2**53`` plus
+    larger ones like ``10**18``. ``match`` raises ``ValueError`` naming the field for
+    any other number (NaN, infinities, ``2**53 + 1``, ``12345678901234567890``);
+    ``DurableMatcher`` raises ``DurableLimitError`` for such a constant in a rule.
+
+Handles
+    The engine has a fixed table of ruleset handles (131 072 in its sources);
+    ``close`` returns a matcher's handles to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import math
+import re
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+import durable_rules_engine as _dre
+
+from decision_service.ir import AnyOf, Atom, Compare, Const, EngineValue, Field, MatchRule
+
+__all__ = [
+    "MAX_RULES_PER_RULESET",
+    "MAX_SLOTS_PER_RULESET",
+    "MAX_STRING_BYTES",
+    "MAX_WIDTH_PER_RULESET",
+    "DurableEngineError",
+    "DurableLimitError",
+    "DurableMatcher",
+]
+
+# Budgets, each under a limit found by experiment (see the module docstring):
+# 64 rules holding at once (error 303), 511 children per alpha node (hang at 512),
+# 252 fact properties (error 302). The margins cover what the experiments could
+# not enumerate.
+MAX_RULES_PER_RULESET: Final = 48
+MAX_WIDTH_PER_RULESET: Final = 384
+MAX_SLOTS_PER_RULESET: Final = 96
+# durable truncates strings at 65 535 bytes; hex doubles the length.
+MAX_STRING_BYTES: Final = 16_384
+
+_INT_LIMIT: Final = 2**63  # durable parses integers as a C long
+_EXACT_INT: Final = 2**53  # every int up to here is exactly a double
+
+# One lock for every call into the C engine, whatever the matcher: its state is global.
+_ENGINE_LOCK: Final = threading.Lock()
+_FACT_IDS = itertools.count(1)  # fresh fact id per assert, only advanced under the lock
+_SERIALS = itertools.count(1)  # versions ruleset names within the process
+
+_SID: Final = "0"  # one session per ruleset: each ruleset has its own state store
+_NUMBER, _STRING, _BOOL = 0, 1, 2
+_KIND_PREFIX: Final = ("n", "s", "b")
+_DURABLE_OP: Final = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt",
+                      ">=": "$gte"}
+# Property index of a durable fact: slots are hash % 255 (and 256, in case the build
+# differs); ``sid`` and ``id`` are always present.
+_INDEX_SIZES: Final = (255, 256)
+_PRIME_RULE: Final = "p"
+
+
+class DurableLimitError(ValueError):
+    """The rules cannot be expressed safely in durable-rules."""
+
+
+class DurableEngineError(RuntimeError):
+    """durable-rules failed in a way the validation should have prevented."""
+
+
+def _fnv1a32(name: str) -> int:
+    """durable's property-name hash (FNV-1a, 32 bits), to place names without collisions."""
+    value = 0x811C9DC5
+    for byte in name.encode("ascii"):
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
+
+
+# -- values ------------------------------------------------------------------------------
+
+_Encoded = tuple[int, str]  # (kind, JSON text)
+
+
+def _float_text(value: float) -> str | None:
+    if not math.isfinite(value):
+        return None
+    text = repr(value)
+    if "e" in text:
+        # repr uses an exponent from 1e16 and below 1e-4; Decimal(repr) keeps its
+        # shortest round-trip digits, ``f`` writes them positionally.
+        text = format(Decimal(text), "f")
+    if "." not in text:
+        text += ".0"  # without a point durable would read a saturating C long
+    return text
+
+
+def _encode(value: object) -> _Encoded | str:
+    """A value as (kind, durable JSON text), or why it cannot travel exactly."""
+    # Fast paths for the exact built-in types: this runs for every field of every fact.
+    if type(value) is float:
+        text = repr(value)
+        if "e" not in text and "n" not in text:  # no exponent, not inf/nan: has a point
+            return (_NUMBER, text)
+    elif type(value) is int and -_EXACT_INT <= value <= _EXACT_INT:
+        return (_NUMBER, str(value))
+    return _encode_slow(value)
+
+
+def _encode_slow(value: object) -> _Encoded | str:
+    if isinstance(value, bool):  # before int: bool is an int
+        return (_BOOL, "1" if value else "0")
+    if isinstance(value, int):
+        if not -_INT_LIMIT <= value < _INT_LIMIT or (
+            abs(value) > _EXACT_INT and int(float(value)) != value
+        ):
+            return (f"integer {value} is outside what durable-rules compares exactly "
+                    f"(|n| <= 2**53, or exactly a double within 64 bits)")
+        return (_NUMBER, str(int(value)))
+    if isinstance(value, float):
+        text = _float_text(float(value))
+        if text is None:
+            return f"number {value!r} cannot be compared by durable-rules"
+        return (_NUMBER, text)
+    if isinstance(value, str):
+        raw = value.encode("utf-8", "surrogatepass")
+        if len(raw) > MAX_STRING_BYTES:
+            return (f"string of {len(raw)} UTF-8 bytes is longer than the "
+                    f"{MAX_STRING_BYTES} durable-rules compares safely")
+        return (_STRING, '"s' + raw.hex() + '"')
+    return f"value of type {type(value).__name__} is not an engine value (int, float, str, bool)"
+
+
+def _value_key(value: EngineValue) -> tuple[int, object]:
+    """Equality key of a value within its kind: 1 and 1.0 are one value, True and 1 not."""
+    if isinstance(value, bool):
+        return (_BOOL, value)
+    if isinstance(value, int | float):
+        return (_NUMBER, value)
+    return (_STRING, value)
+
+
+# -- compiled rules ----------------------------------------------------------------------
+
+_Slot = tuple[str, int]  # (fact field, kind)
+
+
+@dataclass(frozen=True, slots=True)
+class _ConstTest:
+    op: str
+    slot: _Slot
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldTest:
+    op: str
+    field: str
+    other: str
+
+
+@dataclass(frozen=True, slots=True)
+class _OneOf:
+    choices: tuple[tuple[_Slot, str], ...]  # distinct values, at least two
+
+
+_Test = _ConstTest | _FieldTest | _OneOf
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    index: int
+    tests: tuple[_Test, ...]
+    width: int
+    slots: frozenset[_Slot]
+
+
+def _limit(rule: MatchRule, what: str) -> DurableLimitError:
+    return DurableLimitError(f"rule {rule.key!r}: {what}")
+
+
+def _const(rule: MatchRule, field: str, value: object) -> _Encoded:
+    encoded = _encode(value)
+    if isinstance(encoded, str):
+        raise _limit(rule, f"constant for field {field!r}: {encoded}")
+    return encoded
+
+
+def _check_name(rule: MatchRule, name: object) -> str:
+    if not isinstance(name, str):
+        raise _limit(rule, f"field name {name!r} is not a string")
+    return name
+
+
+def _compile_rule(index: int, rule: MatchRule) -> _Rule | None:
+    """The rule as durable tests, or None when it can never hold (an empty AnyOf)."""
+    if not isinstance(rule, MatchRule):
+        raise DurableLimitError(f"not a MatchRule: {rule!r}")
+    tests: list[_Test] = []
+    width = 1
+    slots: set[_Slot] = set()
+    never = False
+    for atom in rule.atoms:
+        test = _compile_atom(rule, atom)
+        if test is None:
+            never = True  # keep validating the other atoms all the same
+            continue
+        tests.append(test)
+        if isinstance(test, _ConstTest):
+            slots.add(test.slot)
+        elif isinstance(test, _FieldTest):
+            width = max(width, 3)  # one alternative per kind
+            slots.update((name, kind) for name in (test.field, test.other)
+                         for kind in (_NUMBER, _STRING, _BOOL))
+        else:
+            width = max(width, len(test.choices))
+            slots.update(slot for slot, _ in test.choices)
+    if never:
+        return None
+    return _Rule(index, tuple(tests), width, frozenset(slots))
+
+
+def _compile_atom(rule: MatchRule, atom: Atom) -> _Test | None:
+    field = _check_name(rule, getattr(atom, "field", None))
+    if isinstance(atom, Compare):
+        if atom.op not in _DURABLE_OP:
+            raise _limit(rule, f"unknown operator {atom.op!r}")
+        if isinstance(atom.operand, Field):
+            return _FieldTest(atom.op, field, _check_name(rule, atom.operand.name))
+        if not isinstance(atom.operand, Const):
+            raise _limit(rule, f"operand {atom.operand!r} is neither Const nor Field")
+        kind, text = _const(rule, field, atom.operand.value)
+        return _ConstTest(atom.op, (field, kind), text)
+    if isinstance(atom, AnyOf):
+        # Distinct values only: two equal values (1 and 1.0) would both hold, and a
+        # rule must never hold twice at one alpha level (the 64-node stack).
+        distinct: dict[tuple[int, object], tuple[_Slot, str]] = {}
+        for value in atom.values:
+            kind, text = _const(rule, field, value)
+            distinct.setdefault(_value_key(value), ((field, kind), text))
+        if not distinct:
+            return None
+        if len(distinct) == 1:
+            (slot, text), = distinct.values()
+            return _ConstTest("==", slot, text)
+        return _OneOf(tuple(distinct.values()))
+    raise _limit(rule, f"unknown atom {atom!r}")
+
+
+def _chunks(rules: list[_Rule]) -> list[list[_Rule]]:
+    """Rules packed in order into rulesets that respect every budget."""
+    chunks: list[list[_Rule]] = []
+    current: list[_Rule] = []
+    width = 0
+    slots: set[_Slot] = set()
+    for rule in rules:  # each fits alone: DurableMatcher checked
+        if current and (len(current) >= MAX_RULES_PER_RULESET
+                        or width + rule.width > MAX_WIDTH_PER_RULESET
+                        or len(slots | rule.slots) > MAX_SLOTS_PER_RULESET):
+            chunks.append(current)
+            current, width, slots = [], 0, set()
+        current.append(rule)
+        width += rule.width
+        slots |= rule.slots
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _place_names(slots: list[_Slot], fields: dict[str, int]) -> tuple[dict[_Slot, str], str]:
+    """Property names for the slots of one ruleset, and the priming property's name.
+
+    No two names (nor ``sid``/``id``) share a slot of durable's property index, so its
+    out-of-bounds collision probe never runs.
+    """
+    taken = {(_fnv1a32(n) % size, size) for n in ("sid", "id") for size in _INDEX_SIZES}
+
+    def place(base: str) -> str:
+        for attempt in itertools.count():
+            name = base if attempt == 0 else f"{base}_{attempt}"
+            places = {(_fnv1a32(name) % size, size) for size in _INDEX_SIZES}
+            if not places & taken:
+                taken.update(places)
+                return name
+        raise AssertionError("unreachable")
+
+    prime = place("p")
+    return {slot: place(f"{_KIND_PREFIX[slot[1]]}{fields[slot[0]]}") for slot in slots}, prime
+
+
+def _render(test: _Test, names: dict[_Slot, str]) -> str:
+    """One test as a durable expression; written by hand so numbers keep their text."""
+    if isinstance(test, _ConstTest):
+        return f'{{"{_DURABLE_OP[test.op]}":{{"{names[test.slot]}":{test.text}}}}}'
+    if isinstance(test, _FieldTest):
+        op = _DURABLE_OP[test.op]
+        alternatives = []
+        for kind in (_NUMBER, _STRING, _BOOL):
+            left, right = names[(test.field, kind)], names[(test.other, kind)]
+            # The $ex guard: a comparison with a missing property holds for every op.
+            alternatives.append(f'{{"$and":[{{"$ex":{{"{right}":1}}}},'
+                                f'{{"{op}":{{"{left}":{{"$m":"{right}"}}}}}}]}}')
+        return '{"$or":[' + ",".join(alternatives) + "]}"
+    choices = ",".join(f'{{"$eq":{{"{names[slot]}":{text}}}}}' for slot, text in test.choices)
+    return '{"$or":[' + choices + "]}"
+
+
+def _definition(rules: list[_Rule], names: dict[_Slot, str], prime: str) -> str:
+    parts = [f'"{_PRIME_RULE}":{{"all":[{{"m":{{"$eq":{{"{prime}":1}}}}}}]}}']
+    for rule in rules:
+        tests = [_render(test, names) for test in rule.tests]
+        expression = tests[0] if len(tests) == 1 else '{"$and":[' + ",".join(tests) + "]}"
+        parts.append(f'"r{rule.index}":{{"all":[{{"m":{expression}}}]}}')
+    return "{" + ",".join(parts) + "}"
+
+
+# -- engine calls (all under _ENGINE_LOCK) ------------------------------------------------
+
+
+def _fire(handle: int, body: str) -> list[str]:
+    """Assert one fact, collect the names of all rules it fires, retract it."""
+    fired: list[str] = []
+    try:
+        code, state = _dre.assert_fact(handle, body)
+        if code == 0:
+            started = _dre.start_action_for_state(handle, state)
+            if started is not None:
+                message: str | None = started[1]
+                try:
+                    while message:
+                        # '{"r12":{"m":{...}}}': the name is the first key.
+                        fired.append(message[2:message.index('"', 2)])
+                        message = _dre.complete_and_start_action(handle, state)
+                except BaseException:
+                    # Leave no action in flight: a started action locks the state.
+                    with contextlib.suppress(Exception):
+                        _dre.abandon_action(handle, state)
+                    raise
+        elif code != 1:  # 1: no rule matched, an empty answer
+            raise DurableEngineError(f"durable-rules answered {code} to an assert")
+    except BaseException:
+        # Retract also after a failed assert (it may have stored the fact); the
+        # error in flight is the one worth seeing.
+        with contextlib.suppress(Exception):
+            _dre.retract_fact(handle, body)
+        raise
+    _dre.retract_fact(handle, body)
+    return fired
+
+
+def _release_locked(handles: list[int]) -> None:
+    """Delete each ruleset's (primed) state, then the ruleset. Never raises."""
+    for handle in handles:
+        with contextlib.suppress(Exception):
+            _dre.delete_state(handle, _SID)
+        with contextlib.suppress(Exception):
+            _dre.delete_ruleset(handle)
+    handles.clear()
+
+
+# Rulesets of matchers collected without close(), released at the next locked call.
+_ORPHANS: list[list[int]] = []
+
+
+def _orphan(handles: list[int]) -> None:
+    """Finalizer of a matcher never closed. It may run inside a GC pass on a thread
+    that holds ``_ENGINE_LOCK`` (not reentrant), so it only queues the handles."""
+    _ORPHANS.append(handles)
+
+
+def _reap_locked() -> None:
+    while _ORPHANS:
+        _release_locked(_ORPHANS.pop())
+
+
+# Per kind, the property prefix ('"n3":') of a field in one ruleset, None if unused.
+_Prefixes = tuple[str | None, str | None, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ruleset:
+    handle: int
+    fields: tuple[tuple[str, _Prefixes], ...]
+
+
+class DurableMatcher:
+    """Which rules hold for a fact, answered by durable-rules.
+
+    ``name`` identifies the matcher (e.g. policy, version and a digest); the ruleset
+    names add a per-process serial, so two matchers never share a name. Thread-safe.
+    """
+
+    def __init__(self, name: str, rules: Sequence[MatchRule]) -> None:
+        self.name = name
+        self._rulesets: list[_Ruleset] = []
+        self._handles: list[int] = []
+        self._closed = False
+
+        compiled: list[_Rule] = []
+        always: list[str] = []
+        self._keys: dict[str, str] = {}  # durable rule name -> MatchRule key
+        for index, rule in enumerate(rules):
+            result = _compile_rule(index, rule)
+            self._keys[f"r{index}"] = rule.key
+            if result is None:
+                continue  # can never hold
+            if not result.tests:
+                always.append(rule.key)
+                continue
+            if result.width > MAX_WIDTH_PER_RULESET:
+                raise _limit(rule, f"alpha width {result.width} exceeds "
+                             f"{MAX_WIDTH_PER_RULESET} (too many AnyOf values)")
+            if len(result.slots) > MAX_SLOTS_PER_RULESET:
+                raise _limit(rule, f"needs {len(result.slots)} fact properties, more than "
+                             f"{MAX_SLOTS_PER_RULESET}")
+            compiled.append(result)
+        self._always = frozenset(always)
+
+        fields: dict[str, int] = {}
+        for compiled_rule in compiled:
+            for field, _ in sorted(compiled_rule.slots):
+                fields.setdefault(field, len(fields))
+        self._fields = tuple(fields)
+
+        plans: list[tuple[str, str, tuple[tuple[str, _Prefixes], ...]]] = []
+        for chunk in _chunks(compiled):
+            chunk_slots = sorted({slot for rule in chunk for slot in rule.slots})
+            names, prime = _place_names(chunk_slots, fields)
+            per_field: dict[str, list[str | None]] = {}
+            for (field, kind), prop in names.items():
+                per_field.setdefault(field, [None, None, None])[kind] = f'"{prop}":'
+            plans.append((_definition(chunk, names, prime), prime,
+                          tuple((f, (p[0], p[1], p[2])) for f, p in per_field.items())))
+
+        digest = hashlib.sha256("\n".join(d for d, _, _ in plans).encode()).hexdigest()[:10]
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80] or "matcher"
+        serial = next(_SERIALS)
+        # Frees the C memory if close() is forgotten; not at exit, when the engine
+        # may already be half torn down.
+        self._finalizer = weakref.finalize(self, _orphan, self._handles)
+        self._finalizer.atexit = False
+        try:
+            for i, (definition, prime, prefixes) in enumerate(plans):
+                handle = self._create(f"{safe}~{digest}~{serial}.{i}", definition, prime)
+                self._rulesets.append(_Ruleset(handle, prefixes))
+        except BaseException:
+            self.close()
+            raise
+
+    def _create(self, ruleset_name: str, definition: str, prime_name: str) -> int:
+        with _ENGINE_LOCK:
+            _reap_locked()
+            try:
+                handle: int = _dre.create_ruleset(ruleset_name, definition)
+            except Exception as exc:
+                raise DurableEngineError(f"durable-rules refused ruleset {ruleset_name!r}: "
+                                         f"{exc}") from exc
+            self._handles.append(handle)
+            # Priming: run one action on the state now, so deleting it later is safe.
+            body = f'{{"sid":"{_SID}","id":{next(_FACT_IDS)},"{prime_name}":1}}'
+            fired = _fire(handle, body)
+            if fired != [_PRIME_RULE]:
+                raise DurableEngineError(f"priming ruleset {ruleset_name!r} fired {fired}")
+            return handle
+
+    def match(self, fact: Mapping[str, EngineValue]) -> frozenset[str]:
+        """The keys of every rule whose atoms all hold for ``fact``.
+
+        Raises ValueError, naming the field, for a value durable-rules cannot compare
+        exactly (see the module docstring for the range).
+        """
+        encoded: dict[str, _Encoded] = {}
+        for field in self._fields:
+            if field in fact:
+                value = _encode(fact[field])
+                if isinstance(value, str):
+                    raise ValueError(f"fact field {field!r}: {value}")
+                encoded[field] = value
+
+        bodies: list[tuple[int, str]] = []
+        for ruleset in self._rulesets:
+            parts = []
+            for field, prefixes in ruleset.fields:
+                known = encoded.get(field)
+                if known is not None:
+                    prefix = prefixes[known[0]]
+                    if prefix is not None:
+                        parts.append(prefix + known[1])
+            if parts:  # with none of its properties no rule of this ruleset can hold
+                bodies.append((ruleset.handle, ",".join(parts)))
+
+        keys = set(self._always)
+        with _ENGINE_LOCK:
+            if self._closed:
+                raise RuntimeError(f"matcher {self.name!r} is closed")
+            if _ORPHANS:
+                _reap_locked()
+            for handle, properties in bodies:
+                body = f'{{"sid":"{_SID}","id":{next(_FACT_IDS)},{properties}}}'
+                try:
+                    fired = _fire(handle, body)
+                except DurableEngineError:
+                    raise
+                except Exception as exc:
+                    raise DurableEngineError(f"durable-rules failed on a fact: {exc}") from exc
+                for rule_name in fired:
+                    key = self._keys.get(rule_name)
+                    if key is None:
+                        raise DurableEngineError(f"unexpected action {rule_name!r}")
+                    keys.add(key)
+        return frozenset(keys)
+
+    def close(self) -> None:
+        """Delete each ruleset's state, then the ruleset. Idempotent."""
+        with _ENGINE_LOCK:
+            self._closed = True
+            self._finalizer.detach()
+            _release_locked(self._handles)  # empty after the first call
+            _reap_locked()
+
+    def __enter__(self) -> DurableMatcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
