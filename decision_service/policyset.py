@@ -150,7 +150,19 @@ class PolicySet:
                                  or dt.date.min)
             for version in policy_versions:
                 for name in engines:
-                    version.engines[name] = make_engine(name, version.compiled)
+                    try:
+                        version.engines[name] = make_engine(name, version.compiled)
+                    except ValueError as exc:
+                        # e.g. a rule set durable-rules cannot hold safely: found
+                        # before anything is built, reported like any policy error.
+                        problems.add(version.compiled.policy.meta.position, "engine_limit",
+                                     f"engine {name}: {exc}")
+        if problems.items:
+            for policy_versions in versions.values():
+                for version in policy_versions:
+                    for engine in version.engines.values():
+                        engine.close()
+            problems.raise_if_any()
         digest = hashlib.sha256()
         for file in sorted(texts):
             digest.update(file.encode() + b"\0" + texts[file].encode() + b"\0")
