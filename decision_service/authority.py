@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from decision_service.decision import Decision
 from decision_service.errors import FieldProblem, InputError
@@ -48,7 +49,10 @@ class Delegation(_Strict):
     @model_validator(mode="after")
     def _period(self) -> Delegation:
         if self.valid_to < self.valid_from:
-            raise ValueError("valid_to is before valid_from")
+            raise PydanticCustomError(
+                "cross_field", "{field}: valid_to is before valid_from ({to} < {start})",
+                {"field": "acting_for.valid_to", "to": self.valid_to.isoformat(),
+                 "start": self.valid_from.isoformat()})
         return self
 
 
@@ -62,7 +66,9 @@ class AuthorityRequest(_Strict):
     @model_validator(mode="after")
     def _one_deal(self) -> AuthorityRequest:
         if (self.decision_id is None) == (self.deal is None):
-            raise ValueError("give exactly one of decision_id and deal")
+            raise PydanticCustomError(
+                "cross_field", "{field}: give exactly one of decision_id and deal",
+                {"field": "decision_id"})
         return self
 
 

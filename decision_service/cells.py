@@ -69,7 +69,8 @@ def _items(body: str) -> tuple[Token, ...]:
     return tuple(_token(p) for p in parts)
 
 
-@lru_cache(maxsize=8192)  # cells repeat on every decision's explanation
+# Cells repeat on every decision's explanation. typed: 0.0 and False are different cells.
+@lru_cache(maxsize=8192, typed=True)
 def parse_cell(cell: object) -> CellTest:
     """Parse one cell. YAML may already have typed it (``true``, ``0``)."""
     if isinstance(cell, bool):

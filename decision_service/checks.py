@@ -63,8 +63,26 @@ def _samples(info: FieldInfo, constants: set[Any]) -> list[Any]:
     return values
 
 
+def _within_bounds(info: FieldInfo, samples: list[Any],
+                   bounds: dict[str, tuple[Any, Any]]) -> list[Any]:
+    """Drop samples an input's declared min/max make impossible (no false gaps)."""
+    low, high = bounds.get(info.name, (None, None))
+    return [s for s in samples
+            if not isinstance(s, int | float) or isinstance(s, bool)
+            or ((low is None or s >= low) and (high is None or s <= high))]
+
+
+def _bounds(compiled: CompiledPolicy) -> dict[str, tuple[Any, Any]]:
+    return {
+        name: (decl.minimum if isinstance(decl.minimum, int | float) else None,
+               decl.maximum if isinstance(decl.maximum, int | float) else None)
+        for name, decl in compiled.policy.inputs.items()
+    }
+
+
 def _points(table: CompiledTable, index: dict[str, FieldInfo],
-            parameter_sets: list[dict[str, Any]]) -> Iterator[tuple[Fact, dict[str, Any]]] | None:
+            parameter_sets: list[dict[str, Any]],
+            bounds: dict[str, tuple[Any, Any]]) -> Iterator[tuple[Fact, dict[str, Any]]] | None:
     constants: dict[str, set[Any]] = {}
     parameter_keys = {k for params in parameter_sets for k in params}
     for rule in table.rules:
@@ -78,7 +96,7 @@ def _points(table: CompiledTable, index: dict[str, FieldInfo],
                 bucket.update(p[atom.operand.name] for p in parameter_sets
                               if atom.operand.name in p)
     keys = sorted(k for k in constants if k not in parameter_keys)
-    axes = [_samples(index[k], constants[k]) for k in keys]
+    axes = [_within_bounds(index[k], _samples(index[k], constants[k]), bounds) for k in keys]
     size = len(parameter_sets)
     for axis in axes:
         size *= len(axis)
@@ -114,8 +132,9 @@ def _describe(fact: Fact, index: dict[str, FieldInfo], table: CompiledTable) -> 
 def static_checks(compiled: CompiledPolicy, problems: Problems) -> None:
     index = _field_index(compiled)
     parameter_sets = _parameter_sets(compiled)
+    bounds = _bounds(compiled)
     for table in compiled.tables:
-        points = _points(table, index, parameter_sets)
+        points = _points(table, index, parameter_sets, bounds)
         if points is None:
             continue
         _check_table(compiled, table, list(points), index, problems)
@@ -184,7 +203,10 @@ def _check_monotonic(compiled: CompiledPolicy, table: CompiledTable,
         hits = [rule for rule in table.rules if matches_rule(rule, fact)]
         if not hits:
             continue
-        result = contribution(table, hits)[0].get(output)
+        try:
+            result = contribution(table, hits)[0].get(output)
+        except EvaluationError:
+            continue  # an overlap, reported by _check_table already
         if not isinstance(result, int):
             continue
         rest = tuple(sorted((k, v) for k, v in fact.items() if k != info.key))

@@ -31,8 +31,9 @@ DEFAULT_POLICIES = Path(__file__).resolve().parents[1] / "policies"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Rules and authorization decisions for the lead-to-cash process.")
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a `file:line:col: code: message` line must stay one line for editors and CI.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 PoliciesArg = typer.Argument(None, help="Policy directory (default: the shipped policies).")
 PoliciesOpt = typer.Option(None, "--policies", help="Policy directory (default: shipped).")

@@ -32,6 +32,7 @@ from decision_service.model import InputDecl, OrgTree, Policy
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_TEXT = 200
+MAX_EXACT_INTEGER = 2**53
 
 
 def parse_iso_date(value: Any) -> Any:
@@ -72,6 +73,11 @@ def _annotation(decl: InputDecl, org: OrgTree) -> Any:
             constraints["gt" if decl.exclusive_minimum else "ge"] = decl.minimum
         if isinstance(decl.maximum, int | float):
             constraints["le"] = decl.maximum
+        if decl.type == "integer":
+            # Beyond 2**53 an integer is no longer exact as a double, which is
+            # how durable-rules compares numbers: such a value is bad input.
+            constraints.setdefault("ge", -MAX_EXACT_INTEGER)
+            constraints.setdefault("le", MAX_EXACT_INTEGER)
         return Annotated[base, Field(**constraints)]
     if decl.type == "boolean":
         return Annotated[bool, Field(strict=True)]

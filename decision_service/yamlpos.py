@@ -75,6 +75,20 @@ class _PositionedError(Exception):
         self.problem = PolicyProblem(position, code, message)
 
 
+def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> float:
+    # durable-rules rejects or misreads exponents, and a process owner reading
+    # 2.5e+7 next to 25000000 can mistake one for the other: numbers are plain.
+    if "e" in node.value.lower() and not node.value.lower().lstrip("+-.").startswith(("inf",
+                                                                                       "nan")):
+        raise _PositionedError(_pos(loader.file_name, node), "number_format",
+                               f"write {node.value} with plain digits, not an exponent")
+    if node.value.lower().lstrip("+-") in (".nan", ".inf"):
+        raise _PositionedError(_pos(loader.file_name, node), "number_format",
+                               f"{node.value} is not a number a policy can use")
+    return float(loader.construct_yaml_float(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
 

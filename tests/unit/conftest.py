@@ -1,0 +1,19 @@
+"""Fixtures for the unit tests: the shipped policy set, loaded once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from policykit import POLICIES
+
+from decision_service.policyset import PolicySet
+from decision_service.sources import load_policy_dir
+
+
+@pytest.fixture(scope="session")
+def shipped() -> Iterator[PolicySet]:
+    """The shipped policies on the compiled engine (fast; no durable-rules state)."""
+    policies = load_policy_dir(POLICIES, engines=("compiled",))
+    yield policies
+    policies.close()

@@ -1,0 +1,466 @@
+"""Every way a process owner can break a policy, reported with its code, its
+exact line and column, and words they can act on; and nothing half-loaded.
+
+Each test starts from the valid ``policykit.POLICY`` and breaks one thing.
+Expected positions are computed from the text (``at``), never copied."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from policykit import (
+    ORG,
+    POLICY,
+    at,
+    load,
+    only,
+    problems,
+    replace_once,
+    where,
+)
+
+from decision_service.errors import EvaluationError, PolicyError
+
+
+def test_the_base_policy_of_these_tests_is_valid() -> None:
+    policies = load({"org.yaml": ORG, "limits.yaml": POLICY})
+    decision = policies.decide("limits", {"office": "DE", "value": 21, "kind": "NEW",
+                                          "urgent": False})
+    assert decision.outputs["level"] == "REGION"
+
+
+# -- YAML itself ---------------------------------------------------------------
+
+
+def test_yaml_syntax_error_points_at_the_offending_character() -> None:
+    text = replace_once(POLICY, "  unit: office\n", "  unit: office\n  owner: ops: team\n")
+    problem = only(problems(text), "yaml_syntax")
+    assert problem.position.file == "limits.yaml"
+    assert where(problem) == at(text, ": team")
+    assert "mapping values are not allowed" in problem.message
+
+
+def test_yaml_unclosed_flow_mapping_is_a_syntax_error_on_its_line() -> None:
+    text = replace_once(POLICY, "title: {zh: 金额, en: Value}", "title: {zh: 金额, en: Value")
+    problem = only(problems(text), "yaml_syntax")
+    assert problem.position.line == at(text, "hit: first")[0]
+    assert "expected ',' or '}'" in problem.message
+
+
+def test_duplicate_key_points_at_the_second_key_and_names_the_first_line() -> None:
+    text = replace_once(POLICY, "  unit: office\n", "  unit: office\n  unit: region\n")
+    problem = only(problems(text), "duplicate_key")
+    assert where(problem) == at(text, "unit:", nth=2)
+    assert "'unit' appears twice" in problem.message
+    assert f"first at line {at(text, 'unit:')[0]}" in problem.message
+
+
+def test_duplicate_key_inside_a_rule_cell_is_caught_too() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}',
+                        '{value: "<= office_limit", value: "> 1"}')
+    problem = only(problems(text), "duplicate_key")
+    assert where(problem) == at(text, 'value: "> 1"')
+
+
+# -- shape (cerberus) --------------------------------------------------------------
+
+
+def test_unknown_top_level_field_is_reported_at_the_key() -> None:
+    text = POLICY + "colour: red\n"
+    problem = only(problems(text), "unknown_field")
+    assert where(problem) == at(text, "colour:")
+    assert "unknown field 'colour'" in problem.message
+
+
+def test_unknown_field_inside_a_table_is_reported_at_the_key() -> None:
+    text = replace_once(POLICY, "    hit: first\n", "    hit: first\n    colour: red\n")
+    problem = only(problems(text), "unknown_field")
+    assert where(problem) == at(text, "colour:")
+    assert "'colour'" in problem.message
+
+
+def test_unknown_field_inside_a_rule_is_reported_at_the_key() -> None:
+    text = replace_once(POLICY, "        then: REGION\n",
+                        "        then: REGION\n        colour: red\n")
+    problem = only(problems(text), "unknown_field")
+    assert where(problem) == at(text, "colour:")
+
+
+def test_unknown_hit_policy_lists_the_allowed_ones_at_the_value() -> None:
+    text = replace_once(POLICY, "hit: first", "hit: firstest")
+    problem = only(problems(text), "unknown_value")
+    assert where(problem) == at(text, "firstest")
+    assert "'firstest'" in problem.message
+    for allowed in ("first", "unique", "any", "priority", "collect", "collect-max", "scorecard"):
+        assert allowed in problem.message
+
+
+def test_version_written_as_a_number_is_a_type_error_because_the_schema_wants_text() -> None:
+    text = replace_once(POLICY, 'version: "1"', "version: 1")
+    problem = only(problems(text), "type")
+    assert where(problem) == at(text, "1\n  title")
+    assert "'version' must be of type string" in problem.message
+
+
+def test_min_given_as_a_word_that_is_no_input_is_reported_on_the_input() -> None:
+    text = replace_once(POLICY, "value: {type: number, min: 0}",
+                        'value: {type: number, min: "abc"}')
+    problem = only(problems(text), "unknown_field")
+    assert where(problem) == at(text, '{type: number, min: "abc"}')
+    assert "bound 'abc' is not an input" in problem.message
+
+
+def test_min_given_as_a_list_is_a_type_error_at_the_value() -> None:
+    text = replace_once(POLICY, "value: {type: number, min: 0}",
+                        "value: {type: number, min: [0]}")
+    problem = only(problems(text), "type")
+    assert where(problem) == at(text, "[0]")
+    assert "'min'" in problem.message
+
+
+def test_a_code_NO_read_by_yaml_as_false_gets_a_hint_to_quote_it() -> None:
+    text = replace_once(POLICY, "values: [NEW, CHANGE]", "values: [NEW, NO]")
+    problem = only(problems(text), "type")
+    assert where(problem) == at(text, "NO]")
+    assert "False" in problem.message
+    assert "put the code in quotes" in problem.message
+
+
+def test_unknown_input_type_is_an_unknown_value() -> None:
+    text = replace_once(POLICY, "urgent: {type: boolean}", "urgent: {type: bool}")
+    problem = only(problems(text), "unknown_value")
+    assert where(problem) == at(text, "bool}")
+    assert "'bool'" in problem.message
+
+
+# -- cells -------------------------------------------------------------------------
+
+
+def test_unknown_field_in_a_cell_suggests_the_closest_name() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', '{valeu: "<= office_limit"}')
+    problem = only(problems(text), "unknown_field")
+    assert where(problem) == at(text, '"<= office_limit"')
+    assert "unknown field 'valeu'" in problem.message
+    assert "did you mean 'value'?" in problem.message
+
+
+def test_unknown_enum_value_in_a_cell_suggests_the_closest_value() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', "{kind: NEWW}")
+    problem = only(problems(text), "unknown_value")
+    assert where(problem) == at(text, "NEWW")
+    assert "'NEWW' is not a value of 'kind'" in problem.message
+    assert "did you mean 'NEW'?" in problem.message
+
+
+def test_number_field_compared_with_a_text_field_is_a_type_error() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', '{value: "<= kind"}')
+    problem = only(problems(text), "type")
+    assert where(problem) == at(text, '"<= kind"')
+    assert "'value' is a number; 'kind' is not" in problem.message
+
+
+def test_number_field_compared_with_a_bare_word_is_rejected_not_compared_as_text() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', '{value: "<= abc"}')
+    problem = only(problems(text), "unknown_name")
+    assert where(problem) == at(text, '"<= abc"')
+    assert "'abc'" in problem.message
+
+
+def test_boolean_field_compared_with_a_number_is_a_type_error() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', "{urgent: 3}")
+    problem = only(problems(text), "type")
+    assert where(problem) == at(text, "3}")
+    assert "'urgent' is true or false" in problem.message
+
+
+def test_ordering_comparison_on_an_unordered_enum_is_a_type_error() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', '{kind: "> NEW"}')
+    problem = only(problems(text), "type")
+    assert "'kind' has no order" in problem.message
+
+
+def test_cell_syntax_error_is_reported_at_the_cell() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', '{value: "<=> 2"}')
+    problem = only(problems(text), "cell_syntax")
+    assert where(problem) == at(text, '"<=> 2"')
+    assert problem.message.startswith("value: ")
+    assert "neither a number nor a name" in problem.message
+
+
+def test_unclosed_range_in_a_cell_is_a_cell_syntax_error() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', '{value: "[1..5"}')
+    problem = only(problems(text), "cell_syntax")
+    assert where(problem) == at(text, '"[1..5"')
+
+
+def test_exponent_number_written_as_text_in_a_cell_is_rejected() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', '{value: "<= 2e7"}')
+    problem = only(problems(text), "cell_syntax")
+    assert where(problem) == at(text, '"<= 2e7"')
+    assert "plain digits" in problem.message
+
+
+def test_exponent_number_that_yaml_reads_as_a_float_and_prints_with_e_is_rejected() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', "{value: 1.0e+20}")
+    problem = only(problems(text), "number_format")
+    assert where(problem) == at(text, "1.0e+20")
+    assert "plain digits" in problem.message
+
+
+def test_exponent_number_that_yaml_reads_as_a_float_is_rejected_whatever_its_repr() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', "{value: 2.5e+7}")
+    problem = only(problems(text), "number_format")
+    assert where(problem) == at(text, "2.5e+7")
+
+
+def test_cells_false_and_zero_point_zero_in_one_policy_are_both_understood() -> None:
+    text = replace_once(POLICY, '      - when: {value: "<= office_limit"}\n',
+                        "      - when: {urgent: false, value: 0.0}\n        then: OFFICE\n"
+                        '      - when: {value: "<= office_limit"}\n')
+    text = text.replace("    monotonic: {value: increasing}\n", "")
+    policies = load({"org.yaml": ORG, "limits.yaml": text})
+    assert policies.decide("limits", {"office": "FR", "value": 0, "kind": "NEW",
+                                      "urgent": False}).outputs["level"] == "OFFICE"
+
+
+# -- static checks ---------------------------------------------------------------------
+
+
+def test_rule_after_a_catch_all_in_a_first_table_can_never_fire() -> None:
+    text = replace_once(POLICY, '{value: "<= office_limit"}', '{value: "-"}')
+    found = [p for p in problems(text) if p.code == "unreachable_rule"]
+    assert [where(p) for p in found] == [at(text, "when:", nth=2), at(text, "when:", nth=3)]
+    assert "rule T.2 can never fire" in found[0].message
+    assert "earlier rules of table T match every case it matches" in found[0].message
+
+
+def test_self_contradicting_rule_can_never_fire() -> None:
+    text = replace_once(POLICY, '{value: "<= region_limit"}', '{value: "[50..40]"}')
+    problem = only(problems(text), "unreachable_rule")
+    assert where(problem) == at(text, "when:", nth=2)
+    assert "rule T.2 can never fire: its conditions cannot all hold" in problem.message
+
+
+def _unique(rules: str) -> str:
+    text = POLICY.replace("hit: first", "hit: unique").replace(
+        "    monotonic: {value: increasing}\n", "")
+    head, _ = text.split("    rules:\n")
+    return head + "    rules:\n" + rules
+
+
+def test_unique_table_with_a_gap_names_a_value_no_rule_covers() -> None:
+    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - when: {value: "(office_limit..region_limit)"}\n        then: REGION\n'
+                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    problem = only(problems(text), "unique_gap")
+    assert where(problem) == at(text, "id: T")
+    assert "table T is unique but no rule matches value=100" in problem.message
+
+
+def test_unique_table_with_an_overlap_is_reported_at_the_second_rule() -> None:
+    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - when: {value: "[office_limit..region_limit]"}\n        then: REGION\n'
+                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    problem = only(problems(text), "overlap")
+    assert where(problem) == at(text, "when:", nth=2)
+    assert "rules T.1 and T.2 both match" in problem.message
+    assert "value=20" in problem.message
+
+
+def test_unique_table_covering_every_valid_value_has_no_gap() -> None:
+    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - when: {value: "(office_limit..region_limit]"}\n        then: REGION\n'
+                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    policies = load({"org.yaml": ORG, "limits.yaml": text})
+    assert policies.names() == ["limits"]
+
+
+def test_unique_table_covering_the_declared_range_from_its_min_has_no_gap() -> None:
+    text = _unique('      - when: {value: "[0..office_limit]"}\n        then: OFFICE\n'
+                   '      - when: {value: "(office_limit..region_limit]"}\n        then: REGION\n'
+                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    policies = load({"org.yaml": ORG, "limits.yaml": text})
+    assert policies.names() == ["limits"]
+
+
+def test_overlapping_unique_table_declared_monotonic_is_a_policy_error_not_a_crash() -> None:
+    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - when: {value: "[office_limit..region_limit]"}\n        then: REGION\n'
+                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    text = replace_once(text, "    outputs: [level]\n",
+                        "    outputs: [level]\n    monotonic: {value: increasing}\n")
+    found = problems(text)
+    assert "overlap" in {p.code for p in found}
+
+
+def test_any_table_with_conflicting_outputs_is_reported() -> None:
+    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - when: {value: "[office_limit..region_limit]"}\n        then: REGION\n'
+                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    text = text.replace("hit: unique", "hit: any")
+    problem = only(problems(text), "overlap")
+    assert where(problem) == at(text, "when:", nth=2)
+    assert "hit policy any, but rules T.1 and T.2 match with different outputs" in problem.message
+
+
+def test_any_table_whose_overlapping_rules_agree_is_valid() -> None:
+    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - when: {value: "[office_limit..region_limit]"}\n        then: OFFICE\n'
+                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    policies = load({"org.yaml": ORG, "limits.yaml": text.replace("hit: unique", "hit: any")})
+    assert policies.names() == ["limits"]
+
+
+_BAND = ('      - when: {value: "[pilot_from..pilot_to]"}\n        then: OFFICE\n'
+         '      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
+         '      - when: {value: "<= region_limit"}\n        then: REGION\n'
+         '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+
+
+def _banded(settings: str = "") -> str:
+    head, _ = POLICY.split("    rules:\n")
+    text = head + "    rules:\n" + _BAND
+    text = replace_once(text, "  region_limit: {type: number, default: 100}\n",
+                        "  region_limit: {type: number, default: 100}\n"
+                        "  pilot_from: {type: number, default: 0}\n"
+                        "  pilot_to: {type: number, default: 0}\n")
+    return replace_once(text, "outputs:\n  level", settings + "outputs:\n  level")
+
+
+def test_table_monotonic_with_default_parameters_is_valid() -> None:
+    assert load({"org.yaml": ORG, "limits.yaml": _banded()}).names() == ["limits"]
+
+
+def test_unit_setting_that_breaks_declared_monotonicity_is_reported_at_the_table() -> None:
+    text = _banded("settings:\n  - units: [DE]\n    set: {pilot_from: 150, pilot_to: 200}\n")
+    problem = only(problems(text), "not_monotonic")
+    assert where(problem) == at(text, "id: T")
+    assert "table T is declared increasing in value" in problem.message
+    assert "value=150 gives OFFICE" in problem.message
+    assert "gives COMPANY" in problem.message
+
+
+def test_table_that_is_not_monotonic_without_any_setting_is_reported() -> None:
+    text = replace_once(POLICY, "        then: REGION\n", "        then: BG\n")
+    text = replace_once(text, "        then: COMPANY\n", "        then: REGION\n")
+    problem = only(problems(text), "not_monotonic")
+    assert "gives REGION where value=" in problem.message and "gives BG" in problem.message
+
+
+# -- settings and versions ---------------------------------------------------------------
+
+
+def _with_settings(settings: str) -> str:
+    return replace_once(POLICY, "outputs:\n  level", f"settings:\n{settings}outputs:\n  level")
+
+
+def test_unknown_unit_in_settings_suggests_the_closest_unit() -> None:
+    text = _with_settings("  - units: [DEU]\n    set: {office_limit: 10}\n")
+    problem = only(problems(text), "unknown_unit")
+    assert where(problem) == at(text, "units: [DEU]")
+    assert "unknown unit 'DEU' (not in the org tree); did you mean 'DE'?" in problem.message
+
+
+def test_unknown_parameter_in_settings_suggests_the_closest_parameter() -> None:
+    text = _with_settings("  - units: [DE]\n    set: {office_limt: 10}\n")
+    problem = only(problems(text), "unknown_parameter")
+    assert where(problem) == at(text, "units: [DE]")
+    assert "unknown parameter 'office_limt'; did you mean 'office_limit'?" in problem.message
+
+
+def test_setting_a_number_parameter_to_text_is_a_type_error() -> None:
+    text = _with_settings("  - units: [DE]\n    set: {office_limit: lots}\n")
+    problem = only(problems(text), "type")
+    assert "parameter 'office_limit' must be a number" in problem.message
+
+
+V2 = """\
+policy:
+  id: limits
+  version: "2"
+  extends: "1"
+  effective_from: 2027-01-01
+parameters:
+  office_limit: 30
+"""
+
+
+def test_version_two_extending_version_one_loads_and_decides_by_date() -> None:
+    policies = load({"org.yaml": ORG, "limits.yaml": POLICY, "limits.v2.yaml": V2})
+    deal = {"office": "FR", "value": 25, "kind": "NEW", "urgent": False}
+    assert policies.decide("limits", deal, today=dt.date(2026, 12, 31)).outputs["level"] == \
+        "REGION"
+    assert policies.decide("limits", deal, today=dt.date(2027, 1, 1)).outputs["level"] == \
+        "OFFICE"
+
+
+def test_unknown_parameter_in_an_extends_file_is_reported_in_that_file() -> None:
+    v2 = replace_once(V2, "office_limit: 30", "office_limt: 30")
+    problem = only(problems(POLICY, {"limits.v2.yaml": v2}), "unknown_parameter")
+    assert problem.position.file == "limits.v2.yaml"
+    assert where(problem) == at(v2, "30")
+    assert "version 2 sets unknown parameter 'office_limt'" in problem.message
+
+
+def test_unknown_field_in_an_extends_file_is_reported() -> None:
+    v2 = V2 + "tables: []\n"
+    problem = only(problems(POLICY, {"limits.v2.yaml": v2}), "unknown_field")
+    assert problem.position.file == "limits.v2.yaml"
+    assert where(problem) == at(v2, "tables:")
+
+
+def test_extends_of_a_missing_version_is_reported() -> None:
+    v2 = replace_once(V2, 'extends: "1"', 'extends: "7"')
+    problem = only(problems(POLICY, {"limits.v2.yaml": v2}), "unknown_base")
+    assert problem.position.file == "limits.v2.yaml"
+    assert where(problem) == at(v2, "id: limits")
+    assert "extends version 7, which is not defined" in problem.message
+
+
+def test_two_versions_taking_effect_on_the_same_date_are_ambiguous() -> None:
+    v2 = replace_once(V2, "effective_from: 2027-01-01", "effective_from: null")
+    problem = only(problems(POLICY, {"limits.v2.yaml": v2}), "ambiguous_version")
+    assert "limits versions 1 and 2 take effect on the same date" in problem.message
+
+
+def test_the_same_version_defined_twice_is_reported() -> None:
+    problem = only(problems(POLICY, {"limits.v2.yaml": V2, "limits.v2b.yaml": V2}),
+                   "duplicate_version")
+    assert "limits version 2 is defined twice" in problem.message
+
+
+# -- nothing half-loaded -------------------------------------------------------------------
+
+
+def test_one_bad_file_among_good_ones_raises_and_yields_no_policy_set() -> None:
+    good_other = replace_once(POLICY, "id: limits", "id: other-limits")
+    bad = replace_once(POLICY, "hit: first", "hit: firstest")
+    result = None
+    with pytest.raises(PolicyError) as info:
+        result = load({"org.yaml": ORG, "a-good.yaml": good_other, "b-bad.yaml": bad})
+    assert result is None
+    assert {p.position.file for p in info.value.problems} == {"b-bad.yaml"}
+
+
+def test_every_bad_file_is_reported_in_one_error_sorted_by_position() -> None:
+    bad1 = replace_once(POLICY, "hit: first", "hit: firstest")
+    bad2 = replace_once(POLICY, "id: limits", "id: other-limits") + "colour: red\n"
+    with pytest.raises(PolicyError) as info:
+        load({"org.yaml": ORG, "a.yaml": bad1, "b.yaml": bad2})
+    found = [(p.position.file, p.code) for p in info.value.problems]
+    assert found == [("a.yaml", "unknown_value"), ("b.yaml", "unknown_field")]
+    assert str(info.value).splitlines()[0].startswith(f"a.yaml:{at(bad1, 'firstest')[0]}:")
+
+
+def test_error_text_reads_file_line_column_code_message() -> None:
+    text = replace_once(POLICY, "hit: first", "hit: firstest")
+    problem = only(problems(text), "unknown_value")
+    line, column = at(text, "firstest")
+    assert str(problem).startswith(f"limits.yaml:{line}:{column}: unknown_value: 'hit': ")
+
+
+def test_a_set_without_an_org_tree_is_refused() -> None:
+    with pytest.raises(PolicyError) as info:
+        load({"limits.yaml": POLICY})
+    assert [p.code for p in info.value.problems] == ["missing_org"]
