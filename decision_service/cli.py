@@ -246,7 +246,8 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
            fmt: str = FormatOpt) -> None:
     """Decide logged decisions again with the version that made them; report any
     that no longer reproduce (exit 1)."""
-    from decision_service.replay import parse_since, replay as run_replay
+    from decision_service.replay import parse_since
+    from decision_service.replay import replay as run_replay
 
     try:
         since_at = parse_since(since)

@@ -20,7 +20,7 @@ from policykit import (
     where,
 )
 
-from decision_service.errors import EvaluationError, PolicyError
+from decision_service.errors import PolicyError
 
 
 def test_the_base_policy_of_these_tests_is_valid() -> None:
