@@ -27,7 +27,7 @@ from decision_service.compile import (
 )
 from decision_service.errors import EvaluationError, EvaluationProblem
 from decision_service.evaluate import Evaluation
-from decision_service.ir import AnyOf, Atom, Const, Field
+from decision_service.ir import AnyOf, Atom, Compare, Const, Field
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -37,14 +37,17 @@ class _Writer:
         self.compiled = compiled
         self.lines: list[str] = []
         self.constants: list[Any] = []
-        self.locals: dict[str, str] = {}  # fact key -> local variable
-        self.prelude: list[str] = []  # local assignments, in dependency order
-        self.sources = self._fact_sources()
+        self.locals: dict[str, str] = {}  # fact key -> local variable holding it
+        self.pending: list[str] = []  # reads not yet placed, in dependency order
+        self.counter = 0
         self.always = self._always_present()
+        self.sources = self._fact_sources()
         self.skip = 0  # atoms of the current table's rules tested once, before them
         self.output_keys = {
             info.key: name for name, info in compiled.fields.items() if info.source == "output"
         }
+        # Outputs live in locals o0, o1, ... (faster than a dict); _UNSET = not set.
+        self.out = {name: f"o{i}" for i, name in enumerate(compiled.policy.outputs)}
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
@@ -68,6 +71,9 @@ class _Writer:
         sources: dict[str, Callable[[], str]] = {}
 
         def read(name: str) -> Callable[[], str]:
+            key = compiled.fields[name].key
+            if key in self.always:
+                return lambda: f"values[{name!r}]"
             return lambda: f"values.get({name!r})"
 
         for name, key, mode, extra in plan.inputs:
@@ -91,7 +97,7 @@ class _Writer:
                 sources[key + "__region"] = lambda k=key, r=regions: f"{r}.get({self.var(k)})"  # type: ignore[misc]
                 sources[key + "__watchlist"] = lambda k=key, w=watch: f"{w}.get({self.var(k)})"  # type: ignore[misc]
         for param_key in compiled.default_parameters:
-            sources[param_key] = lambda k=param_key: f"P.get({k!r})"  # type: ignore[misc]
+            sources[param_key] = lambda k=param_key: f"P[{k!r}]"  # type: ignore[misc]
         for name, key in plan.history:
             sources[key] = lambda n=name: f"history.get({n!r}, 0.0)"  # type: ignore[misc]
         for key, parts in plan.derived:
@@ -124,17 +130,33 @@ class _Writer:
         return "" if key in self.always else f"{self.var(key)} is not None and "
 
     def var(self, key: str) -> str:
-        if key in self.output_keys:
-            # Outputs of earlier stages are read from the running output dict.
-            return f"o.get({self.output_keys[key]!r})"
+        """The local holding a fact key; its read is queued in ``pending``.
+
+        Outputs read by a later stage are snapshots taken when that stage
+        begins (``stage_snapshot``), as ``evaluate.run`` builds its stage fact.
+        """
         if key not in self.locals:
-            if key not in self.sources:
-                raise ValueError(f"fact key {key!r} has no source")
+            if key in self.output_keys or key not in self.sources:
+                raise ValueError(f"fact key {key!r} has no source here")
             expression = self.sources[key]()  # may define the locals it reads first
-            local = f"v{len(self.locals)}"
+            local = f"v{self.counter}"
+            self.counter += 1
             self.locals[key] = local
-            self.prelude.append(f"{local} = {expression}")
+            self.pending.append(f"{local} = {expression}")
         return self.locals[key]
+
+    def stage_snapshot(self, stage: int) -> None:
+        read = {a.field for t in self.compiled.tables if t.stage == stage
+                for r in t.rules for a in r.atoms}
+        read |= {a.operand.name for t in self.compiled.tables if t.stage == stage
+                 for r in t.rules for a in r.atoms
+                 if isinstance(a, Compare) and isinstance(a.operand, Field)}
+        for key in sorted(read & set(self.output_keys)):
+            local = f"s{self.counter}"
+            self.counter += 1
+            out = self.out[self.output_keys[key]]
+            self.emit(1, f"{local} = None if {out} is _UNSET else {out}")
+            self.locals[key] = local
 
     def atom(self, atom: Atom) -> str:
         left = self.var(atom.field)
@@ -153,24 +175,51 @@ class _Writer:
 
     def merge(self, depth: int, table: CompiledTable, then: dict[str, Any]) -> None:
         for name, value in then.items():
-            decl = self.compiled.policy.outputs[name]
-            if decl.combine == "max" and not table.table.override and value is not None:
-                self.emit(depth, f"_c = o.get({name!r})")
-                self.emit(depth, f"if _c is None or _c < {self.const(value)}:")
-                self.emit(depth + 1, f"o[{name!r}] = {self.const(value)}")
-            else:
-                self.emit(depth, f"o[{name!r}] = {self.const(value)}")
+            self.merge_expr(depth, table, name, self.const(value), value is None)
+
+    def merge_expr(self, depth: int, table: CompiledTable, name: str, expr: str,
+                   is_none: bool = False) -> None:
+        """Combine a value into an output as ``evaluate.merge`` does."""
+        out = self.out[name]
+        decl = self.compiled.policy.outputs[name]
+        if decl.combine != "max" or table.table.override or is_none:
+            self.emit(depth, f"{out} = {expr}")
+            return
+        if not (expr[0].isdigit() or expr[0] == "'"):  # not a literal: evaluate once
+            self.emit(depth, f"_v = {expr}")
+            expr = "_v"
+            self.emit(depth, f"if {out} is _UNSET or {out} is None or _v is None "
+                             f"or {out} < _v:")
+        else:
+            self.emit(depth, f"if {out} is _UNSET or {out} is None or {out} < {expr}:")
+        self.emit(depth + 1, f"{out} = {expr}")
 
     def table(self, table: CompiledTable) -> None:
-        """One table; atoms every rule starts with (its `when`) are tested once."""
+        """One table. Atoms every rule starts with (its `when`) are tested once,
+        and fields are read just before the first table that needs them, inside
+        its `when` if only it needs them: a denied or ATI deal reads less."""
         shared = _common_prefix([rule.atoms for rule in table.rules])
         self.emit(1, f"# table {table.table.id} ({table.table.hit})")
-        start = len(self.lines)
+        self.pending = []
+        shared_test = " and ".join(self.atom(a) for a in shared)
+        for line in self.pending:
+            self.emit(1, line)
+        self.pending = []
+        known = set(self.locals)
+        outer, self.lines = self.lines, []
         self.skip = len(shared)
         self.table_body(table)
+        body, self.lines = self.lines, outer
+        indent = "    " if shared else ""
         if shared:
-            self.lines[start:] = ["    " + line for line in self.lines[start:]]
-            self.lines.insert(start, "    if " + " and ".join(self.atom(a) for a in shared) + ":")
+            self.emit(1, f"if {shared_test}:")
+            # Read inside the `if`: later tables must read these again.
+            for key in set(self.locals) - known:
+                del self.locals[key]
+        for line in self.pending:
+            self.emit(2 if shared else 1, line)
+        self.pending = []
+        self.lines.extend(indent + line for line in body)
 
     def table_body(self, table: CompiledTable) -> None:
         t = table.index
@@ -194,7 +243,7 @@ class _Writer:
             self.emit(1, f"_s = sum({scores}[i] for i in h)")
             out = table.table.outputs[0]
             self.emit(1, f"fired.extend(({t}, i) for i in h)")
-            self.emit(1, f"o[{out!r}] = _s")
+            self.merge_expr(1, table, out, "_s")
             band_output = table.table.band_output
             if band_output is not None:
                 for i, (at_least, value) in enumerate(table.bands):
@@ -238,29 +287,26 @@ class _Writer:
         self.emit(2, f"fired.extend(({t}, i) for i in {winners})")
         self.emit(2, f"_r = {chosen}")
         for name in table.table.outputs:
-            decl = self.compiled.policy.outputs[name]
-            if decl.combine == "max" and not table.table.override:
-                self.emit(2, f"_c = o.get({name!r})")
-                self.emit(2, f"if _c is None or _r[{name!r}] is None or _c < _r[{name!r}]:")
-                self.emit(3, f"o[{name!r}] = _r[{name!r}]")
-            else:
-                self.emit(2, f"o[{name!r}] = _r[{name!r}]")
+            self.merge_expr(2, table, name, f"_r[{name!r}]")
 
     def source(self) -> str:
-        body_start = len(self.lines)
-        for table in self.compiled.tables:
-            self.table(table)
-        body = self.lines[body_start:]
-        self.lines = self.lines[:body_start]
         self.emit(0, "def evaluate(values, history):")
-        self.emit(1, "o = {}")
         self.emit(1, "fired = []")
+        for local in self.out.values():
+            self.emit(1, f"{local} = _UNSET")
         unit_input = self.compiled.fact_plan.unit_input
         unit = f"values.get({unit_input!r})" if unit_input else "None"
         self.emit(1, f"P = PARAMS.get({unit}, DEFAULTS)")
-        for line in self.prelude:
-            self.emit(1, line)
-        self.lines.extend(body)
+        stage = 0
+        for table in self.compiled.tables:
+            if table.stage != stage:
+                stage = table.stage
+                self.stage_snapshot(stage)
+            self.table(table)
+        self.emit(1, "o = {}")
+        for name, local in self.out.items():
+            self.emit(1, f"if {local} is not _UNSET:")
+            self.emit(2, f"o[{name!r}] = {local}")
         self.emit(1, "return o, fired")
         return "\n".join(self.lines) + "\n"
 
@@ -275,6 +321,9 @@ def _common_prefix(sequences: list[tuple[Atom, ...]]) -> tuple[Atom, ...]:
             n += 1
         prefix = prefix[:n]
     return prefix
+
+
+_UNSET = object()
 
 
 def _ordinal(value: Any) -> int | None:
@@ -298,6 +347,7 @@ class CompiledEngine:
             "K": tuple(writer.constants),
             "_conflict": _conflict,
             "_ordinal": _ordinal,
+            "_UNSET": _UNSET,
             "PARAMS": compiled.parameters_by_unit,
             "DEFAULTS": compiled.default_parameters,
         }
@@ -309,8 +359,7 @@ class CompiledEngine:
         )
 
     def evaluate(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Evaluation:
-        outputs, fired = self._function(values, history)
-        return Evaluation(outputs=outputs, fired=tuple(fired))
+        return Evaluation(*self._function(values, history))
 
     def close(self) -> None:
         """Nothing to release; present so every engine can be closed alike."""
