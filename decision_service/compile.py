@@ -160,7 +160,7 @@ class FactPlan:
 
 
 def _fact_plan(policy: Policy, org: OrgTree, fields: dict[str, FieldInfo]) -> FactPlan:
-    inputs = []
+    inputs: list[tuple[str, str, int, Any]] = []
     for name, decl in policy.inputs.items():
         info = fields[name]
         if decl.type == "unit":
@@ -282,7 +282,7 @@ class _Compiler:
             elif out.type == "enum":
                 kind = "enum"
             elif out.type in ("number", "integer", "boolean", "string", "list"):
-                kind = out.type  # type: ignore[assignment]
+                kind = out.type
             else:
                 kind = "string"
             self.add_field(FieldInfo(name, fact_key("o." + name), kind, "output",
