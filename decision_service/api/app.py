@@ -1,0 +1,139 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+``create_app`` loads the policies and opens the decision log at once, so a bad
+policy directory or database URL fails before any socket is bound; the app's
+lifespan closes them again. The app holds no globals: several apps can live in
+one process (the tests do that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio.to_thread
+import structlog
+from fastapi import FastAPI
+
+from decision_service.api import logging as api_logging
+from decision_service.api import (
+    openapi,
+    problems,
+    routes_authority,
+    routes_decisions,
+    routes_ops,
+    routes_policies,
+)
+from decision_service.api.auth import KeyRing
+from decision_service.api.context import AppContext
+from decision_service.api.deciding import DecisionService
+from decision_service.api.metrics import Metrics
+from decision_service.api.registry import PolicyRegistry
+from decision_service.api.schemas import BatchIn
+from decision_service.api.settings import ServiceSettings
+from decision_service.authority import AuthorityRequest
+from decision_service.errors import PolicyError
+from decision_service.store import open_store
+
+SETTINGS_ENV = "DECISION_SERVICE_SETTINGS_JSON"  # how `run` hands settings to workers
+SNAPSHOT_ENV = "DECISION_SERVICE_POLICY_SNAPSHOT"  # the workers' last good policy set
+# Requests wait in threads for the log's group commit; the default 40 threads
+# would cap concurrency (and so group size) below what one worker can serve.
+THREADPOOL_SIZE = 200
+
+log = structlog.get_logger("decision_service.api")
+
+DESCRIPTION = """Decisions for the lead-to-cash process, from the YAML policies in `policies/`.
+
+Every decision is committed to a hash-chained log before it is answered; quote its
+`decision_id` later (GET /v1/decisions/{decision_id}, POST /v1/authority/check).
+Errors are `application/problem+json` (RFC 9457) with one entry per field in `errors`.
+Send API keys as `Authorization: Bearer <key>` (scopes: decide, read, admin).
+"""
+
+
+def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -> FastAPI:
+    api_logging.configure(settings.log_level)
+    registry = PolicyRegistry(settings.policies_dir, settings.engine, policy_snapshot)
+    try:
+        store = open_store(settings.db_url)
+    except BaseException:
+        registry.close()
+        raise
+    metrics = Metrics()
+    ctx = AppContext(settings=settings, registry=registry, store=store,
+                     service=DecisionService(registry, store, settings.engine, metrics),
+                     metrics=metrics, keyring=KeyRing(settings.api_keys))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, THREADPOOL_SIZE)
+        hup = _install_sighup(ctx)
+        log.info("service_started", policies=registry.current.names(), engine=settings.engine,
+                 bundle_hash=registry.current.bundle_hash, auth=ctx.keyring.enabled)
+        try:
+            yield
+        finally:
+            if hup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            ctx.service.close()
+            store.close()  # finishes every write already submitted
+            registry.close()
+            log.info("service_stopped")
+
+    app = FastAPI(title="decision-service", version=_version(), description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.ctx = ctx
+    problems.install(app)
+    for module in (routes_decisions, routes_authority, routes_policies, routes_ops):
+        app.include_router(module.router(ctx))
+    openapi.install(app, [BatchIn, AuthorityRequest])
+    app.add_middleware(api_logging.RequestContext, metrics=metrics)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn's worker processes (``run`` with workers > 1)."""
+    snapshot = os.environ.get(SNAPSHOT_ENV)
+    return create_app(ServiceSettings.from_json(os.environ[SETTINGS_ENV]),
+                      Path(snapshot) if snapshot else None)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("decision-service")
+    except PackageNotFoundError:
+        return "0"
+
+
+def _install_sighup(ctx: AppContext) -> bool:
+    """SIGHUP reloads the policies, as POST /v1/admin/reload does (signals need the main
+    thread: under TestClient the app runs elsewhere and this does nothing)."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    loop = asyncio.get_running_loop()
+
+    def reload() -> None:
+        try:
+            ctx.registry.reload()
+            ctx.metrics.reloads.labels("ok").inc()
+        except PolicyError as exc:
+            ctx.metrics.reloads.labels("rejected").inc()
+            log.warning("policy_reload_rejected", trigger="SIGHUP",
+                        problems=[str(p) for p in exc.problems])
+        except Exception:
+            log.exception("policy_reload_failed", trigger="SIGHUP")
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, reload))
+    except (NotImplementedError, RuntimeError, ValueError):
+        return False
+    return True

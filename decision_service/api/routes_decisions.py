@@ -1,0 +1,84 @@
+"""POST /v1/decisions/{policy}, its batch form, and GET /v1/decisions/{decision_id}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from decision_service.api.auth import secured
+from decision_service.api.bodies import JSONBody, read_json
+from decision_service.api.context import AppContext, request_id
+from decision_service.api.openapi import json_body, problems
+from decision_service.api.problems import Problem
+from decision_service.api.schemas import BatchOut, DecisionOut, LoggedDecision
+
+
+def _batch_items(body: Any, limit: int) -> list[Any]:
+    """The batch envelope: exactly ``{"items": [...]}``, at most ``limit`` items."""
+    if not isinstance(body, dict):
+        raise Problem(422, "invalid-input", "the body must be an object {\"items\": [...]}",
+                      [{"field": "", "code": "type", "message": "expected a JSON object"}])
+    unknown = [k for k in body if k != "items"]
+    errors = [{"field": k, "code": "unknown_field", "message": f"unknown field {k!r}"}
+              for k in unknown]
+    items = body.get("items")
+    if "items" not in body:
+        errors.append({"field": "items", "code": "missing", "message": "field required"})
+    elif not isinstance(items, list):
+        errors.append({"field": "items", "code": "type", "message": "must be a list"})
+    elif len(items) > limit:
+        errors.append({"field": "items", "code": "range",
+                       "message": f"{len(items)} items; a batch holds at most {limit}"})
+    if errors:
+        fields = ", ".join(e["field"] for e in errors)
+        raise Problem(422, "invalid-input", f"invalid batch: {fields}", errors)
+    assert isinstance(items, list)
+    return items
+
+
+def router(ctx: AppContext) -> APIRouter:
+    api = APIRouter(prefix="/v1/decisions", tags=["decisions"])
+    limit = ctx.settings.max_body_bytes
+    # The compiled engine decides faster than a thread handoff; durable-rules is
+    # slower and serialised by a global lock, so it must not hold up the event loop.
+    inline = ctx.settings.engine == "compiled"
+
+    @api.post("/{policy}", response_class=JSONBody,
+              responses={200: {"model": DecisionOut}, **problems(400, 401, 403, 404, 413, 422,
+                                                                 503)},
+              openapi_extra={**json_body(description="The policy's inputs as a flat object; "
+                                         "see GET /v1/policies/{policy} for its schema"),
+                             **secured("decide")},
+              summary="Decide one input; logged before it is answered")
+    async def decide(policy: str, request: Request) -> JSONBody:
+        ctx.keyring.check(request, "decide")
+        raw = await read_json(request, limit)
+        if inline:
+            body = await ctx.service.decide_async(policy, raw, request_id(request))
+        else:
+            body = await run_in_threadpool(ctx.service.decide, policy, raw, request_id(request))
+        return JSONBody(body)
+
+    @api.post("/{policy}/batch", response_class=JSONBody,
+              responses={200: {"model": BatchOut}, **problems(400, 401, 403, 404, 413, 422,
+                                                              503)},
+              openapi_extra={**json_body("BatchIn"), **secured("decide")},
+              summary="Decide many inputs: one result or one problem per item, in order")
+    async def decide_batch(policy: str, request: Request) -> JSONBody:
+        ctx.keyring.check(request, "decide")
+        items = _batch_items(await read_json(request, limit), ctx.settings.max_batch_items)
+        results = await run_in_threadpool(ctx.service.decide_batch, policy, items,
+                                          request_id(request))
+        return JSONBody({"results": results})
+
+    @api.get("/{decision_id}", response_class=JSONBody,
+             responses={200: {"model": LoggedDecision}, **problems(401, 403, 404, 503)},
+             openapi_extra=secured("read"),
+             summary="A logged decision: input, output, policy version, bundle hash, time")
+    def get_decision(decision_id: str, request: Request) -> JSONBody:
+        ctx.keyring.check(request, "read")
+        return JSONBody(ctx.service.get(decision_id))
+
+    return api

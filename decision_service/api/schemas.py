@@ -1,0 +1,149 @@
+"""Response and request shapes, for the OpenAPI document only.
+
+Answers are rendered straight from the core's dicts with orjson (validating a
+response model per request would cost more than the decision); these models
+tell clients, /docs and schemathesis what those dicts look like. Result fields
+differ per policy, hence ``extra="allow"``: GET /v1/policies/{policy} has each
+policy's exact input schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ReasonOut(BaseModel):
+    rule: str
+    table: str
+    message: str
+    message_zh: str
+
+
+class DecisionOut(_Open):
+    """The decision and its reasons; the policy's result fields sit beside these
+    (authorization: outcome, required_level, approver_unit; project-grading: grade,
+    score, managing_level, tracked_by; customer-qualification: outcome, tier)."""
+
+    decision_id: str
+    policy: str
+    policy_version: str
+    reasons: list[ReasonOut]
+    decision_date: str
+    engine: str
+
+
+class ProblemItem(_Open):
+    """One field at fault (``field``), or one problem in a policy file (file, line, column)."""
+
+    code: str
+    message: str
+    field: str | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+class ProblemOut(_Open):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemItem] = Field(default_factory=list)
+    request_id: str | None = None
+
+
+class BatchItemProblem(ProblemOut):
+    index: int
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[dict[str, Any]] = Field(
+        description="Decision inputs, each as for a single decision; at most the "
+                    "service's max_batch_items (10,000 by default)")
+
+
+class BatchOut(BaseModel):
+    results: list[DecisionOut | BatchItemProblem]
+
+
+class AuthorityOut(_Open):
+    decision_id: str
+    allowed: bool
+    reasons: list[ReasonOut]
+    policy: str
+    policy_version: str
+    deal_decision_id: str | None = None
+
+
+class LoggedDecision(BaseModel):
+    decision_id: str
+    policy: str
+    policy_version: str
+    bundle_hash: str
+    engine: str
+    decided_at: str
+    decision_date: str
+    request_id: str | None
+    input: dict[str, Any]
+    output: dict[str, Any]
+    reasons: list[dict[str, Any]]
+    prev_hash: str
+    record_hash: str
+
+
+class TitleOut(BaseModel):
+    zh: str
+    en: str
+
+
+class VersionOut(BaseModel):
+    version: str
+    effective_from: str | None
+    effective_to: str | None
+    in_force: bool
+
+
+class PolicySummary(BaseModel):
+    id: str
+    title: TitleOut
+    owner: str
+    current_version: str | None
+    versions: list[VersionOut]
+    decide: str | None = Field(description="Where to ask for this policy's decisions")
+
+
+class PolicyList(BaseModel):
+    bundle_hash: str
+    policies: list[PolicySummary]
+
+
+class PolicyDetail(PolicySummary):
+    bundle_hash: str
+    outputs: list[str]
+    input_schema: dict[str, Any]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(_Open):
+    status: str
+    policies: bool
+    store: bool
+
+
+class ReloadOut(BaseModel):
+    bundle_hash: str
+    previous_bundle_hash: str
+    changed: bool
+    policies: list[str]
