@@ -212,9 +212,13 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
           workers: int = typer.Option(1, help="Worker processes.")) -> None:
     """Serve the decision API (default: shipped policies, SQLite log in the user data dir)."""
     from decision_service.api import ServiceSettings, run
+    from decision_service.api.settings import SettingsError
 
-    settings = ServiceSettings.from_options(host=host, port=port, policies_dir=policies_dir,
-                                            db_url=db, engine=engine, workers=workers)
+    try:
+        settings = ServiceSettings.from_options(host=host, port=port, policies_dir=policies_dir,
+                                                db_url=db, engine=engine, workers=workers)
+    except SettingsError as exc:
+        _fail(EXIT_INVALID, str(exc), "text")
     run(settings)
 
 

@@ -25,6 +25,8 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 
 def format_value(value: Any) -> str:
+    if type(value) is str:  # the common case, first
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -94,13 +96,16 @@ class ExplainPlan:
     tables: frozenset[int]  # tables that ask for a value of it (not caps)
     caps: frozenset[int]  # override tables on it
     lower: dict[tuple[int, int], tuple[int, int]]  # (table, value) -> (rule, lower value)
+    # The change text of a lower route depends only on the unit's parameters:
+    # rendered once per (table, value, unit) and kept.
+    change_texts: dict[tuple[int, int, Any], str]
 
 
 def plan(compiled: CompiledPolicy) -> ExplainPlan:
     target = next((name for name, decl in compiled.policy.outputs.items()
                    if decl.combine == "max" and name in compiled.output_orderings), None)
     if target is None:
-        return ExplainPlan(None, frozenset(), frozenset(), {})
+        return ExplainPlan(None, frozenset(), frozenset(), {}, {})
     tables = frozenset(t.index for t in compiled.tables
                        if target in t.table.outputs and not t.table.override)
     caps = frozenset(t.index for t in compiled.tables
@@ -117,7 +122,7 @@ def plan(compiled: CompiledPolicy) -> ExplainPlan:
                 # the highest level still below: the nearest change
                 best_value, best_rule = max(candidates, key=lambda c: (c[0], -c[1]))
                 lower[(t_index, value)] = (best_rule, best_value)
-    return ExplainPlan(target, tables, caps, lower)
+    return ExplainPlan(target, tables, caps, lower, {})
 
 
 def _rank(value: Any) -> int | None:
@@ -156,8 +161,14 @@ def dimensions(compiled: CompiledPolicy, explain_plan: ExplainPlan, evaluation: 
         rule = table.rules[rule_index].rule
         now = ", ".join(f"{name} {format_value(field_value(compiled, name, values))}"
                         for name in rule.when)
-        change = " and ".join(f"{name} {_cell_text(cell, values, compiled)}"
-                              for name, cell in rule.when.items())
+        unit_input = compiled.policy.meta.unit_input
+        cache_key = (t_index, value, values.get(unit_input) if unit_input else None)
+        change = explain_plan.change_texts.get(cache_key)
+        if change is None:
+            change = " and ".join(f"{name} {_cell_text(cell, values, compiled)}"
+                                  for name, cell in rule.when.items())
+            if len(explain_plan.change_texts) < 100_000:
+                explain_plan.change_texts[cache_key] = change
         others = max((v for t, v in asked.items() if t != t_index), default=0)
         current, lower = ordering.values[value], ordering.values[lower_value]
         title = table.table.title

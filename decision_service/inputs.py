@@ -215,4 +215,4 @@ def validate_input(model: type[BaseModel], raw: object) -> dict[str, Any]:
         validated = model.model_validate(raw)
     except ValidationError as exc:
         raise InputError(problems_of(exc)) from None
-    return dict(validated)
+    return dict(validated.__dict__)  # the fields; faster than iterating the model

@@ -123,6 +123,7 @@ class PolicySet:
         assert org is not None
         policies = _resolve_extensions(documents, problems)
         versions: dict[str, list[PolicyVersion]] = {}
+        models: list[tuple[Policy, type[BaseModel]]] = []
         for policy in policies:
             compiled = compile_policy(policy, org, problems)
             if compiled is None:
@@ -130,8 +131,15 @@ class PolicySet:
             from decision_service.checks import static_checks
 
             static_checks(compiled, problems)
+            # Versions that only move figures share one input model, so a request
+            # validated to read its `as_of` need not be validated twice.
+            model = next((m for p, m in models
+                          if p.meta.id == policy.meta.id and p.inputs == policy.inputs), None)
+            if model is None:
+                model = input_model(policy, org)
+                models.append((policy, model))
             versions.setdefault(policy.meta.id, []).append(
-                PolicyVersion(compiled, input_model(policy, org), {}, explain.plan(compiled)))
+                PolicyVersion(compiled, model, {}, explain.plan(compiled)))
         cases: dict[str, list[tuple[str, PolicyCase]]] = {}
         for file, text in case_files:
             try:
@@ -217,11 +225,13 @@ class PolicySet:
         latest = self.versions[name][-1]
         date_input = latest.compiled.policy.meta.decision_date_input
         decision_date = today
+        values = None
         if date_input and isinstance(raw, Mapping) and raw.get(date_input) is not None:
             values = validate_input(latest.model, raw)
             decision_date = values[date_input]
         chosen = self.version(name, version) if version else self.version_for(name, decision_date)
-        values = validate_input(chosen.model, raw)
+        if values is None or chosen.model is not latest.model:
+            values = validate_input(chosen.model, raw)
         query = None
         for hist in chosen.compiled.policy.history.values():
             if _matches(hist.where_input, values):
