@@ -24,10 +24,10 @@ from decision_service.errors import (
     PolicyError,
     UnknownPolicyError,
 )
+from decision_service.locations import default_db_url, default_policies_dir
 from decision_service.policyset import PolicySet
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-DEFAULT_POLICIES = Path(__file__).resolve().parents[1] / "policies"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Rules and authorization decisions for the lead-to-cash process.")
@@ -57,7 +57,7 @@ def _load(directory: Path | None, fmt: str, engines: tuple[str, ...] | None = No
     from decision_service.sources import load_policy_dir
 
     try:
-        return load_policy_dir(directory or DEFAULT_POLICIES, engines)
+        return load_policy_dir(directory or default_policies_dir(), engines)
     except PolicyError as exc:
         if fmt == "json":
             _emit_json({"ok": False, "problems": [p.as_dict() for p in exc.problems]})
@@ -233,13 +233,6 @@ def _open_store(db: str | None, fmt: str) -> Any:
         return open_store(url)
     except StoreError as exc:
         _fail(EXIT_INVALID, f"cannot open the decision log {url}: {exc}", fmt)
-
-
-def default_db_url() -> str:
-    """SQLite in the user's data directory: where `serve` logs by default."""
-    from platformdirs import user_data_dir
-
-    return f"sqlite:///{Path(user_data_dir('decision-service')) / 'decisions.db'}"
 
 
 @app.command()

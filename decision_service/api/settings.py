@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
+from decision_service.locations import default_db_url, default_policies_dir
 
 KEYS_ENV = "DECISION_SERVICE_API_KEYS"
 BENCH_ENV = "DECISION_SERVICE_BENCH"
@@ -25,17 +25,6 @@ ENGINE_NAMES = ("compiled", "durable")
 
 class SettingsError(ValueError):
     """A configuration the service refuses to start with; the message says which setting."""
-
-
-def default_policies_dir() -> Path:
-    """The `policies` directory of the checkout this package runs from, if there is one."""
-    checkout = Path(__file__).resolve().parents[2] / "policies"
-    return checkout if checkout.is_dir() else Path("policies")
-
-
-def default_db_url() -> str:
-    data_dir = Path(platformdirs.user_data_dir("decision-service"))
-    return f"sqlite:///{data_dir / 'decisions.db'}"
 
 
 def parse_api_keys(text: str | None) -> dict[str, frozenset[str]]:
