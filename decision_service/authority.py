@@ -10,18 +10,18 @@ force, reserved powers); the policy's tables hold the rules and the messages.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from decision_service.decision import Decision
 from decision_service.errors import FieldProblem, InputError
-from decision_service.inputs import MAX_TEXT, IsoDate, problems_of
+from decision_service.inputs import Identifier, IsoDate, problems_of
 from decision_service.model import OrgTree
 from decision_service.policyset import PolicySet
 
-Text = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT)]
+Text = Identifier
 
 
 class _Strict(BaseModel):
@@ -140,7 +140,11 @@ def facts(org: OrgTree, deal: Decision, request: AuthorityRequest, on: dt.date) 
         "approver_id": request.approver.id,
         "approver_level": request.approver.level,
         "approver_unit": request.approver.unit,
-        "is_requester": deal.input.get("requester_id") == request.approver.id,
+        # B3: nobody approves their own request, also not as someone's delegate
+        # nor through a delegate acting for them.
+        "is_requester": deal.input.get("requester_id") is not None and
+        deal.input.get("requester_id") in (request.approver.id,
+                                           delegation.id if delegation else None),
         "own_level_ok": level_ok(request.approver.level),
         "own_unit_ok": unit_ok(request.approver.unit),
         "delegation": "none" if delegation is None else ("in_force" if in_force

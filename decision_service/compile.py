@@ -75,6 +75,13 @@ class CompiledTable:
     rules: tuple[CompiledRule, ...]
     ordered_output: Ordering | None  # ordering of outputs[0], for priority/collect-max
     bands: tuple[tuple[float | None, Any], ...] = ()  # scorecard: (at least, engine value)
+    when_atoms: tuple[Atom, ...] = ()  # the table's own `when`, first in every rule
+
+    @property
+    def when_key(self) -> str:
+        """Match key of a scorecard's `when`: a scorecard applies (and scores 0
+        with its lowest band) whenever its `when` holds, even if no rule matches."""
+        return f"t{self.index}when"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +105,14 @@ class CompiledPolicy:
         return self.policy.meta.version
 
     def match_rules(self, stage: int) -> list[MatchRule]:
-        return [
-            MatchRule(rule.key, rule.atoms)
-            for table in self.tables
-            if table.stage == stage
-            for rule in table.rules
-        ]
+        rules: list[MatchRule] = []
+        for table in self.tables:
+            if table.stage != stage:
+                continue
+            rules.extend(MatchRule(rule.key, rule.atoms) for rule in table.rules)
+            if table.table.hit == "scorecard" and table.when_atoms:
+                rules.append(MatchRule(table.when_key, table.when_atoms))
+        return rules
 
     def fact(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Fact:
         """The engines' view of a validated input (see ``ir`` for the encoding).
@@ -585,9 +594,19 @@ class _Compiler:
              if band_ordering and band.value in band_ordering.values else band.value)
             for band in table.bands
         )
-        return CompiledTable(t_index, table, stage, tuple(rules), ordered, bands)
+        return CompiledTable(t_index, table, stage, tuple(rules), ordered, bands,
+                             tuple(table_atoms))
 
     def check_hit_policy(self, table: Table, ordered: Ordering | None) -> None:
+        if table.hit == "collect-max" and len(table.outputs) > 1:
+            self.problems.add(table.position, "one_output",
+                              f"table {table.id}: hit policy collect-max has one output")
+        if table.hit in ("priority", "collect-max"):
+            for rule in table.rules:
+                if rule.then.get(table.outputs[0]) is None:
+                    self.problems.add(rule.position, "missing_then",
+                                      f"rule {rule.id}: hit policy {table.hit} ranks rules by "
+                                      f"{table.outputs[0]!r}; give it a value")
         if table.hit in ("priority", "collect-max") and ordered is None:
             self.problems.add(table.position, "needs_ordering",
                               f"table {table.id}: hit policy {table.hit} needs an output with "
@@ -650,6 +669,22 @@ def compile_policy(policy: Policy, org: OrgTree, problems: Problems) -> Compiled
             if name not in policy.inputs:
                 problems.add(decl.position, "unknown_field",
                              f"{decl.name}: optional_when names unknown input {name!r}")
+    equality_tests = [(d.position, f"{d.name}.optional_when", d.optional_when)
+                      for d in policy.inputs.values()]
+    equality_tests += [(h.position, f"{h.name}.{part}", tests) for h in policy.history.values()
+                       for part, tests in (("where_input", h.where_input),
+                                           ("where_output", h.where_output))]
+    for position, where, tests in equality_tests:
+        for name, text in tests.items():
+            try:
+                test = parse_cell(text)
+            except CellSyntaxError as exc:
+                problems.add(position, "cell_syntax", f"{where}.{name}: {exc}")
+                continue
+            if test.kind not in ("in", "not_in") and test.op not in ("==", "!="):
+                problems.add(position, "equality_only",
+                             f"{where}.{name}: only `X`, `not X` and `in [...]` are allowed "
+                             f"here, not {text!r}")
     for hist in policy.history.values():
         for name in (hist.sum_field, *hist.group_by, *hist.where_input):
             if name not in policy.inputs:

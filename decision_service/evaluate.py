@@ -91,6 +91,9 @@ def run(compiled: CompiledPolicy, fact: Fact, matcher: Matcher) -> Evaluation:
     stage_fact = dict(fact)
     for stage in range(compiled.stage_count):
         if stage > 0:
+            # Rebuilt each stage: an output reset to null since must not linger.
+            for name in compiled.policy.outputs:
+                stage_fact.pop(fact_key("o." + name), None)
             for name, value in outputs.items():
                 if value is not None and not isinstance(value, tuple):
                     stage_fact[fact_key("o." + name)] = value
@@ -99,7 +102,8 @@ def run(compiled: CompiledPolicy, fact: Fact, matcher: Matcher) -> Evaluation:
             if table.stage != stage:
                 continue
             hits = [rule for rule in table.rules if rule.key in matched]
-            if not hits and table.table.hit != "scorecard":
+            if not hits and (table.table.hit != "scorecard" or
+                             (table.when_atoms and table.when_key not in matched)):
                 continue
             values, winners = contribution(table, hits)
             if table.table.final:

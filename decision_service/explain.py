@@ -32,9 +32,9 @@ def format_value(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
+        if value.is_integer() and abs(value) < 1e16:
             return f"{int(value):,}"
-        return f"{value:,.6f}".rstrip("0").rstrip(".")
+        return f"{value:,}"  # shortest exact form: 9.999999999 never shows as 10
     if isinstance(value, list | tuple):
         return ", ".join(format_value(v) for v in value) or "-"
     if value is None:
@@ -113,6 +113,10 @@ def plan(compiled: CompiledPolicy) -> ExplainPlan:
     lower: dict[tuple[int, int], tuple[int, int]] = {}
     for t_index in tables:
         table = compiled.tables[t_index]
+        if table.table.hit not in ("first", "unique"):
+            # In a collect-max or priority table a lower level is reached by
+            # dropping what matched (a term), not by meeting another rule.
+            continue
         ranks = {r.index: _rank(r.then.get(target)) for r in table.rules}
         outs = {i: v for i, v in ranks.items() if v is not None}
         for value in set(outs.values()):

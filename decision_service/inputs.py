@@ -33,6 +33,15 @@ from decision_service.model import InputDecl, OrgTree, Policy
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_TEXT = 200
 MAX_EXACT_INTEGER = 2**53
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+# An identifier (customer, requester, approver): no surrounding blanks, no
+# control or invisible characters, so "C1", "C1 " and "C1\u200b" cannot be
+# three customers to A10 or two people to B3.
+_IDENTIFIER_PATTERN = r"^[^\s\x00-\x1f\x7f\u200b-\u200f\u2028-\u202f\u2060\ufeff]" \
+    r"([^\x00-\x1f\x7f\u200b-\u200f\u2028-\u202f\u2060\ufeff]*" \
+    r"[^\s\x00-\x1f\x7f\u200b-\u200f\u2028-\u202f\u2060\ufeff])?$"
+Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=200,
+                                  pattern=_IDENTIFIER_PATTERN)]
 
 
 def parse_iso_date(value: Any) -> Any:
@@ -40,14 +49,20 @@ def parse_iso_date(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         raise PydanticCustomError("date_format", "a date without a time: YYYY-MM-DD")
     if isinstance(value, dt.date):
-        return value
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        parsed = value
+    elif not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise PydanticCustomError("date_format", "a calendar date written YYYY-MM-DD")
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise PydanticCustomError("date_format", "{value} is not a calendar date",
-                                  {"value": value}) from None
+    else:
+        try:
+            parsed = dt.date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("date_format", "{value} is not a calendar date",
+                                      {"value": value}) from None
+    if not MIN_DATE <= parsed <= MAX_DATE:
+        # Windows such as A10's D-90 must stay within the calendar.
+        raise PydanticCustomError("date_range", "a date from {low} to {high}",
+                                  {"low": MIN_DATE.isoformat(), "high": MAX_DATE.isoformat()})
+    return parsed
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(parse_iso_date)]
@@ -92,8 +107,18 @@ def _annotation(decl: InputDecl, org: OrgTree) -> Any:
                          _member_of(frozenset(org.codes(kind)), kind)]
     if decl.type == "list":
         member: Any = Literal[tuple(decl.values)]
-        return Annotated[list[member], Field(strict=True, max_length=len(decl.values) * 4)]
-    return Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT)]
+        return Annotated[list[member], Field(strict=True, max_length=len(decl.values)),
+                         AfterValidator(_no_duplicates)]
+    return Identifier
+
+
+def _no_duplicates(values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise PydanticCustomError("duplicate", "{value} is listed twice", {"value": value})
+        seen.add(value)
+    return values
 
 
 def _holds(test_text: str, value: Any) -> bool:
@@ -187,6 +212,9 @@ _CODES = {
     "string_too_long": "range",
     "finite_number": "type",
     "date_format": "format",
+    "date_range": "range",
+    "duplicate": "constraint",
+    "string_pattern_mismatch": "format",
     "cross_field": "constraint",
 }
 
@@ -202,6 +230,9 @@ def problems_of(error: ValidationError) -> list[FieldProblem]:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = f"unknown field {loc[-1]!r}"
+        elif item["type"] == "string_pattern_mismatch":
+            message = ("an identifier without blanks at either end and without control or "
+                       "invisible characters")
         code = _CODES.get(item["type"], "type")
         problems.append(FieldProblem(field=field, code=code, message=message))
     return problems

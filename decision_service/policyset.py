@@ -10,6 +10,7 @@ for callers without a log (the CLI, tests, inline deals).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -32,7 +33,7 @@ from decision_service.errors import (
     UnknownPolicyError,
 )
 from decision_service.evaluate import final_outputs
-from decision_service.inputs import input_model, validate_input
+from decision_service.inputs import input_model, parse_iso_date, validate_input
 from decision_service.loader import PolicyExtension, load_cases, load_org, load_policy
 from decision_service.model import HistoryTotal, OrgTree, Policy, PolicyCase
 from decision_service.yamlpos import parse_yaml
@@ -225,13 +226,13 @@ class PolicySet:
         latest = self.versions[name][-1]
         date_input = latest.compiled.policy.meta.decision_date_input
         decision_date = today
-        values = None
         if date_input and isinstance(raw, Mapping) and raw.get(date_input) is not None:
-            values = validate_input(latest.model, raw)
-            decision_date = values[date_input]
+            # Only the date is read here; the whole input is validated by the
+            # version it selects. A malformed date is reported by that validation.
+            with contextlib.suppress(ValueError):
+                decision_date = parse_iso_date(raw[date_input])
         chosen = self.version(name, version) if version else self.version_for(name, decision_date)
-        if values is None or chosen.model is not latest.model:
-            values = validate_input(chosen.model, raw)
+        values = validate_input(chosen.model, raw)
         query = None
         for hist in chosen.compiled.policy.history.values():
             if _matches(hist.where_input, values):
@@ -250,7 +251,9 @@ class PolicySet:
         if engine not in version.engines:
             raise ValueError(f"engine {engine!r} is not loaded; loaded: "
                              f"{', '.join(version.engines)}")
-        totals = {name: float((history or {}).get(name, 0.0)) for name in compiled.policy.history}
+        # History counts only when this input asked for it (A10: ATC only).
+        given = (history or {}) if prepared.history_query is not None else {}
+        totals = {name: float(given.get(name, 0.0)) for name in compiled.policy.history}
         evaluation = version.engines[engine].evaluate(prepared.values, totals)
         context = self._context(compiled, prepared.values, totals)
         outputs = final_outputs(compiled, evaluation, context)

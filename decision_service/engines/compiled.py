@@ -199,6 +199,10 @@ class _Writer:
         and fields are read just before the first table that needs them, inside
         its `when` if only it needs them: a denied or ATI deal reads less."""
         shared = _common_prefix([rule.atoms for rule in table.rules])
+        if table.table.hit == "scorecard":
+            # Only the table's own `when` may skip a scorecard: with no rule
+            # matching it still scores 0 and takes its lowest band.
+            shared = table.when_atoms
         self.emit(1, f"# table {table.table.id} ({table.table.hit})")
         self.pending = []
         shared_test = " and ".join(self.atom(a) for a in shared)
@@ -229,7 +233,9 @@ class _Writer:
             for i, rule in enumerate(rules):
                 self.emit(1, f"{'if' if i == 0 else 'elif'} {self.condition(rule, self.skip)}:")
                 if table.table.final:
-                    self.emit(2, f"return {self.const(dict(rule.then))}, [({t}, {rule.index})]")
+                    # a fresh dict each time: callers may keep and change it
+                    self.emit(2, f"return dict({self.const(dict(rule.then))}), "
+                                 f"[({t}, {rule.index})]")
                 else:
                     self.emit(2, f"fired.append(({t}, {rule.index}))")
                     self.merge(2, table, rule.then)
@@ -242,6 +248,15 @@ class _Writer:
             scores = self.const(tuple(rule.score or 0 for rule in rules))
             self.emit(1, f"_s = sum({scores}[i] for i in h)")
             out = table.table.outputs[0]
+            if table.table.final:
+                band = table.table.band_output
+                self.emit(1, f"_f = {{{out!r}: _s}}")
+                for i, (at_least, value) in enumerate(table.bands):
+                    test = "True" if at_least is None else f"_s >= {at_least!r}"
+                    self.emit(1, f"{'if' if i == 0 else 'elif'} {test}:")
+                    self.emit(2, f"_f[{band!r}] = {self.const(value)}")
+                self.emit(1, f"return _f, [({t}, i) for i in h]")
+                return
             self.emit(1, f"fired.extend(({t}, i) for i in h)")
             self.merge_expr(1, table, out, "_s")
             band_output = table.table.band_output
@@ -287,7 +302,11 @@ class _Writer:
         self.emit(2, f"fired.extend(({t}, i) for i in {winners})")
         self.emit(2, f"_r = {chosen}")
         for name in table.table.outputs:
-            self.merge_expr(2, table, name, f"_r[{name!r}]")
+            if all(name in rule.then for rule in rules):
+                self.merge_expr(2, table, name, f"_r[{name!r}]")
+            else:  # a rule that does not set it leaves it as it is
+                self.emit(2, f"if {name!r} in _r:")
+                self.merge_expr(3, table, name, f"_r[{name!r}]")
 
     def source(self) -> str:
         self.emit(0, "def evaluate(values, history):")

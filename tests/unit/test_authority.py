@@ -262,3 +262,11 @@ def test_inline_deal_is_decided_at_its_own_as_of(shipped: PolicySet) -> None:
     decided = authority.decide_inline_deal(shipped, request_v2, DAY)
     assert (decided.policy_version, decided.outputs["required_level"]) == ("2", "OFFICE")
     assert authority.check(shipped, decided, request_v2, DAY).outputs["allowed"] is True
+
+
+def test_a_delegate_cannot_approve_the_request_of_the_person_they_act_for(
+        shipped: PolicySet) -> None:
+    decision = deal(shipped, contract_value_usd=60_000_000, requester_id="r-1")
+    allowed, rules = check(shipped, decision, ("u-5", "OFFICE", "DE"),
+                           acting_for=("r-1", "REGION", "WEU"), as_of="2026-11-15")
+    assert (allowed, rules) == (False, ["B3.own-request"])

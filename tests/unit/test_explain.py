@@ -133,11 +133,12 @@ def test_fractional_figures_are_shown_as_written(shipped: PolicySet) -> None:
     assert reason(decision, "A4")[0] == "advance payment 0.01% below 10%: BG"
 
 
-def test_reasons_follow_the_tables_in_order_and_only_winners_appear(shipped: PolicySet) -> None:
+def test_reasons_follow_the_tables_in_order_and_every_matching_term_appears(
+        shipped: PolicySet) -> None:
     decision = decide(shipped, non_standard_terms=["EXTENDED_WARRANTY_OVER_3Y", "IP_TRANSFER"],
                       customer_tier="B", trade_compliance="PENDING")
     assert [r.rule for r in decision.reasons] == \
-        ["A1.1", "A2.1", "A3.1", "A4.1", "A5.5", "A6.1", "A7.1"]
+        ["A1.1", "A2.1", "A3.1", "A4.1", "A5.1", "A5.5", "A6.1", "A7.1"]
 
 
 def test_a_deny_has_only_its_reasons_and_no_levels_to_explain(shipped: PolicySet) -> None:
