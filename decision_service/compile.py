@@ -656,6 +656,32 @@ def compile_policy(policy: Policy, org: OrgTree, problems: Problems) -> Compiled
     compiler = _Compiler(policy, org, problems)
     compiler.declare_inputs()
     compiler.declare_rest()
+    _check_references(policy, problems)
+    defaults, by_unit = compiler.resolve_parameters()
+    compiler.check_outputs()
+    tables = compiler.compile_tables()
+    if len(problems.items) > before:
+        return None
+    orderings = {
+        name: info.ordering
+        for name, info in compiler.fields.items()
+        if info.source == "output" and info.ordering is not None
+    }
+    return CompiledPolicy(
+        policy=policy,
+        org=org,
+        fields=compiler.fields,
+        tables=tables,
+        stage_count=max((t.stage for t in tables), default=0) + 1,
+        parameters_by_unit=by_unit,
+        default_parameters=defaults,
+        output_orderings=orderings,
+        fact_plan=_fact_plan(policy, org, compiler.fields),
+    )
+
+def _check_references(policy: Policy, problems: Problems) -> None:
+    """Names the declarations use must exist; conditions outside tables
+    (optional_when, history filters) are plain equality tests."""
     meta = policy.meta
     for attr, name in (("decision_date", meta.decision_date_input), ("unit", meta.unit_input)):
         if name is not None and name not in policy.inputs:
@@ -694,24 +720,3 @@ def compile_policy(policy: Policy, org: OrgTree, problems: Problems) -> Compiled
             if name not in policy.outputs:
                 problems.add(hist.position, "unknown_output",
                              f"{hist.name}: {name!r} is not an output")
-    defaults, by_unit = compiler.resolve_parameters()
-    compiler.check_outputs()
-    tables = compiler.compile_tables()
-    if len(problems.items) > before:
-        return None
-    orderings = {
-        name: info.ordering
-        for name, info in compiler.fields.items()
-        if info.source == "output" and info.ordering is not None
-    }
-    return CompiledPolicy(
-        policy=policy,
-        org=org,
-        fields=compiler.fields,
-        tables=tables,
-        stage_count=max((t.stage for t in tables), default=0) + 1,
-        parameters_by_unit=by_unit,
-        default_parameters=defaults,
-        output_orderings=orderings,
-        fact_plan=_fact_plan(policy, org, compiler.fields),
-    )
