@@ -167,10 +167,7 @@ class PolicySet:
                         problems.add(version.compiled.policy.meta.position, "engine_limit",
                                      f"engine {name}: {exc}")
         if problems.items:
-            for policy_versions in versions.values():
-                for version in policy_versions:
-                    for engine in version.engines.values():
-                        engine.close()
+            _close_engines(versions)
             problems.raise_if_any()
         digest = hashlib.sha256()
         for file in sorted(texts):
@@ -178,10 +175,7 @@ class PolicySet:
         return cls(org, versions, cases, digest.hexdigest(), engines)
 
     def close(self) -> None:
-        for policy_versions in self.versions.values():
-            for version in policy_versions:
-                for engine in version.engines.values():
-                    engine.close()
+        _close_engines(self.versions)
 
     # -- lookups ---------------------------------------------------------------
 
@@ -310,6 +304,13 @@ class PolicySet:
             if all(isinstance(p, int | float) for p in parts):
                 context[name] = sum(p for p in parts if isinstance(p, int | float))
         return context
+
+
+def _close_engines(versions: dict[str, list[PolicyVersion]]) -> None:
+    for policy_versions in versions.values():
+        for version in policy_versions:
+            for engine in version.engines.values():
+                engine.close()
 
 
 def _kind(text: str, file: str) -> str:
