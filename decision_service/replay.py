@@ -16,8 +16,7 @@ from typing import Any
 
 from decision_service.decision import Decision
 from decision_service.errors import EvaluationError, InputError, UnknownPolicyError
-from decision_service.inputs import validate_input
-from decision_service.policyset import PolicySet, Prepared
+from decision_service.policyset import PolicySet
 from decision_service.store import DecisionRecord
 
 
@@ -42,10 +41,9 @@ class ReplayResult:
 def redecide(policies: PolicySet, record: DecisionRecord,
              engine: str | None = None) -> Decision:
     """The record's decision made again by the same policy version."""
-    version = policies.version(record.policy, record.policy_version)
-    values = validate_input(version.model, record.input)
     history = record.output.get("history") or {}
-    prepared = Prepared(version.compiled, values, record.decision_date, None)
+    prepared = policies.prepare(record.policy, record.input, today=record.decision_date,
+                                version=record.policy_version)
     decision = policies.evaluate(prepared, history, engine or record.engine)
     if history:
         # `evaluate` reports history only when a lookup was due; keep the record's.

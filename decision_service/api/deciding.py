@@ -40,6 +40,7 @@ from decision_service.store import (
     DecisionStore,
     DraftRecord,
     StoreError,
+    UnstorableValueError,
 )
 
 # Decided only through POST /v1/authority/check, which derives its inputs (facts
@@ -68,6 +69,9 @@ def problem_of(exc: Exception) -> Problem:
         # and the client needs to know this input can't be decided. Logged loudly.
         log.error("policy_cannot_decide", error=str(exc))
         return Problem(422, "cannot-decide", f"the policy cannot decide this input: {exc}")
+    if isinstance(exc, UnstorableValueError):
+        # The input itself cannot be stored (e.g. a lone surrogate): the client's to fix.
+        return Problem(422, "unstorable-input", str(exc))
     if isinstance(exc, StoreError):
         log.error("store_error", error=repr(exc))
         return Problem(503, "store-unavailable",

@@ -2,6 +2,8 @@
 
     store = open_store("sqlite:///data/decisions.db")          # or postgresql://...
     record = store.log_decision(AggregateQuery(key, since, until), decide)
+    future = store.submit(AggregateQuery(key, since, until), decide)  # no waiting
+    store.ping()                                                       # readiness
     store.close()
 
 ``open_store`` applies the schema migrations.  A store is thread-safe and meant to
@@ -18,6 +20,7 @@ from .errors import (
     DuplicateDecisionError,
     StoreClosedError,
     StoreError,
+    UnstorableValueError,
     WriteFailedError,
 )
 from .record import (
@@ -40,6 +43,7 @@ __all__ = [
     "DuplicateDecisionError",
     "StoreClosedError",
     "StoreError",
+    "UnstorableValueError",
     "WriteFailedError",
     "WriteStats",
     "canonical_bytes",

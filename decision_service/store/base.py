@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 from typing import Literal, NamedTuple, Self
 
-from .errors import StoreError
+from .errors import StoreClosedError, StoreError
 from .record import GENESIS_HASH, DecisionRecord, DraftRecord, chain_hash
 from .writer import AppendSession, Decide, GroupCommitWriter, WriteStats
 
@@ -66,7 +67,8 @@ class DecisionStore(ABC):
     """Append-only, hash-chained decision log.
 
     Thread-safe: any thread may call any method.  ``log_decision`` blocks until the
-    record is durably committed.  Call ``close()`` (or use ``with``) at shutdown.
+    record is durably committed; ``submit`` returns a future for it instead.  Call
+    ``close()`` (or use ``with``) at shutdown.
     """
 
     def __init__(
@@ -78,6 +80,19 @@ class DecisionStore(ABC):
 
     # -- writing -------------------------------------------------------------
 
+    def submit(self, aggregate: AggregateQuery | None, decide: Decide) -> Future[DecisionRecord]:
+        """Queue a decision for the log without waiting; ``log_decision`` is
+        ``submit(...).result()``.
+
+        The future resolves to the committed record once its group commit has
+        landed, or to the exception ``log_decision`` would raise.  Raises at once
+        (nothing queued) ``StoreClosedError`` after ``close()``, ``StoreError`` from
+        inside a ``decide``, and ``UnstorableValueError`` (or ``TypeError``) for an
+        aggregate query the log can't run.  Submitting many requests before waiting
+        on any lets the writer commit them in groups.
+        """
+        return self._writer.submit(aggregate, decide)
+
     def log_decision(
         self, aggregate: AggregateQuery | None, decide: Callable[[float], DraftRecord]
     ) -> DecisionRecord:
@@ -86,11 +101,27 @@ class DecisionStore(ABC):
 
         ``decide`` runs on the writer thread while the chain lock is held (across
         processes too), so it must be quick, must not block on I/O and must not
-        call back into the store.  If it raises, nothing is written and the same
-        exception is raised here.  Raises ``DuplicateDecisionError`` if the id is
-        already logged and ``WriteFailedError`` if the database failed.
+        call back into the store.  The prior total includes the records committed
+        before and those of the same group commit that were decided before this one.
+        If ``decide`` raises, nothing is written and the same exception is raised
+        here.  Raises ``DuplicateDecisionError`` if the id is already logged,
+        ``UnstorableValueError`` if the draft or query holds a value the log can't
+        store (a NUL character, say) and ``WriteFailedError`` if the database failed.
         """
-        return self._writer.submit(aggregate, decide)
+        return self.submit(aggregate, decide).result()
+
+    def ping(self) -> None:
+        """Cheap readiness probe: raise ``StoreError`` unless the database answers.
+
+        A closed store is not ready either (``StoreClosedError``).
+        """
+        if self._writer.closed:
+            raise StoreClosedError("the decision store is closed")
+        self._ping()
+
+    @abstractmethod
+    def _ping(self) -> None:
+        """One trivial round trip on a reader connection."""
 
     @property
     def pending_writes(self) -> int:

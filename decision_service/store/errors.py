@@ -11,6 +11,16 @@ class StoreError(Exception):
     """Anything the decision log could not do: bad URL, database failure, closed store."""
 
 
+class UnstorableValueError(StoreError, ValueError):
+    """A value in the caller's record or aggregate query can't be stored faithfully:
+    a NUL character (U+0000) in a text field, an agg_key or a JSON string (PostgreSQL
+    text cannot hold it), a lone surrogate, or a text field that is not a string.
+
+    Only the request carrying the value fails; nothing of it is written and the rest
+    of its commit group is unaffected.
+    """
+
+
 class StoreClosedError(StoreError):
     """``log_decision`` was called after ``close()``."""
 

@@ -37,11 +37,19 @@ _COLUMNS = (
     "decision_date, request_id, input, output, reasons, agg_key, agg_amount, "
     "prev_hash, record_hash"
 )
-_INSERT = (
-    f"INSERT INTO decisions ({_COLUMNS}) VALUES "
-    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::json, %s::json, %s, %s, %s, %s) "
-    "ON CONFLICT (decision_id) DO NOTHING"
+# A batch's rows go in with one COPY: about twice as fast as executemany (pipelined
+# INSERTs).  No ON CONFLICT is needed: the writer has checked the ids under the chain
+# lock, so a conflict is a bug and fails the batch rather than leaving a gap.
+_COPY = f"COPY decisions ({_COLUMNS}) FROM STDIN"
+# Every aggregate of a batch in one round trip; each correlated SUM is an index
+# range scan on the partial index ix_decisions_agg (agg_key = q.k implies NOT NULL).
+_PRIOR_TOTALS = (
+    "SELECT COALESCE((SELECT SUM(d.agg_amount) FROM decisions d "
+    "WHERE d.agg_key = q.k AND d.decision_date BETWEEN q.s AND q.u), 0)::float8 "
+    "FROM unnest(%s::text[], %s::date[], %s::date[]) WITH ORDINALITY AS q(k, s, u, n) "
+    "ORDER BY q.n"
 )
+_EXISTING_IDS = "SELECT decision_id FROM decisions WHERE decision_id = ANY(%s::text[])"
 
 
 def _row(values: tuple[Any, ...]) -> StoredRow:
@@ -85,40 +93,44 @@ class _PostgresAppend(AppendSession):
         ).fetchone()
         return (0, GENESIS_HASH) if tip is None else (int(tip[0]), str(tip[1]))
 
-    def prior_total(self, query: AggregateQuery) -> float:
-        row = self._conn.execute(
-            "SELECT COALESCE(SUM(agg_amount), 0)::float8 FROM decisions "
-            "WHERE agg_key = %s AND decision_date BETWEEN %s AND %s",
-            (query.key, query.since, query.until),
-        ).fetchone()
-        assert row is not None  # an aggregate always returns one row
-        return float(row[0])
+    def prior_totals(self, queries: Sequence[AggregateQuery]) -> list[float]:
+        if not queries:
+            return []
+        rows = self._conn.execute(
+            _PRIOR_TOTALS,
+            ([q.key for q in queries], [q.since for q in queries], [q.until for q in queries]),
+        ).fetchall()
+        return [float(row[0]) for row in rows]
 
-    def insert(self, seq: int, record: DecisionRecord) -> bool:
-        # ON CONFLICT DO NOTHING: a duplicate id must not abort the transaction
-        # that carries the rest of the batch (PostgreSQL aborts on any error).
-        cursor = self._conn.execute(
-            _INSERT,
-            (
-                seq,
-                record.decision_id,
-                record.policy,
-                record.policy_version,
-                record.bundle_hash,
-                record.engine,
-                record.decided_at,
-                record.decision_date,
-                record.request_id,
-                orjson.dumps(record.input).decode(),
-                orjson.dumps(record.output).decode(),
-                orjson.dumps(record.reasons).decode(),
-                record.agg_key,
-                record.agg_amount,
-                record.prev_hash,
-                record.record_hash,
-            ),
-        )
-        return cursor.rowcount == 1
+    def existing_ids(self, decision_ids: Sequence[str]) -> set[str]:
+        rows = self._conn.execute(_EXISTING_IDS, (list(decision_ids),)).fetchall()
+        return {row[0] for row in rows}
+
+    def insert_many(self, first_seq: int, records: Sequence[DecisionRecord]) -> None:
+        dumps = orjson.dumps
+        with self._conn.cursor() as cursor, cursor.copy(_COPY) as copy:
+            write_row = copy.write_row
+            for seq, record in enumerate(records, first_seq):
+                write_row(
+                    (
+                        seq,
+                        record.decision_id,
+                        record.policy,
+                        record.policy_version,
+                        record.bundle_hash,
+                        record.engine,
+                        record.decided_at,
+                        record.decision_date,
+                        record.request_id,
+                        dumps(record.input).decode(),
+                        dumps(record.output).decode(),
+                        dumps(record.reasons).decode(),
+                        record.agg_key,
+                        record.agg_amount,
+                        record.prev_hash,
+                        record.record_hash,
+                    )
+                )
 
     def commit(self) -> None:
         self._conn.commit()
@@ -198,6 +210,9 @@ class PostgresStore(DecisionStore):
         if row.record is None:
             raise StoreError(f"record {decision_id} is unreadable: {row.error}")
         return row.record
+
+    def _ping(self) -> None:
+        self._query("SELECT 1")
 
     def count(self) -> int:
         return int(self._query("SELECT count(*) FROM decisions")[0][0])

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from .errors import UnstorableValueError
+
 GENESIS_HASH = "0" * 64
 
 # Fields covered by the hash: everything except prev_hash / record_hash.
@@ -44,6 +46,14 @@ _DRAFT_FIELDS = (
 )
 
 
+# The same names in sorted order: the canonical dict is built already sorted.
+_SORTED_FIELDS = tuple(sorted(_DRAFT_FIELDS))
+_TEXT_FIELDS = ("decision_id", "policy", "policy_version", "bundle_hash", "engine")
+_OPTIONAL_TEXT_FIELDS = ("request_id", "agg_key")
+# How orjson writes U+0000 inside a JSON string.
+_ESCAPED_NUL = b"\\u0000"
+
+
 def _json_roundtrip(value: Any, name: str) -> Any:
     # Storing and reloading JSON turns tuples into lists, datetimes into strings, etc.
     # Doing it up front makes the returned record identical to what is read back.
@@ -51,6 +61,18 @@ def _json_roundtrip(value: Any, name: str) -> Any:
         return orjson.loads(orjson.dumps(value))
     except TypeError as exc:
         raise TypeError(f"{name} is not JSON-serialisable: {exc}") from exc
+
+
+def _json_roundtrip_payloads(input_: Any, output: Any, reasons: Any) -> tuple[Any, Any, Any]:
+    # One orjson call pair for the three payloads; on failure, redo them one by one
+    # so the error names the payload at fault.
+    try:
+        loaded = orjson.loads(orjson.dumps((input_, output, reasons)))
+    except TypeError:
+        for value, name in ((input_, "input"), (output, "output"), (reasons, "reasons")):
+            _json_roundtrip(value, name)
+        raise
+    return loaded[0], loaded[1], loaded[2]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,9 +114,10 @@ class DraftRecord:
         _set = object.__setattr__  # frozen dataclass: normalise in place once
         _set(self, "decided_at", self.decided_at.astimezone(UTC))
         _set(self, "agg_amount", amount)
-        _set(self, "input", _json_roundtrip(self.input, "input"))
-        _set(self, "output", _json_roundtrip(self.output, "output"))
-        _set(self, "reasons", _json_roundtrip(self.reasons, "reasons"))
+        input_, output, reasons = _json_roundtrip_payloads(self.input, self.output, self.reasons)
+        _set(self, "input", input_)
+        _set(self, "output", output)
+        _set(self, "reasons", reasons)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,18 +134,91 @@ class DecisionRecord(DraftRecord):
 
 def canonical_bytes(record: DraftRecord) -> bytes:
     """Canonical serialisation of the hashed fields (a DecisionRecord's hashes are ignored)."""
-    payload = {name: getattr(record, name) for name in _DRAFT_FIELDS}
+    values = vars(record)
+    payload = {name: values[name] for name in _SORTED_FIELDS}
     return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
 
 
 def chain_hash(prev_hash: str, record: DraftRecord) -> str:
     """The chain rule: sha256 over the previous hash followed by the canonical bytes."""
+    return _hash(prev_hash, canonical_bytes(record))
+
+
+def _hash(prev_hash: str, canonical: bytes) -> str:
     digest = hashlib.sha256(prev_hash.encode("ascii"))
-    digest.update(canonical_bytes(record))
+    digest.update(canonical)
     return digest.hexdigest()
 
 
+def storable_bytes(draft: DraftRecord) -> bytes:
+    """``canonical_bytes(draft)``, refusing what the log could not store faithfully.
+
+    Raises ``UnstorableValueError`` for a text field that is not a string, a lone
+    surrogate anywhere, or a NUL character in a text field, the agg_key or any
+    string (key or value) of the JSON payloads: PostgreSQL text cannot hold U+0000,
+    and both stores refuse the same records.
+    """
+    values = vars(draft)
+    for name in _TEXT_FIELDS:
+        if not isinstance(values[name], str):
+            raise UnstorableValueError(f"{name} must be a string, not {type(values[name])!r}")
+    for name in _OPTIONAL_TEXT_FIELDS:
+        if values[name] is not None and not isinstance(values[name], str):
+            raise UnstorableValueError(
+                f"{name} must be a string or None, not {type(values[name])!r}"
+            )
+    try:
+        canonical = canonical_bytes(draft)
+    except TypeError as exc:  # orjson.JSONEncodeError: a lone surrogate in a string
+        raise UnstorableValueError(f"decision {values['decision_id']!r}: {exc}") from exc
+    # Text fields and JSON strings all appear in the canonical form, where orjson
+    # escapes U+0000; one substring search clears nearly every record.
+    if _ESCAPED_NUL in canonical:
+        where = _find_nul(values)
+        if where is not None:
+            raise UnstorableValueError(
+                f"{where} contains a NUL character (U+0000), which the decision log "
+                "cannot store (PostgreSQL text cannot hold it)"
+            )
+    return canonical
+
+
+def _find_nul(values: dict[str, Any]) -> str | None:
+    """Path of the first string holding U+0000 (None: a literal backslash-u0000)."""
+    stack: list[tuple[str, Any]] = [(name, values[name]) for name in reversed(_DRAFT_FIELDS)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                if "\x00" in key:
+                    return f"a key in {path}"
+                stack.append((f"{path}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+    return None
+
+
+def link(draft: DraftRecord, prev_hash: str, canonical: bytes) -> DecisionRecord:
+    """The record of ``draft`` chained after ``prev_hash``; ``canonical`` must be
+    ``storable_bytes(draft)``.  The draft was normalised when it was built, so its
+    values (payload dicts included) are taken as they are rather than normalised and
+    copied a second time: this is most of what sealing used to cost."""
+    record = object.__new__(DecisionRecord)
+    values = vars(draft)
+    fields = vars(record)  # frozen: fill __dict__ directly, as __init__ would
+    for name in _DRAFT_FIELDS:
+        fields[name] = values[name]
+    fields["prev_hash"] = prev_hash
+    fields["record_hash"] = _hash(prev_hash, canonical)
+    return record
+
+
 def seal(draft: DraftRecord, prev_hash: str) -> DecisionRecord:
-    """Link ``draft`` after the record whose hash is ``prev_hash``."""
-    values = {name: getattr(draft, name) for name in _DRAFT_FIELDS}
-    return DecisionRecord(**values, prev_hash=prev_hash, record_hash=chain_hash(prev_hash, draft))
+    """Link ``draft`` after the record whose hash is ``prev_hash``.
+
+    Raises ``UnstorableValueError`` if the draft holds a value the log can't store.
+    """
+    return link(draft, prev_hash, storable_bytes(draft))

@@ -2,20 +2,27 @@
 
 Why one thread: the hash chain is a single sequence, so appends are serial anyway;
 letting one thread own the write connection turns N concurrent callers into one
-transaction and one fsync instead of N.  Callers enqueue a request and block on a
-future until the transaction holding their record has committed.
+transaction and one fsync instead of N.  Callers enqueue a request and get a future
+that resolves once the transaction holding their record has committed.
 
 Per batch the writer:
   1. opens a transaction that holds the chain lock (``AppendSession.begin``) —
      the lock also spans other processes, which is what makes "read prior total,
      then insert" atomic across processes;
-  2. for each request, in arrival order: reads the prior total, calls ``decide``,
-     seals the draft onto the chain tip and inserts it, so a later request sees an
-     earlier one's row;
-  3. commits once, then resolves the futures.
+  2. reads the database totals of every aggregate the batch asks for, in one go;
+  3. for each request, in arrival order: computes the prior total (database total
+     plus the amounts of the batch's earlier records in the same window, kept in
+     memory, so a later request sees an earlier one's record) and calls ``decide``;
+  4. checks the new decision ids against the log (one query for the whole batch;
+     sooner, and only then, if a later request's prior total would include a record
+     not yet checked), seals the accepted drafts onto the chain in arrival order,
+     inserts them in bulk (SQLite: one executemany, PostgreSQL: one COPY) and
+     commits once;
+  5. resolves the futures.
 
-A ``decide`` that raises only fails its own caller: it runs before that request's
-insert, so there is nothing to undo.  A database error fails the whole batch.
+A ``decide`` that raises, returns something the log can't store, or repeats a
+logged decision id only fails its own caller: its draft never enters the chain or
+the running totals.  A database error fails the whole batch.
 """
 
 from __future__ import annotations
@@ -24,13 +31,20 @@ import contextlib
 import queue
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from .errors import DuplicateDecisionError, StoreClosedError, StoreError, WriteFailedError
-from .record import DecisionRecord, DraftRecord, seal
+from .errors import (
+    DuplicateDecisionError,
+    StoreClosedError,
+    StoreError,
+    UnstorableValueError,
+    WriteFailedError,
+)
+from .record import DecisionRecord, DraftRecord, link, storable_bytes
 
 if TYPE_CHECKING:
     from .base import AggregateQuery
@@ -49,12 +63,16 @@ class AppendSession(ABC):
         """
 
     @abstractmethod
-    def prior_total(self, query: AggregateQuery) -> float:
-        """SUM(agg_amount) for ``query`` inside the current transaction (0.0 if none)."""
+    def prior_totals(self, queries: Sequence[AggregateQuery]) -> list[float]:
+        """SUM(agg_amount) for each query inside the current transaction (0.0 if none)."""
 
     @abstractmethod
-    def insert(self, seq: int, record: DecisionRecord) -> bool:
-        """Insert at ``seq``; False (and nothing written) if decision_id already exists."""
+    def existing_ids(self, decision_ids: Sequence[str]) -> set[str]:
+        """Those of ``decision_ids`` already in the log."""
+
+    @abstractmethod
+    def insert_many(self, first_seq: int, records: Sequence[DecisionRecord]) -> None:
+        """Insert ``records`` at first_seq, first_seq + 1, ...; any conflict raises."""
 
     @abstractmethod
     def commit(self) -> None: ...
@@ -76,7 +94,7 @@ class WriteStats:
     largest_batch: int  # most requests handled in one transaction
 
 
-@dataclass
+@dataclass(slots=True)
 class _Request:
     aggregate: AggregateQuery | None
     decide: Decide
@@ -109,21 +127,32 @@ class GroupCommitWriter:
 
     # -- caller side ---------------------------------------------------------
 
-    def submit(self, aggregate: AggregateQuery | None, decide: Decide) -> DecisionRecord:
+    def submit(self, aggregate: AggregateQuery | None, decide: Decide) -> Future[DecisionRecord]:
+        """Queue a request; the future resolves once its record is committed.
+
+        Raises at once (nothing queued) if the store is closed, if called from inside
+        a ``decide`` or if the aggregate query can't be run.
+        """
         if threading.current_thread() is self._thread:
             # decide() runs on the writer thread; waiting on it from there deadlocks.
             raise StoreError("log_decision must not be called from inside decide()")
+        if aggregate is not None:
+            _check_query(aggregate)
         future: Future[DecisionRecord] = Future()
         with self._lock:
             if self._closed:
                 raise StoreClosedError("the decision store is closed")
             self._queue.put(_Request(aggregate, decide, future))
-        return future.result()
+        return future
 
     @property
     def pending(self) -> int:
         """Requests waiting for the writer (not counting the batch being written)."""
         return self._queue.qsize()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def stats(self) -> WriteStats:
         return WriteStats(self._commits, self._records, self._failed_batches, self._largest_batch)
@@ -176,27 +205,27 @@ class GroupCommitWriter:
 
     def _write_batch(self, batch: list[_Request]) -> None:
         self._largest_batch = max(self._largest_batch, len(batch))
-        outcomes: list[Outcome] = []
+        outcomes: list[Outcome | None] = [None] * len(batch)
         try:
             session, (seq, tip) = self._begin()
-            written = 0
-            for request in batch:
-                outcome = self._append(session, request, seq + 1, tip)
-                if isinstance(outcome, DecisionRecord):
-                    seq, tip = seq + 1, outcome.record_hash
-                    written += 1
-                outcomes.append(outcome)
-            if written:
+            accepted = _Batch(session, batch, outcomes).decide_all()
+            records: list[DecisionRecord] = []
+            for index, (draft, canonical) in accepted.items():  # arrival order
+                record = link(draft, tip, canonical)
+                tip = record.record_hash
+                outcomes[index] = record
+                records.append(record)
+            if records:
+                session.insert_many(seq + 1, records)
                 session.commit()
                 self._commits += 1
-                self._records += written
+                self._records += len(records)
             else:
                 session.rollback()  # only releases the lock; nothing to make durable
         except BaseException as exc:  # never let the writer thread die with callers waiting
             self._failed_batches += 1
             self._discard_session()  # may be broken; the next batch reconnects
-            for i, request in enumerate(batch):
-                own = outcomes[i] if i < len(outcomes) else None
+            for request, own in zip(batch, outcomes, strict=True):
                 if isinstance(own, BaseException):
                     request.future.set_exception(own)  # its decide() failed anyway
                 else:
@@ -205,10 +234,11 @@ class GroupCommitWriter:
                     request.future.set_exception(failure)
             return
         for request, outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                request.future.set_exception(outcome)
-            else:
+            if isinstance(outcome, DecisionRecord):
                 request.future.set_result(outcome)
+            else:
+                assert outcome is not None  # every request got a record or an error
+                request.future.set_exception(outcome)
 
     def _begin(self) -> tuple[AppendSession, tuple[int, str]]:
         """Begin a batch transaction, reconnecting once if the kept connection went stale.
@@ -224,21 +254,6 @@ class GroupCommitWriter:
         self._session = self._session_factory()
         return self._session, self._session.begin()
 
-    @staticmethod
-    def _append(session: AppendSession, request: _Request, seq: int, prev_hash: str) -> Outcome:
-        """Append one request; a caller-specific failure is returned, a DB error raised."""
-        prior = 0.0 if request.aggregate is None else session.prior_total(request.aggregate)
-        try:
-            draft = request.decide(prior)
-            if not isinstance(draft, DraftRecord):
-                raise TypeError(f"decide() must return a DraftRecord, got {type(draft)!r}")
-            record = seal(draft, prev_hash)
-        except BaseException as exc:  # whatever decide raises belongs to its caller
-            return exc
-        if not session.insert(seq, record):
-            return DuplicateDecisionError(f"decision {record.decision_id} is already logged")
-        return record
-
     def _discard_session(self) -> None:
         session, self._session = self._session, None
         if session is None:
@@ -248,3 +263,117 @@ class GroupCommitWriter:
             session.rollback()
         with contextlib.suppress(Exception):
             session.close()
+
+
+def _check_query(query: AggregateQuery) -> None:
+    """Refuse, before it is queued, a query that would fail the batch's total read."""
+    key = query.key
+    if not isinstance(key, str):
+        raise UnstorableValueError(f"aggregate key must be a string, not {type(key)!r}")
+    if "\x00" in key:
+        raise UnstorableValueError(
+            "aggregate key contains a NUL character (U+0000), which the decision log "
+            "cannot store (PostgreSQL text cannot hold it)"
+        )
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UnstorableValueError(f"aggregate key is not valid text: {exc}") from None
+    for bound in (query.since, query.until):
+        if isinstance(bound, datetime) or not isinstance(bound, date):
+            raise TypeError("aggregate since and until must be datetime.date values")
+
+
+class _Batch:
+    """Steps 2-4 of a batch: prior totals, decide() calls, duplicate checks.
+
+    ``decide_all`` fills ``outcomes`` with each failed request's exception and
+    returns the accepted requests (index -> draft and its canonical bytes) in
+    arrival order, every one checked against the log.
+    """
+
+    def __init__(
+        self, session: AppendSession, batch: list[_Request], outcomes: list[Outcome | None]
+    ) -> None:
+        self._session = session
+        self._batch = batch
+        self._outcomes = outcomes
+        self._accepted: dict[int, tuple[DraftRecord, bytes]] = {}
+        self._ids: set[str] = set()
+        # agg_key -> decision_date -> sum of the accepted drafts' agg_amount
+        self._running: dict[str, dict[date, float]] = {}
+        # Accepted but not yet checked against the log, and their agg_keys.
+        self._unchecked: list[int] = []
+        self._unchecked_keys: set[str] = set()
+
+    def decide_all(self) -> dict[int, tuple[DraftRecord, bytes]]:
+        queries = list(dict.fromkeys(r.aggregate for r in self._batch if r.aggregate is not None))
+        totals = dict(zip(queries, self._session.prior_totals(queries), strict=True))
+        for index, request in enumerate(self._batch):
+            query = request.aggregate
+            prior = 0.0
+            if query is not None:
+                if query.key in self._unchecked_keys:
+                    # An unchecked draft may count in this prior: if it duplicates a
+                    # logged id it must not, so settle that first.
+                    self._check_ids()
+                prior = totals[query] + self._running_total(query)
+            self._decide(index, request, prior)
+        self._check_ids()
+        return self._accepted
+
+    def _running_total(self, query: AggregateQuery) -> float:
+        by_date = self._running.get(query.key)
+        if not by_date:
+            return 0.0
+        return sum(
+            amount for day, amount in by_date.items() if query.since <= day <= query.until
+        )
+
+    def _decide(self, index: int, request: _Request, prior: float) -> None:
+        try:
+            draft = request.decide(prior)
+            if not isinstance(draft, DraftRecord):
+                raise TypeError(f"decide() must return a DraftRecord, got {type(draft)!r}")
+            canonical = storable_bytes(draft)
+        except BaseException as exc:  # whatever decide raises belongs to its caller
+            self._outcomes[index] = exc
+            return
+        if draft.decision_id in self._ids:
+            self._outcomes[index] = _duplicate(draft)
+            return
+        self._ids.add(draft.decision_id)
+        self._accepted[index] = (draft, canonical)
+        self._unchecked.append(index)
+        if draft.agg_key is not None and draft.agg_amount is not None:
+            self._unchecked_keys.add(draft.agg_key)
+            self._add_running(draft)
+
+    def _add_running(self, draft: DraftRecord) -> None:
+        assert draft.agg_key is not None and draft.agg_amount is not None
+        by_date = self._running.setdefault(draft.agg_key, {})
+        by_date[draft.decision_date] = by_date.get(draft.decision_date, 0.0) + draft.agg_amount
+
+    def _check_ids(self) -> None:
+        if not self._unchecked:
+            return
+        unchecked = self._unchecked
+        self._unchecked, self._unchecked_keys = [], set()
+        logged = self._session.existing_ids(
+            [self._accepted[i][0].decision_id for i in unchecked]
+        )
+        if not logged:
+            return
+        for index in unchecked:
+            draft = self._accepted[index][0]
+            if draft.decision_id in logged:
+                del self._accepted[index]
+                self._outcomes[index] = _duplicate(draft)
+        self._running = {}
+        for draft, _ in self._accepted.values():
+            if draft.agg_key is not None and draft.agg_amount is not None:
+                self._add_running(draft)
+
+
+def _duplicate(draft: DraftRecord) -> DuplicateDecisionError:
+    return DuplicateDecisionError(f"decision {draft.decision_id} is already logged")
