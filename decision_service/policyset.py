@@ -92,6 +92,8 @@ class PolicySet:
         self.cases = cases  # policy id -> (file, case)
         self.bundle_hash = bundle_hash
         self.engine_names = engines
+        self._by_version = {(name, v.compiled.version): v
+                            for name, vs in versions.items() for v in vs}
 
     # -- loading ---------------------------------------------------------------
 
@@ -197,12 +199,11 @@ class PolicySet:
         return chosen
 
     def version(self, name: str, version: str) -> PolicyVersion:
-        if name not in self.versions:
-            raise UnknownPolicyError(name, self.names())
-        for candidate in self.versions[name]:
-            if candidate.compiled.version == version:
-                return candidate
-        raise UnknownPolicyError(f"{name}@{version}", self.names())
+        found = self._by_version.get((name, version))
+        if found is None:
+            raise UnknownPolicyError(name if name not in self.versions else
+                                     f"{name}@{version}", self.names())
+        return found
 
     def current(self, name: str, today: dt.date | None = None) -> PolicyVersion:
         return self.version_for(name, today or utc_today())
