@@ -9,12 +9,12 @@ few read queries.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
-from typing import Literal, NamedTuple, Self
+from typing import Any, Literal, NamedTuple, Self
 
 from .errors import StoreClosedError, StoreError
 from .record import GENESIS_HASH, DecisionRecord, DraftRecord, chain_hash
@@ -61,6 +61,28 @@ class StoredRow(NamedTuple):
     record_hash: str
     record: DecisionRecord | None
     error: str | None
+
+
+# The columns every store selects, in this order; a store passes decoders for
+# the ones its database does not return as Python values already.
+_RECORD_COLUMNS = ("policy", "policy_version", "bundle_hash", "engine", "decided_at",
+                   "decision_date", "request_id", "input", "output", "reasons", "agg_key",
+                   "agg_amount")
+
+
+def stored_row(values: tuple[Any, ...],
+               decoders: Mapping[str, Callable[[Any], Any]] | None = None) -> StoredRow:
+    """(seq, decision_id, *_RECORD_COLUMNS, prev_hash, record_hash) as a StoredRow."""
+    seq, decision_id, prev_hash, record_hash = values[0], values[1], values[14], values[15]
+    decoders = decoders or {}
+    try:
+        fields = {name: decoders[name](value) if name in decoders else value
+                  for name, value in zip(_RECORD_COLUMNS, values[2:14], strict=True)}
+        record = DecisionRecord(decision_id=decision_id, prev_hash=prev_hash,
+                                record_hash=record_hash, **fields)
+    except (ValueError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
+        return StoredRow(seq, decision_id, prev_hash, record_hash, None, repr(exc))
+    return StoredRow(seq, decision_id, prev_hash, record_hash, record, None)
 
 
 class DecisionStore(ABC):

@@ -21,7 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import set_json_loads
 
 from . import migrate
-from .base import AggregateQuery, AppendSession, DecisionStore, StoredRow
+from .base import AggregateQuery, AppendSession, DecisionStore, StoredRow, stored_row
 from .errors import StoreError
 from .pool import ConnectionPool
 from .record import GENESIS_HASH, DecisionRecord
@@ -53,28 +53,7 @@ _EXISTING_IDS = "SELECT decision_id FROM decisions WHERE decision_id = ANY(%s::t
 
 
 def _row(values: tuple[Any, ...]) -> StoredRow:
-    seq, decision_id, prev_hash, record_hash = values[0], values[1], values[14], values[15]
-    try:
-        record = DecisionRecord(
-            decision_id=decision_id,
-            policy=values[2],
-            policy_version=values[3],
-            bundle_hash=values[4],
-            engine=values[5],
-            decided_at=values[6],
-            decision_date=values[7],
-            request_id=values[8],
-            input=values[9],
-            output=values[10],
-            reasons=values[11],
-            agg_key=values[12],
-            agg_amount=values[13],
-            prev_hash=prev_hash,
-            record_hash=record_hash,
-        )
-    except (ValueError, TypeError) as exc:
-        return StoredRow(seq, decision_id, prev_hash, record_hash, None, repr(exc))
-    return StoredRow(seq, decision_id, prev_hash, record_hash, record, None)
+    return stored_row(values)
 
 
 class _PostgresAppend(AppendSession):

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from . import migrate
-from .base import AggregateQuery, AppendSession, DecisionStore, StoredRow
+from .base import AggregateQuery, AppendSession, DecisionStore, StoredRow, stored_row
 from .errors import StoreError
 from .pool import ConnectionPool
 from .record import GENESIS_HASH, DecisionRecord
@@ -56,29 +56,17 @@ def _timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+_DECODERS = {
+    "decided_at": datetime.fromisoformat,
+    "decision_date": date.fromisoformat,
+    "input": orjson.loads,
+    "output": orjson.loads,
+    "reasons": orjson.loads,
+}
+
+
 def _row(values: tuple[Any, ...]) -> StoredRow:
-    seq, decision_id, prev_hash, record_hash = values[0], values[1], values[14], values[15]
-    try:
-        record = DecisionRecord(
-            decision_id=decision_id,
-            policy=values[2],
-            policy_version=values[3],
-            bundle_hash=values[4],
-            engine=values[5],
-            decided_at=datetime.fromisoformat(values[6]),
-            decision_date=date.fromisoformat(values[7]),
-            request_id=values[8],
-            input=orjson.loads(values[9]),
-            output=orjson.loads(values[10]),
-            reasons=orjson.loads(values[11]),
-            agg_key=values[12],
-            agg_amount=values[13],
-            prev_hash=prev_hash,
-            record_hash=record_hash,
-        )
-    except (ValueError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
-        return StoredRow(seq, decision_id, prev_hash, record_hash, None, repr(exc))
-    return StoredRow(seq, decision_id, prev_hash, record_hash, record, None)
+    return stored_row(values, _DECODERS)
 
 
 class _SQLiteAppend(AppendSession):
