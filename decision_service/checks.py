@@ -19,7 +19,7 @@ from typing import Any
 from decision_service.compile import CompiledPolicy, CompiledRule, CompiledTable, FieldInfo
 from decision_service.errors import EvaluationError, Problems
 from decision_service.evaluate import contribution
-from decision_service.ir import AnyOf, Const, Fact, Field, matches
+from decision_service.ir import AnyOf, Const, Fact, Field, holds
 
 MAX_POINTS = 60_000
 _ABSENT = object()
@@ -180,9 +180,7 @@ def _check_table(compiled: CompiledPolicy, table: CompiledTable,
 
 
 def matches_rule(rule: CompiledRule, fact: Fact) -> bool:
-    from decision_service.ir import MatchRule
-
-    return matches(MatchRule(rule.key, rule.atoms), fact)
+    return all(holds(atom, fact) for atom in rule.atoms)
 
 
 def _check_monotonic(compiled: CompiledPolicy, table: CompiledTable,

@@ -100,7 +100,3 @@ def holds(atom: Atom, fact: Fact) -> bool:
             return False
         return _compare(value, atom.op, other)
     return _compare(value, atom.op, atom.operand.value)
-
-
-def matches(rule: MatchRule, fact: Fact) -> bool:
-    return all(holds(atom, fact) for atom in rule.atoms)
