@@ -114,6 +114,14 @@ class CompiledPolicy:
                 rules.append(MatchRule(table.when_key, table.when_atoms))
         return rules
 
+    def parameters_for(self, values: Mapping[str, Any]) -> dict[str, EngineValue]:
+        """Parameter values (by fact key) for the unit the input names (A9)."""
+        unit_input = self.fact_plan.unit_input
+        unit = values.get(unit_input) if unit_input else None
+        if unit is None:
+            return self.default_parameters
+        return self.parameters_by_unit.get(unit, self.default_parameters)
+
     def fact(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Fact:
         """The engines' view of a validated input (see ``ir`` for the encoding).
 
@@ -139,9 +147,7 @@ class CompiledPolicy:
             else:  # a unit: its code, its region and its watch-list flag
                 fact[key] = value
                 fact[key + "__region"], fact[key + "__watchlist"] = extra[value]
-        unit = values.get(plan.unit_input) if plan.unit_input else None
-        fact.update(self.parameters_by_unit.get(unit, self.default_parameters)
-                    if unit is not None else self.default_parameters)
+        fact.update(self.parameters_for(values))
         for name, key in plan.history:
             fact[key] = history.get(name, 0.0)
         for key, part_keys in plan.derived:

@@ -289,10 +289,7 @@ class PolicySet:
                  totals: Mapping[str, float]) -> dict[str, Any]:
         """Every name a message may mention, in the policy's own words."""
         context: dict[str, Any] = dict(values)
-        unit_input = compiled.policy.meta.unit_input
-        unit = values.get(unit_input) if unit_input else None
-        params = compiled.parameters_by_unit.get(unit, compiled.default_parameters) \
-            if unit is not None else compiled.default_parameters
+        params = compiled.parameters_for(values)
         for name in compiled.policy.parameters:
             info = compiled.fields[name]
             value = params.get(info.key)
