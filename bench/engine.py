@@ -41,10 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from decision_service.engines import Engine  # noqa: E402
-from decision_service.evaluate import final_outputs  # noqa: E402
-from decision_service.model import OrgTree  # noqa: E402
+from decision_service.engines.reference import final_outputs  # noqa: E402
+from decision_service.language.model import OrgTree  # noqa: E402
+from decision_service.policy_files import read_policy_dir  # noqa: E402
 from decision_service.policyset import PolicySet, PolicyVersion  # noqa: E402
-from decision_service.sources import read_policy_dir  # noqa: E402
 
 TODAY = dt.date(2026, 11, 23)
 V2_FROM = dt.date(2027, 1, 1)

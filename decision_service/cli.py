@@ -54,7 +54,7 @@ def _fail(code: int, message: str, fmt: str, details: Any = None) -> NoReturn:
 
 
 def _load(directory: Path | None, fmt: str, engines: tuple[str, ...] | None = None) -> PolicySet:
-    from decision_service.sources import load_policy_dir
+    from decision_service.policy_files import load_policy_dir
 
     try:
         return load_policy_dir(directory or default_policies_dir(), engines)
@@ -109,7 +109,7 @@ def test(directory: Path | None = PoliciesArg, fmt: str = FormatOpt,
          engine: list[str] = typer.Option([], "--engine",
                                            help="Engines to run (default: all).")) -> None:
     """Run every policy's cases on every engine; engines must agree."""
-    from decision_service.testing import run_cases
+    from decision_service.policy_cases import run_cases
 
     policies = _load(directory, fmt, tuple(engine) or None)
     results = run_cases(policies, tuple(engine) or None, policy)

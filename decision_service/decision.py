@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from decision_service.model import Text
+from decision_service.language.model import Text
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from decision_service.cells import parse_cell
-from decision_service.compile import CompiledPolicy
+from decision_service.compiler.compile import CompiledPolicy
 from decision_service.decision import Dimension, LowerRoute, Reason
-from decision_service.evaluate import Evaluation, field_value
-from decision_service.model import Text
+from decision_service.engines.reference import Evaluation, field_value
+from decision_service.language.cells import parse_cell
+from decision_service.language.model import Text
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 

@@ -26,9 +26,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from decision_service.cells import parse_cell
 from decision_service.errors import FieldProblem, InputError
-from decision_service.model import InputDecl, OrgTree, Policy
+from decision_service.language.cells import parse_cell
+from decision_service.language.model import InputDecl, OrgTree, Policy
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_TEXT = 200
@@ -121,7 +121,7 @@ def _no_duplicates(values: list[str]) -> list[str]:
     return values
 
 
-def _holds(test_text: str, value: Any) -> bool:
+def holds_plain(test_text: str, value: Any) -> bool:
     """A unary test (`ATI`, `in [A, B]`, `not X`) on a plain value: for optional_when."""
     test = parse_cell(test_text)
     words = [t.text for t in test.operands]
@@ -167,7 +167,7 @@ def input_model(policy: Policy, org: OrgTree) -> type[BaseModel]:
         for name, decl in conditional.items():
             if getattr(model, name) is not None:
                 continue
-            if not all(_holds(test, getattr(model, other, None))
+            if not all(holds_plain(test, getattr(model, other, None))
                        for other, test in decl.optional_when.items()):
                 condition = ", ".join(f"{k} {v}" for k, v in decl.optional_when.items())
                 raise PydanticCustomError(

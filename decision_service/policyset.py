@@ -21,9 +21,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from decision_service import explain
-from decision_service.compile import CompiledPolicy, compile_policy
+from decision_service.compiler.compile import CompiledPolicy, compile_policy
 from decision_service.decision import Decision
 from decision_service.engines import ENGINES, Engine, make_engine
+from decision_service.engines.reference import final_outputs
 from decision_service.errors import (
     FieldProblem,
     InputError,
@@ -32,11 +33,10 @@ from decision_service.errors import (
     Problems,
     UnknownPolicyError,
 )
-from decision_service.evaluate import final_outputs
-from decision_service.inputs import input_model, parse_iso_date, validate_input
-from decision_service.loader import PolicyExtension, load_cases, load_org, load_policy
-from decision_service.model import HistoryTotal, OrgTree, Policy, PolicyCase
-from decision_service.yamlpos import parse_yaml
+from decision_service.inputs import holds_plain, input_model, parse_iso_date, validate_input
+from decision_service.language.model import HistoryTotal, OrgTree, Policy, PolicyCase
+from decision_service.language.parse import PolicyExtension, load_cases, load_org, load_policy
+from decision_service.language.yamlpos import parse_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +78,7 @@ def _history_key(policy_id: str, hist: HistoryTotal, values: Mapping[str, Any]) 
 
 
 def _matches(tests: Mapping[str, str], values: Mapping[str, Any]) -> bool:
-    from decision_service.inputs import _holds
-
-    return all(_holds(test, values.get(name)) for name, test in tests.items())
+    return all(holds_plain(test, values.get(name)) for name, test in tests.items())
 
 
 class PolicySet:
@@ -131,7 +129,7 @@ class PolicySet:
             compiled = compile_policy(policy, org, problems)
             if compiled is None:
                 continue
-            from decision_service.checks import static_checks
+            from decision_service.compiler.checks import static_checks
 
             static_checks(compiled, problems)
             # Versions that only move figures share one input model, so a request
@@ -175,6 +173,12 @@ class PolicySet:
         for file in sorted(texts):
             digest.update(file.encode() + b"\0" + texts[file].encode() + b"\0")
         return cls(org, versions, cases, digest.hexdigest(), engines)
+
+    def __enter__(self) -> PolicySet:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         _close_engines(self.versions)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from decision_service.api.server import _fail, run
+from decision_service.api.server import fail_to_start, run
 from decision_service.api.settings import ServiceSettings, SettingsError
 
 
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = ServiceSettings.from_options(**options)
     except SettingsError as exc:
-        _fail(str(exc))
+        fail_to_start(str(exc))
     run(settings)
 
 

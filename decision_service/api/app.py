@@ -31,13 +31,13 @@ from decision_service.api import (
 )
 from decision_service.api.auth import KeyRing
 from decision_service.api.context import AppContext
-from decision_service.api.deciding import DecisionService
 from decision_service.api.metrics import Metrics
 from decision_service.api.registry import PolicyRegistry
 from decision_service.api.schemas import BatchIn
+from decision_service.api.service import DecisionService
 from decision_service.api.settings import ServiceSettings
-from decision_service.authority import AuthorityRequest
 from decision_service.errors import PolicyError
+from decision_service.ltc.authority import AuthorityRequest
 from decision_service.store import open_store
 
 SETTINGS_ENV = "DECISION_SERVICE_SETTINGS_JSON"  # how `run` hands settings to workers

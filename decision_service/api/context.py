@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from decision_service.api.auth import KeyRing
-from decision_service.api.deciding import DecisionService
 from decision_service.api.logging import request_id_of
 from decision_service.api.metrics import Metrics
 from decision_service.api.registry import PolicyRegistry
+from decision_service.api.service import DecisionService
 from decision_service.api.settings import ServiceSettings
 from decision_service.store import DecisionStore
 

@@ -13,16 +13,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from decision_service.ltc.policies import headline_label
+
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)
-
-
-def outcome_label(outputs: Mapping[str, Any]) -> str:
-    """The one output that says what happened, per policy kind (all are small enums)."""
-    for name in ("outcome", "allowed", "grade"):
-        if name in outputs:
-            value = outputs[name]
-            return str(value).lower() if isinstance(value, bool) else str(value)
-    return "decided"
 
 
 class Metrics:
@@ -63,7 +56,7 @@ class Metrics:
         self._child(self.request_seconds, method, route, str(status)).observe(seconds)
 
     def observe_decision(self, policy: str, outputs: Mapping[str, Any], seconds: float) -> None:
-        self._child(self.decisions, policy, outcome_label(outputs)).inc()
+        self._child(self.decisions, policy, headline_label(outputs)).inc()
         self._child(self.decision_seconds, policy).observe(seconds)
 
     def rejected_input(self, policy: str) -> None:

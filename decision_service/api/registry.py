@@ -19,8 +19,8 @@ from pathlib import Path
 import structlog
 
 from decision_service.errors import PolicyError
+from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
-from decision_service.sources import read_policy_dir
 
 log = structlog.get_logger("decision_service.api")
 

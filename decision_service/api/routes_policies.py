@@ -10,11 +10,11 @@ from fastapi import APIRouter, Request
 from decision_service.api.auth import secured
 from decision_service.api.bodies import JSONBody
 from decision_service.api.context import AppContext
-from decision_service.api.deciding import INTERNAL_POLICIES
 from decision_service.api.openapi import problems
 from decision_service.api.problems import Problem
 from decision_service.api.schemas import PolicyDetail, PolicyList
 from decision_service.errors import InputError
+from decision_service.ltc.policies import INTERNAL_POLICIES
 from decision_service.policyset import PolicySet, PolicyVersion, utc_today
 
 

@@ -14,11 +14,11 @@ from decision_service.api import logging as api_logging
 from decision_service.api.app import SETTINGS_ENV, SNAPSHOT_ENV, create_app
 from decision_service.api.settings import ServiceSettings, SettingsError
 from decision_service.errors import PolicyError
-from decision_service.sources import load_policy_dir
+from decision_service.policy_files import load_policy_dir
 from decision_service.store import StoreError, open_store
 
 
-def _fail(message: str) -> NoReturn:
+def fail_to_start(message: str) -> NoReturn:
     print(f"decision-service: error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(2)
 
@@ -39,12 +39,12 @@ def run(settings: ServiceSettings) -> None:
             load_policy_dir(settings.policies_dir, (settings.engine,)).close()
             open_store(settings.db_url).close()
     except SettingsError as exc:
-        _fail(str(exc))
+        fail_to_start(str(exc))
     except PolicyError as exc:
-        _fail(f"the policies in {settings.policies_dir} are invalid; nothing was loaded:\n"
+        fail_to_start(f"the policies in {settings.policies_dir} are invalid; nothing was loaded:\n"
               + "\n".join(str(p) for p in exc.problems))
     except StoreError as exc:
-        _fail(f"cannot open the decision log {settings.db_url!r}: {exc}")
+        fail_to_start(f"cannot open the decision log {settings.db_url!r}: {exc}")
     base = _url(settings.host, settings.port)
     print(f"decision-service: serving {settings.policies_dir} (engine {settings.engine}, "
           f"log {settings.db_url}) on {base}\n"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from decision_service.compile import CompiledPolicy
-from decision_service.evaluate import Evaluation
+from decision_service.compiler.compile import CompiledPolicy
+from decision_service.engines.reference import Evaluation
 
 ENGINES = ("compiled", "durable")
 

@@ -16,18 +16,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from decision_service.compile import (
-    _DATE,
-    _LIST,
-    _ORDERED,
-    _PLAIN,
+from decision_service.compiler.compile import (
+    MODE_DATE,
+    MODE_LIST,
+    MODE_ORDERED,
+    MODE_PLAIN,
     CompiledPolicy,
     CompiledRule,
     CompiledTable,
 )
+from decision_service.compiler.ir import AnyOf, Atom, Compare, Const, Field
+from decision_service.engines.reference import Evaluation
 from decision_service.errors import EvaluationError, EvaluationProblem
-from decision_service.evaluate import Evaluation
-from decision_service.ir import AnyOf, Atom, Compare, Const, Field
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -77,14 +77,14 @@ class _Writer:
             return lambda: f"values.get({name!r})"
 
         for name, key, mode, extra in plan.inputs:
-            if mode == _PLAIN:
+            if mode == MODE_PLAIN:
                 sources[key] = read(name)
-            elif mode == _ORDERED:
+            elif mode == MODE_ORDERED:
                 ranks = self.const(extra)
                 sources[key] = lambda n=name, r=ranks: f"{r}.get(values.get({n!r}))"  # type: ignore[misc]
-            elif mode == _DATE:
+            elif mode == MODE_DATE:
                 sources[key] = lambda n=name: f"_ordinal(values.get({n!r}))"  # type: ignore[misc]
-            elif mode == _LIST:
+            elif mode == MODE_LIST:
                 sources[key] = read(name)
                 for member, member_key in extra:
                     sources[member_key] = (
@@ -116,9 +116,9 @@ class _Writer:
             if not ((decl.required and not decl.optional_when) or decl.default is not None):
                 continue
             present.add(key)
-            if mode == _LIST:
+            if mode == MODE_LIST:
                 present.update(member_key for _, member_key in extra)
-            elif mode not in (_PLAIN, _ORDERED, _DATE):
+            elif mode not in (MODE_PLAIN, MODE_ORDERED, MODE_DATE):
                 present.update((key + "__region", key + "__watchlist"))
         present.update(key for _, key in compiled.fact_plan.history)
         present.update(key for key, parts in compiled.fact_plan.derived

@@ -12,10 +12,10 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from decision_service.compile import CompiledPolicy
+from decision_service.compiler.compile import CompiledPolicy
+from decision_service.compiler.ir import Fact
 from decision_service.engines.durable_driver import DurableMatcher
-from decision_service.evaluate import Evaluation, run
-from decision_service.ir import Fact
+from decision_service.engines.reference import Evaluation, run
 
 
 class DurableEngine:

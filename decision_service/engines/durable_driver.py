@@ -2,7 +2,7 @@
 
 ``DurableMatcher(name, rules).match(fact)`` answers which ``MatchRule`` keys hold for a
 fact, with exactly the semantics of a plain Python evaluation of the atoms (see
-``decision_service.ir``): a missing field makes an atom false whatever its operator,
+``decision_service.compiler.ir``): a missing field makes an atom false whatever its operator,
 ``AnyOf`` is a disjunction of equalities, an empty conjunction always holds. One more
 rule, which a plain evaluation of strictly typed facts never notices: values of
 different kinds (number, string, bool) never compare, so such an atom is false too.
@@ -106,7 +106,7 @@ from typing import Final
 
 import durable_rules_engine as _dre
 
-from decision_service.ir import AnyOf, Atom, Compare, Const, EngineValue, Field, MatchRule
+from decision_service.compiler.ir import AnyOf, Atom, Compare, Const, EngineValue, Field, MatchRule
 
 __all__ = [
     "MAX_RULES_PER_RULESET",

@@ -2,7 +2,7 @@
 engine, each its own pytest item, and all engines giving identical answers.
 
 The cases are read at collection time only to name the items; the shipped set
-is loaded and run once per module through ``testing.run_cases``, the same
+is loaded and run once per module through ``policy_cases.run_cases``, the same
 runner as ``decision-service test``."""
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from decision_service.engines import ENGINES
+from decision_service.engines.reference import Evaluation
 from decision_service.errors import EvaluationError, InputError
-from decision_service.evaluate import Evaluation
-from decision_service.loader import load_cases
-from decision_service.model import PolicyCase
+from decision_service.language.model import PolicyCase
+from decision_service.language.parse import load_cases
+from decision_service.policy_cases import CaseResult, run_cases
+from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
-from decision_service.sources import read_policy_dir
-from decision_service.testing import CaseResult, run_cases
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 TEXTS = read_policy_dir(POLICIES)

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from policykit import POLICIES
 
+from decision_service.policy_files import load_policy_dir
 from decision_service.policyset import PolicySet
-from decision_service.sources import load_policy_dir
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from decision_service import authority
 from decision_service.decision import Decision
+from decision_service.ltc import authority
 from decision_service.policyset import PolicySet
 
 DAY = dt.date(2026, 11, 23)

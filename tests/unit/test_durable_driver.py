@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from decision_service.compiler.ir import AnyOf, Atom, Compare, Const, EngineValue, Field, MatchRule
 from decision_service.engines import durable_driver
 from decision_service.engines.durable_driver import DurableLimitError, DurableMatcher
-from decision_service.ir import AnyOf, Atom, Compare, Const, EngineValue, Field, MatchRule
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt,
@@ -455,7 +455,7 @@ def test_closing_after_only_unmatched_facts_does_not_crash_the_process() -> None
     # Unprimed, durable's delete_state reads uninitialised memory here (valgrind).
     script = (
         "from decision_service.engines.durable_driver import DurableMatcher\n"
-        "from decision_service.ir import MatchRule, Compare, Const\n"
+        "from decision_service.compiler.ir import MatchRule, Compare, Const\n"
         "for n in range(300):\n"
         "    rules = [MatchRule(f'k{i}', (Compare('a', '==', Const(i)),))\n"
         "             for i in range(n % 7 + 1)]\n"

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from policykit import POLICIES
 
 from decision_service.errors import EvaluationError, InputError
-from decision_service.loader import load_org
+from decision_service.language.parse import load_org
+from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
-from decision_service.sources import read_policy_dir
 
 if importlib.util.find_spec("decision_service.engines.durable_driver") is None:
     pytest.skip("the durable backend (decision_service/engines/durable_driver.py) does not "

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from decision_service import authority
 from decision_service.errors import FieldProblem, InputError
+from decision_service.ltc import authority
 from decision_service.policyset import PolicySet
 
 DEAL: dict[str, Any] = {

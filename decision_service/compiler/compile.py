@@ -15,9 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from decision_service.cells import CellSyntaxError, CellTest, Token, parse_cell
-from decision_service.errors import Position, Problems
-from decision_service.ir import (
+from decision_service.compiler.ir import (
     AnyOf,
     Atom,
     Compare,
@@ -28,7 +26,9 @@ from decision_service.ir import (
     Field,
     MatchRule,
 )
-from decision_service.model import (
+from decision_service.errors import Position, Problems
+from decision_service.language.cells import CellSyntaxError, CellTest, Token, parse_cell
+from decision_service.language.model import (
     InputDecl,
     Ordering,
     OrgTree,
@@ -134,13 +134,13 @@ class CompiledPolicy:
             value = values.get(name)
             if value is None:
                 continue
-            if mode == _PLAIN:
+            if mode == MODE_PLAIN:
                 fact[key] = value
-            elif mode == _ORDERED:
+            elif mode == MODE_ORDERED:
                 fact[key] = extra[value]
-            elif mode == _DATE:
+            elif mode == MODE_DATE:
                 fact[key] = value.toordinal()
-            elif mode == _LIST:
+            elif mode == MODE_LIST:
                 present = set(value)
                 for member, member_key in extra:
                     fact[member_key] = member in present
@@ -163,7 +163,7 @@ class CompiledPolicy:
 
 
 # How FactPlan converts each input (shared with the compiled engine's codegen).
-_PLAIN, _ORDERED, _DATE, _LIST, _UNIT = range(5)
+MODE_PLAIN, MODE_ORDERED, MODE_DATE, MODE_LIST, MODE_UNIT = range(5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,18 +181,18 @@ def _fact_plan(policy: Policy, org: OrgTree, fields: dict[str, FieldInfo]) -> Fa
         if decl.type == "unit":
             units = {code: (org.region_of(code) or code, unit.watchlist)
                      for code, unit in org.units.items()}
-            inputs.append((name, info.key, _UNIT, units))
+            inputs.append((name, info.key, MODE_UNIT, units))
         elif info.kind == "ordered":
             assert info.ordering is not None
             ranks = {v: i for i, v in enumerate(info.ordering.values)}
-            inputs.append((name, info.key, _ORDERED, ranks))
+            inputs.append((name, info.key, MODE_ORDERED, ranks))
         elif info.kind == "date":
-            inputs.append((name, info.key, _DATE, None))
+            inputs.append((name, info.key, MODE_DATE, None))
         elif info.kind == "list":
             members = tuple((m, f"{info.key}__{m}") for m in info.values)
-            inputs.append((name, info.key, _LIST, members))
+            inputs.append((name, info.key, MODE_LIST, members))
         else:
-            inputs.append((name, info.key, _PLAIN, None))
+            inputs.append((name, info.key, MODE_PLAIN, None))
     return FactPlan(
         inputs=tuple(inputs),
         unit_input=policy.meta.unit_input,

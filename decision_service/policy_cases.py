@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from decision_service.errors import EvaluationError, InputError
-from decision_service.model import PolicyCase
+from decision_service.language.model import PolicyCase
 from decision_service.policyset import PolicySet
 
 

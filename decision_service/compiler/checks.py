@@ -16,10 +16,10 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from decision_service.compile import CompiledPolicy, CompiledRule, CompiledTable, FieldInfo
+from decision_service.compiler.compile import CompiledPolicy, CompiledRule, CompiledTable, FieldInfo
+from decision_service.compiler.hit_policies import contribution
+from decision_service.compiler.ir import AnyOf, Const, Fact, Field, holds
 from decision_service.errors import EvaluationError, Problems
-from decision_service.evaluate import contribution
-from decision_service.ir import AnyOf, Const, Fact, Field, holds
 
 MAX_POINTS = 60_000
 _ABSENT = object()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from decision_service.model import HIT_POLICIES
+from decision_service.language.model import HIT_POLICIES
 
 TEXT: dict[str, Any] = {
     "type": "dict",

@@ -20,7 +20,6 @@ from typing import Any
 
 import structlog
 
-from decision_service import authority
 from decision_service.api import logbook
 from decision_service.api.ids import new_id
 from decision_service.api.metrics import Metrics
@@ -33,6 +32,8 @@ from decision_service.errors import (
     InputError,
     UnknownPolicyError,
 )
+from decision_service.ltc import authority
+from decision_service.ltc.policies import DEAL_POLICY, INTERNAL_POLICIES
 from decision_service.policyset import PolicySet, Prepared, utc_today
 from decision_service.store import (
     AggregateQuery,
@@ -43,11 +44,6 @@ from decision_service.store import (
     UnstorableValueError,
 )
 
-# Decided only through POST /v1/authority/check, which derives its inputs (facts
-# about the deal, the approver and the org tree); posting those facts directly
-# would let a client assert "own_level_ok: true".
-INTERNAL_POLICIES = frozenset({"authority-check"})
-DEAL_POLICY = "authorization"
 # Ids this service writes are uuid4 hex; anything else outside this alphabet is
 # unknown without asking the database (and can't smuggle NUL bytes into it).
 _SANE_DECISION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")

@@ -18,7 +18,8 @@ from pydantic_core import PydanticCustomError
 from decision_service.decision import Decision
 from decision_service.errors import FieldProblem, InputError
 from decision_service.inputs import Identifier, IsoDate, problems_of
-from decision_service.model import OrgTree
+from decision_service.language.model import OrgTree
+from decision_service.ltc.policies import AUTHORITY_POLICY, DEAL_POLICY
 from decision_service.policyset import PolicySet
 
 Text = Identifier
@@ -167,7 +168,7 @@ def check(policies: PolicySet, deal: Decision, request: AuthorityRequest,
           today: dt.date, engine: str = "compiled") -> Decision:
     """Decide B1-B5 for a deal already decided (logged, or decided inline)."""
     on = request.as_of or today
-    return policies.decide("authority-check", facts(policies.org, deal, request, on),
+    return policies.decide(AUTHORITY_POLICY, facts(policies.org, deal, request, on),
                            today=on, engine=engine)
 
 
@@ -176,7 +177,7 @@ def decide_inline_deal(policies: PolicySet, request: AuthorityRequest, today: dt
     """An inline deal is decided as `eval` would, at its own as_of (else today)."""
     assert request.deal is not None
     try:
-        return policies.decide("authorization", request.deal, today=today, engine=engine)
+        return policies.decide(DEAL_POLICY, request.deal, today=today, engine=engine)
     except InputError as exc:
         raise InputError([FieldProblem(f"deal.{p.field}" if p.field else "deal", p.code,
                                        p.message) for p in exc.problems]) from None

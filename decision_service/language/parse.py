@@ -13,9 +13,9 @@ from typing import Any, cast
 
 import cerberus
 
-from decision_service import schemas
 from decision_service.errors import PolicyError, PolicyProblem, Position, Problems
-from decision_service.model import (
+from decision_service.language import shapes
+from decision_service.language.model import (
     Band,
     DerivedField,
     HistoryTotal,
@@ -35,7 +35,13 @@ from decision_service.model import (
     Unit,
     UnitSetting,
 )
-from decision_service.yamlpos import PosDict, PosList, key_position_of, parse_yaml, position_of
+from decision_service.language.yamlpos import (
+    PosDict,
+    PosList,
+    key_position_of,
+    parse_yaml,
+    position_of,
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -127,7 +133,7 @@ def _val_pos(mapping: Any, key: str, fallback: Position) -> Position:
 
 def load_org(text: str, file: str) -> OrgTree:
     doc = parse_yaml(text, file)
-    check_shape(doc, schemas.ORG, file)
+    check_shape(doc, shapes.ORG, file)
     org = doc["org"]
     problems = Problems()
     units: dict[str, Unit] = {}
@@ -203,7 +209,7 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
     doc = parse_yaml(text, file)
     top = Position(file, 1, 1)
     if isinstance(doc, dict) and isinstance(doc.get("policy"), dict) and "extends" in doc["policy"]:
-        check_shape(doc, schemas.POLICY_EXTENSION, file)
+        check_shape(doc, shapes.POLICY_EXTENSION, file)
         params = doc.get("parameters") or PosDict()
         return PolicyExtension(
             meta=_meta(doc, file),
@@ -212,7 +218,7 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
             parameter_positions={k: _val_pos(params, k, top) for k in params},
             source_file=file,
         )
-    check_shape(doc, schemas.POLICY, file)
+    check_shape(doc, shapes.POLICY, file)
     problems = Problems()
     meta = _meta(doc, file)
 
@@ -385,7 +391,7 @@ def _table(table_doc: PosDict, top: Position, problems: Problems) -> Table:
 
 def load_cases(text: str, file: str) -> tuple[str, list[PolicyCase]]:
     doc = parse_yaml(text, file)
-    check_shape(doc, schemas.CASES, file)
+    check_shape(doc, shapes.CASES, file)
     cases_node: PosList = doc["cases"]
     base = _plain(doc.get("base") or {})
     cases = []
