@@ -15,9 +15,17 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .base import AggregateQuery, ChainProblem, Decide, DecisionStore, WriteStats
+from .base import (
+    AggregateQuery,
+    ChainProblem,
+    Decide,
+    DecisionStore,
+    IdempotencyClaim,
+    WriteStats,
+)
 from .errors import (
     DuplicateDecisionError,
+    IdempotencyKeyUsedError,
     StoreClosedError,
     StoreError,
     UnstorableValueError,
@@ -25,8 +33,10 @@ from .errors import (
 )
 from .record import (
     GENESIS_HASH,
+    RECORD_FIELDS,
     DecisionRecord,
     DraftRecord,
+    FieldSpec,
     canonical_bytes,
     chain_hash,
     seal,
@@ -34,6 +44,7 @@ from .record import (
 
 __all__ = [
     "GENESIS_HASH",
+    "RECORD_FIELDS",
     "AggregateQuery",
     "ChainProblem",
     "Decide",
@@ -41,6 +52,9 @@ __all__ = [
     "DecisionStore",
     "DraftRecord",
     "DuplicateDecisionError",
+    "FieldSpec",
+    "IdempotencyClaim",
+    "IdempotencyKeyUsedError",
     "StoreClosedError",
     "StoreError",
     "UnstorableValueError",
