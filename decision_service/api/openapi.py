@@ -25,6 +25,7 @@ _DESCRIPTIONS = {
     403: "The API key lacks the scope",
     404: "Unknown policy or decision",
     413: "Request body over the limit",
+    415: "The body is not JSON (send Content-Type: application/json)",
     422: "Invalid input: one entry per field in `errors`",
     503: "The decision log is unavailable; nothing was decided",
 }

@@ -25,6 +25,16 @@ class ReasonOut(BaseModel):
     message_zh: str
 
 
+class PreviewOut(_Open):
+    """A decision's answer without a decision id: nothing was logged."""
+
+    policy: str
+    policy_version: str
+    reasons: list[ReasonOut]
+    decision_date: str
+    engine: str
+
+
 class DecisionOut(_Open):
     """The decision and its reasons; the policy's result fields sit beside these
     (authorization: outcome, required_level, approver_unit; project-grading: grade,
@@ -69,6 +79,7 @@ class BatchIn(BaseModel):
     items: list[dict[str, Any]] = Field(
         description="Decision inputs, each as for a single decision; at most the "
                     "service's max_batch_items (10,000 by default)")
+    explain: bool = Field(default=True, description="false: answers without `explanation`")
 
 
 class BatchOut(BaseModel):

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from decision_service.api import logbook
+from decision_service.api.idempotency import batch_claims, decision_claim, key_reused
 from decision_service.api.ids import new_id
 from decision_service.api.metrics import Metrics
 from decision_service.api.problems import Problem, invalid_input
@@ -35,11 +36,14 @@ from decision_service.errors import (
 from decision_service.ltc import authority
 from decision_service.ltc.policies import DEAL_POLICY, INTERNAL_POLICIES
 from decision_service.policyset import PolicySet, Prepared, utc_today
+from decision_service.replay import redecide
 from decision_service.store import (
     AggregateQuery,
     DecisionRecord,
     DecisionStore,
     DraftRecord,
+    IdempotencyClaim,
+    IdempotencyKeyUsedError,
     StoreError,
     UnstorableValueError,
 )
@@ -65,6 +69,9 @@ def problem_of(exc: Exception) -> Problem:
         # and the client needs to know this input can't be decided. Logged loudly.
         log.error("policy_cannot_decide", error=str(exc))
         return Problem(422, "cannot-decide", f"the policy cannot decide this input: {exc}")
+    if isinstance(exc, IdempotencyKeyUsedError):
+        return Problem(422, "idempotency-key-reused",
+                       f"the idempotency key was already used (decision {exc.decision_id})")
     if isinstance(exc, UnstorableValueError):
         # The input itself cannot be stored (e.g. a lone surrogate): the client's to fix.
         return Problem(422, "unstorable-input", str(exc))
@@ -118,7 +125,7 @@ class DecisionService:
     # -- records ---------------------------------------------------------------
 
     def _draft(self, policies: PolicySet, decision: Decision, decision_id: str,
-               request_id: str | None) -> DraftRecord:
+               request_id: str | None, claim: IdempotencyClaim | None = None) -> DraftRecord:
         entry = policies.history_entry(decision)
         output = dict(decision.outputs)
         if decision.history:
@@ -138,29 +145,73 @@ class DecisionService:
             reasons=[r.as_dict() for r in decision.reasons],
             agg_key=entry[0] if entry else None,
             agg_amount=entry[1] if entry else None,
+            agg_subject=policies.history_subject(decision),
+            idempotency_key=claim.key if claim else None,
+            request_hash=claim.request_hash if claim else None,
         )
 
     def _plan(self, policies: PolicySet, prepared: Prepared, request_id: str | None,
-              made: list[Decision]) -> tuple[AggregateQuery | None, Decide]:
+              made: list[Decision], claim: IdempotencyClaim | None
+              ) -> tuple[AggregateQuery | None, Decide]:
         """What to hand the log for one validated input; ``made`` receives the Decision."""
         decision_id = new_id()
         query = prepared.history_query
         if query is None:
             decision = policies.evaluate(prepared, engine=self.engine)
             made.append(decision)
-            draft = self._draft(policies, decision, decision_id, request_id)
+            draft = self._draft(policies, decision, decision_id, request_id, claim)
             return None, lambda _prior: draft
 
         def decide(prior: float) -> DraftRecord:
             decision = policies.evaluate(prepared, {query.name: prior}, engine=self.engine)
             made.append(decision)
-            return self._draft(policies, decision, decision_id, request_id)
+            return self._draft(policies, decision, decision_id, request_id, claim)
 
-        return AggregateQuery(query.key, query.since, query.until), decide
+        return AggregateQuery(query.key, query.since, query.until, query.subject), decide
 
     @staticmethod
-    def _answer(record: DecisionRecord, decision: Decision) -> dict[str, Any]:
-        return {"decision_id": record.decision_id, **decision.as_dict()}
+    def _answer(record: DecisionRecord, decision: Decision,
+                explain: bool = True) -> dict[str, Any]:
+        body = {"decision_id": record.decision_id, **decision.as_dict()}
+        if not explain:
+            body.pop("explanation", None)
+        return body
+
+    def _replayed(self, policies: PolicySet, record: DecisionRecord,
+                  explain: bool) -> dict[str, Any]:
+        """The answer the logged ``record`` was given: decided again exactly as replay
+        does (same version, date and A10 total), else rebuilt from what was logged."""
+        try:
+            decision = redecide(policies, record)
+        except (UnknownPolicyError, InputError, EvaluationError, ValueError):
+            outputs = {k: v for k, v in record.output.items() if k != "history"}
+            decision = Decision(policy=record.policy, policy_version=record.policy_version,
+                                outputs=outputs, reasons=(), decision_date=record.decision_date,
+                                engine=record.engine, input=record.input,
+                                history=record.output.get("history") or {})
+            body = self._answer(record, decision, explain)
+            body["reasons"] = record.reasons
+            return body
+        return self._answer(record, decision, explain)
+
+    def _logged_answer(self, policies: PolicySet, claim: IdempotencyClaim, key: str,
+                       explain: bool) -> dict[str, Any] | None:
+        """The first answer for a retried key (None: the key is new); 422 when the
+        key was used for another request."""
+        record = self.store.get_by_keys([claim.key]).get(claim.key)
+        if record is None:
+            return None
+        if record.request_hash != claim.request_hash:
+            raise key_reused(key, record.decision_id)
+        return self._replayed(policies, record, explain)
+
+    def _after_race(self, policies: PolicySet, exc: IdempotencyKeyUsedError, key: str,
+                    explain: bool) -> dict[str, Any]:
+        """Another request with the same key was logged first (under the chain lock)."""
+        if not exc.same_request:
+            raise key_reused(key, exc.decision_id)
+        record = self._record(exc.decision_id)
+        return self._replayed(policies, record, explain)
 
     @staticmethod
     def _check_policy(policies: PolicySet, policy: str) -> None:
@@ -184,65 +235,134 @@ class DecisionService:
     # -- endpoints -------------------------------------------------------------
 
     def _start(self, policies: PolicySet, policy: str, raw: object, request_id: str | None,
-               made: list[Decision]) -> Future[DecisionRecord]:
+               made: list[Decision], claim: IdempotencyClaim | None = None
+               ) -> Future[DecisionRecord]:
         """Validate, decide (unless A10 makes the log decide) and hand to the log."""
         self._check_policy(policies, policy)
         prepared = self._prepare(policies, policy, raw)
-        query, decide = self._plan(policies, prepared, request_id, made)
-        return logbook.submit(self.store, query, decide)
+        query, decide = self._plan(policies, prepared, request_id, made, claim)
+        return logbook.submit(self.store, query, decide, claim)
 
-    async def decide_async(self, policy: str, raw: object,
-                           request_id: str | None) -> dict[str, Any]:
+    async def decide_async(self, policy: str, raw: object, request_id: str | None,
+                           key: str | None = None, explain: bool = True
+                           ) -> tuple[dict[str, Any], bool]:
         """On the event loop: the compiled engine decides in ~100 µs, less than handing
-        the work to a thread and back; waiting for the commit costs no thread at all."""
+        the work to a thread and back; waiting for the commit costs no thread at all.
+        Returns the answer and whether it is the replay of an earlier one (``key``)."""
         started = time.perf_counter()
         with self.registry.lease() as policies:
             made: list[Decision] = []
+            claim = decision_claim(key, policy, raw)
             try:
+                if claim is not None and key is not None:
+                    first = self._logged_answer(policies, claim, key, explain)
+                    if first is not None:
+                        return first, True
                 record = await asyncio.wrap_future(
-                    self._start(policies, policy, raw, request_id, made))
+                    self._start(policies, policy, raw, request_id, made, claim))
+            except IdempotencyKeyUsedError as exc:
+                return self._after_race(policies, exc, key or "", explain), True
             except Exception as exc:
                 raise problem_of(exc) from None
         self.metrics.observe_decision(policy, made[-1].outputs, time.perf_counter() - started)
-        return self._answer(record, made[-1])
+        return self._answer(record, made[-1], explain), False
 
-    def decide(self, policy: str, raw: object, request_id: str | None) -> dict[str, Any]:
+    def decide(self, policy: str, raw: object, request_id: str | None,
+               key: str | None = None, explain: bool = True) -> tuple[dict[str, Any], bool]:
         """In a worker thread (the durable engine: slower, and behind a global lock)."""
         started = time.perf_counter()
         with self.registry.lease() as policies:
             made: list[Decision] = []
+            claim = decision_claim(key, policy, raw)
             try:
-                record = self._start(policies, policy, raw, request_id, made).result()
+                if claim is not None and key is not None:
+                    first = self._logged_answer(policies, claim, key, explain)
+                    if first is not None:
+                        return first, True
+                record = self._start(policies, policy, raw, request_id, made, claim).result()
+            except IdempotencyKeyUsedError as exc:
+                return self._after_race(policies, exc, key or "", explain), True
             except Exception as exc:
                 raise problem_of(exc) from None
         self.metrics.observe_decision(policy, made[-1].outputs, time.perf_counter() - started)
-        return self._answer(record, made[-1])
+        return self._answer(record, made[-1], explain), False
 
-    def decide_batch(self, policy: str, items: Sequence[object],
-                     request_id: str | None) -> list[dict[str, Any]]:
+    def preview(self, policy: str, raw: object, explain: bool = True) -> dict[str, Any]:
+        """The answer a decision would get now, without a decision id: nothing is
+        logged and nothing counts for A10; the prior total is read from the log."""
+        with self.registry.lease() as policies:
+            try:
+                self._check_policy(policies, policy)
+                prepared = self._prepare(policies, policy, raw)
+                query = prepared.history_query
+                history: dict[str, float] = {}
+                if query is not None:
+                    history[query.name] = self.store.prior_total(
+                        AggregateQuery(query.key, query.since, query.until, query.subject))
+                decision = policies.evaluate(prepared, history, engine=self.engine)
+            except Exception as exc:
+                raise problem_of(exc) from None
+        body = decision.as_dict()
+        if not explain:
+            body.pop("explanation", None)
+        return body
+
+    def decide_batch(self, policy: str, items: Sequence[object], request_id: str | None,
+                     key: str | None = None, explain: bool = True
+                     ) -> tuple[list[dict[str, Any]], bool]:
         """One answer per item, in order: a decision, or a problem object with its index.
-        Every item is submitted before any is awaited, so the log commits them in groups."""
+        Every item is submitted before any is awaited, so the log commits them in groups.
+        With ``key``, items logged by an earlier send of the same batch are answered
+        from the log (and the second value is True)."""
         started = time.perf_counter()
         results: list[dict[str, Any] | None] = [None] * len(items)
+        claims = batch_claims(key, policy, list(items))
         with self.registry.lease() as policies:
             self._check_policy(policies, policy)
+            logged = self._logged_items(claims, key)
             pending: list[tuple[int, list[Decision], Future[DecisionRecord]]] = []
             for index, raw in enumerate(items):
+                claim = claims[index]
+                if claim is not None and claim.key in logged:
+                    results[index] = self._replayed(policies, logged[claim.key], explain)
+                    continue
                 made: list[Decision] = []
                 try:
-                    pending.append((index, made,
-                                    self._start(policies, policy, raw, request_id, made)))
+                    pending.append((index, made, self._start(policies, policy, raw,
+                                                             request_id, made, claim)))
                 except Exception as exc:
                     results[index] = self._item_problem(index, exc)
             elapsed = (time.perf_counter() - started) / max(len(items), 1)
+            raced = False
             for index, made, future in pending:
                 error = future.exception()
                 if error is None:
-                    results[index] = self._answer(future.result(), made[-1])
+                    results[index] = self._answer(future.result(), made[-1], explain)
                     self.metrics.observe_decision(policy, made[-1].outputs, elapsed)
+                elif isinstance(error, IdempotencyKeyUsedError) and error.same_request:
+                    raced = True
+                    results[index] = self._replayed(policies, self._record(error.decision_id),
+                                                    explain)
                 else:
                     results[index] = self._item_problem(index, error)
-        return [r for r in results if r is not None]
+        return [r for r in results if r is not None], bool(logged) or raced
+
+    def _logged_items(self, claims: list[IdempotencyClaim | None],
+                      key: str | None) -> dict[str, DecisionRecord]:
+        """The items an earlier send of this batch logged; 422 if the key was used
+        for another batch."""
+        keys = [c.key for c in claims if c is not None]
+        if key is None or not keys:
+            return {}
+        try:
+            logged = self.store.get_by_keys(keys)
+        except Exception as exc:
+            raise problem_of(exc) from None
+        digest = claims[0].request_hash if claims[0] is not None else None
+        for record in logged.values():
+            if record.request_hash != digest:
+                raise key_reused(key, record.decision_id)
+        return logged
 
     def _item_problem(self, index: int, exc: BaseException) -> dict[str, Any]:
         if not isinstance(exc, Exception):

@@ -103,6 +103,8 @@ class HistoryTotal:
     ``where_output`` count; they are grouped by ``group_by`` and summed over
     ``sum_field`` in the ``window_days`` days up to and including this one's date.
     A decision only looks the total up when its own input matches ``where_input``.
+    With ``latest_per`` (an input naming the deal), only the latest decision of
+    each value counts, and a decision never counts its own value's decisions.
     """
 
     name: str
@@ -112,6 +114,7 @@ class HistoryTotal:
     where_output: dict[str, str]
     window_days: int
     position: Position
+    latest_per: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,6 +274,7 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
             where_input={k: str(v) for k, v in spec["where_input"].items()},
             where_output={k: str(v) for k, v in spec["where_output"].items()},
             window_days=int(spec["window_days"]),
+            latest_per=spec.get("latest_per"),
             position=_val_pos(doc["history"], name, top),
         )
         for name, spec in (doc.get("history") or {}).items()

@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple, Self
 
 from .errors import StoreClosedError, StoreError
 from .record import GENESIS_HASH, RECORD_FIELDS, DecisionRecord, DraftRecord, chain_hash
-from .writer import AppendSession, Decide, GroupCommitWriter, WriteStats
+from .writer import AppendSession, Decide, GroupCommitWriter, PriorTotal, WriteStats
 
 __all__ = [
     "AggregateQuery",
@@ -204,6 +204,18 @@ class DecisionStore(ABC):
     @abstractmethod
     def get(self, decision_id: str) -> DecisionRecord | None:
         """The record with this id, or None."""
+
+    def prior_total(self, query: AggregateQuery) -> float:
+        """The total ``query`` would see if it were logged now, read outside the
+        chain lock (a what-if: nothing is written, and a decision committed at the
+        same moment may or may not be in it)."""
+        (logged,) = self._read_prior_totals([query])
+        return logged.plain + sum(amount for subject, amount in logged.by_subject.items()
+                                  if subject != query.subject)
+
+    @abstractmethod
+    def _read_prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
+        """``AppendSession.prior_totals`` on a reader connection."""
 
     @abstractmethod
     def get_by_keys(self, keys: Sequence[str]) -> dict[str, DecisionRecord]:

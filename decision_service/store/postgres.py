@@ -65,6 +65,22 @@ _ENCODERS: dict[str, Callable[[Any], Any]] = {JSON: lambda value: orjson.dumps(v
 _EXISTING_IDS = "SELECT decision_id FROM decisions WHERE decision_id = ANY(%s::text[])"
 
 
+def _params(queries: Sequence[AggregateQuery]) -> tuple[list[Any], ...]:
+    return [q.key for q in queries], [q.since for q in queries], [q.until for q in queries]
+
+
+def _prior_totals(queries: Sequence[AggregateQuery],
+                  rows: Sequence[tuple[Any, ...]]) -> list[PriorTotal]:
+    totals = [PriorTotal(0.0, {}) for _ in queries]
+    for number, subject, total in rows:
+        index = int(number) - 1
+        if subject is None:
+            totals[index] = totals[index]._replace(plain=float(total))
+        else:
+            totals[index].by_subject[subject] = float(total)
+    return totals
+
+
 def _row(values: tuple[Any, ...]) -> StoredRow:
     return stored_row(values)
 
@@ -88,18 +104,8 @@ class _PostgresAppend(AppendSession):
     def prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
         if not queries:
             return []
-        rows = self._conn.execute(
-            _PRIOR_TOTALS,
-            ([q.key for q in queries], [q.since for q in queries], [q.until for q in queries]),
-        ).fetchall()
-        totals = [PriorTotal(0.0, {}) for _ in queries]
-        for number, subject, total in rows:
-            index = int(number) - 1
-            if subject is None:
-                totals[index] = totals[index]._replace(plain=float(total))
-            else:
-                totals[index].by_subject[subject] = float(total)
-        return totals
+        rows = self._conn.execute(_PRIOR_TOTALS, _params(queries)).fetchall()
+        return _prior_totals(queries, rows)
 
     def existing_keys(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         rows = self._conn.execute(_EXISTING_KEYS, (list(keys),)).fetchall()
@@ -188,6 +194,9 @@ class PostgresStore(DecisionStore):
             f"SELECT {COLUMNS} FROM decisions WHERE decision_id = %s", (decision_id,)
         )
         return readable(_row(rows[0])) if rows else None
+
+    def _read_prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
+        return _prior_totals(queries, self._query(_PRIOR_TOTALS, _params(queries)))
 
     def get_by_keys(self, keys: Sequence[str]) -> dict[str, DecisionRecord]:
         rows = self._query(

@@ -74,6 +74,20 @@ def _row(values: tuple[Any, ...]) -> StoredRow:
     return stored_row(values, _DECODERS)
 
 
+def _prior_totals(conn: sqlite3.Connection,
+                  queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
+    if not queries:
+        return []
+    spec = orjson.dumps([(q.key, q.since, q.until) for q in queries]).decode()
+    totals = [PriorTotal(0.0, {}) for _ in queries]
+    for index, subject, total in conn.execute(_PRIOR_TOTALS, (spec,)):
+        if subject is None:
+            totals[index] = totals[index]._replace(plain=float(total))
+        else:
+            totals[index].by_subject[subject] = float(total)
+    return totals
+
+
 class _SQLiteAppend(AppendSession):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -86,16 +100,7 @@ class _SQLiteAppend(AppendSession):
         return (0, GENESIS_HASH) if tip is None else (int(tip[0]), str(tip[1]))
 
     def prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
-        if not queries:
-            return []
-        spec = orjson.dumps([(q.key, q.since, q.until) for q in queries]).decode()
-        totals = [PriorTotal(0.0, {}) for _ in queries]
-        for index, subject, total in self._conn.execute(_PRIOR_TOTALS, (spec,)):
-            if subject is None:
-                totals[index] = totals[index]._replace(plain=float(total))
-            else:
-                totals[index].by_subject[subject] = float(total)
-        return totals
+        return _prior_totals(self._conn, queries)
 
     def existing_keys(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         found: dict[str, tuple[str, str | None]] = {}
@@ -203,6 +208,10 @@ class SQLiteStore(DecisionStore):
                 f"SELECT {COLUMNS} FROM decisions WHERE decision_id = ?", (decision_id,)
             ).fetchone()
         return None if values is None else readable(_row(values))
+
+    def _read_prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
+        with self._reader() as conn:
+            return _prior_totals(conn, queries)
 
     def get_by_keys(self, keys: Sequence[str]) -> dict[str, DecisionRecord]:
         found: dict[str, DecisionRecord] = {}
