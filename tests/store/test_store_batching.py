@@ -4,10 +4,7 @@ that fail only their own request, and bulk inserts that keep every byte."""
 from __future__ import annotations
 
 import itertools
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -24,8 +21,6 @@ from decision_service.store import (
     UnstorableValueError,
     open_store,
 )
-
-
 
 
 def test_submit_does_not_wait_and_resolves_in_arrival_order(store: DecisionStore) -> None:
