@@ -9,9 +9,12 @@ policy's exact input schema.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from decision_service.store import DecisionRecord
+from decision_service.store.record import SHOWN_FIELDS
 
 
 class _Open(BaseModel):
@@ -95,20 +98,17 @@ class AuthorityOut(_Open):
     deal_decision_id: str | None = None
 
 
-class LoggedDecision(BaseModel):
-    decision_id: str
-    policy: str
-    policy_version: str
-    bundle_hash: str
-    engine: str
-    decided_at: str
-    decision_date: str
-    request_id: str | None
-    input: dict[str, Any]
-    output: dict[str, Any]
-    reasons: list[dict[str, Any]]
-    prev_hash: str
-    record_hash: str
+def _logged_decision() -> type[BaseModel]:
+    """The schema of ``record_view``, derived from the record's one definition."""
+    hints = get_type_hints(DecisionRecord)
+    fields: dict[str, Any] = {spec.name: (hints[spec.name], ...) for spec in SHOWN_FIELDS}
+    model: type[BaseModel] = create_model(
+        "LoggedDecision", __doc__="A logged decision: input, output, policy version, "
+        "bundle hash, time, and its link in the hash chain.", **fields)
+    return model
+
+
+LoggedDecision = _logged_decision()
 
 
 class TitleOut(BaseModel):

@@ -46,6 +46,7 @@ from decision_service.store import (
     IdempotencyKeyUsedError,
     StoreError,
     UnstorableValueError,
+    record_view,
 )
 
 # Ids this service writes are uuid4 hex; anything else outside this alphabet is
@@ -94,21 +95,8 @@ def _check_text(prepared: Prepared) -> None:
 
 
 def record_as_dict(record: DecisionRecord) -> dict[str, Any]:
-    return {
-        "decision_id": record.decision_id,
-        "policy": record.policy,
-        "policy_version": record.policy_version,
-        "bundle_hash": record.bundle_hash,
-        "engine": record.engine,
-        "decided_at": record.decided_at.isoformat(),
-        "decision_date": record.decision_date.isoformat(),
-        "request_id": record.request_id,
-        "input": record.input,
-        "output": record.output,
-        "reasons": record.reasons,
-        "prev_hash": record.prev_hash,
-        "record_hash": record.record_hash,
-    }
+    """The logged decision as GET /v1/decisions/{id} shows it."""
+    return record_view(record)
 
 
 class DecisionService:
@@ -125,12 +113,18 @@ class DecisionService:
     # -- records ---------------------------------------------------------------
 
     def _draft(self, policies: PolicySet, decision: Decision, decision_id: str,
-               request_id: str | None, claim: IdempotencyClaim | None = None) -> DraftRecord:
+               request_id: str | None, claim: IdempotencyClaim | None = None,
+               asked: dict[str, Any] | None = None) -> DraftRecord:
         entry = policies.history_entry(decision)
         output = dict(decision.outputs)
         if decision.history:
             # The A10 totals this decision saw: replay needs them, as does a reader.
             output["history"] = dict(decision.history)
+        if asked is not None:
+            # What was asked, when the policy decides on facts derived from it (the
+            # authority check: the deal's decision id or the inline deal, the
+            # approver, the delegation), so an auditor sees who was checked against what.
+            output["request"] = asked
         return DraftRecord(
             decision_id=decision_id,
             policy=decision.policy,
@@ -382,7 +376,8 @@ class DecisionService:
                 else:
                     deal = self._logged_deal(request.decision_id or "")
                 decision = authority.check(policies, deal, request, today, self.engine)
-                draft = self._draft(policies, decision, new_id(), request_id)
+                asked = request.model_dump(mode="json", exclude_none=True)
+                draft = self._draft(policies, decision, new_id(), request_id, asked=asked)
                 record = self.store.log_decision(None, lambda _prior: draft)
             except Exception as exc:
                 raise problem_of(exc) from None

@@ -39,6 +39,7 @@ from .record import (
     FieldSpec,
     canonical_bytes,
     chain_hash,
+    record_view,
     seal,
 )
 
@@ -63,6 +64,7 @@ __all__ = [
     "canonical_bytes",
     "chain_hash",
     "open_store",
+    "record_view",
     "seal",
 ]
 

@@ -156,6 +156,20 @@ _TEXT_FIELDS = tuple(f.name for f in RECORD_FIELDS[:len(_DRAFT_FIELDS)] if f.kin
 _OPTIONAL_TEXT_FIELDS = tuple(f.name for f in RECORD_FIELDS if f.kind == OPTIONAL_TEXT)
 
 
+SHOWN_FIELDS = tuple(f for f in RECORD_FIELDS if f.shown)
+
+
+def record_view(record: DecisionRecord) -> dict[str, Any]:
+    """The record as JSON-ready data for readers (``GET /v1/decisions/{id}``): the
+    fields marked shown, dates and times in ISO 8601."""
+    values = vars(record)
+    view: dict[str, Any] = {}
+    for spec in SHOWN_FIELDS:
+        value = values[spec.name]
+        view[spec.name] = value.isoformat() if spec.kind in (TIMESTAMP, DATE) else value
+    return view
+
+
 def canonical_bytes(record: DraftRecord) -> bytes:
     """Canonical serialisation of the hashed fields (a DecisionRecord's hashes are ignored)."""
     values = vars(record)
