@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from conftest import AppMaker, deal, new_customer
 from fastapi.testclient import TestClient
 
@@ -164,3 +165,24 @@ def test_preview_logs_nothing_adds_nothing_and_reads_the_prior_total(
 def test_preview_rejects_bad_input_like_a_decision(shared_client: TestClient) -> None:
     answer = shared_client.post(f"{URL}/preview", json={"office": "CN-BJ"})
     assert answer.status_code == 422
+
+
+def test_explain_false_leaves_out_reasons_and_explanation(shared_client: TestClient) -> None:
+    full = shared_client.post(URL, json=deal()).json()
+    short = shared_client.post(URL, params={"explain": "false"}, json=deal()).json()
+    assert "explanation" in full and "reasons" in full
+    assert set(short) == {"decision_id", "policy_version", "outcome", "required_level",
+                          "approver_unit"}
+    assert {k: full[k] for k in short if k != "decision_id"} == \
+        {k: v for k, v in short.items() if k != "decision_id"}
+
+
+@pytest.mark.slow
+def test_a_10000_item_batch_without_explanations_answers_in_under_2_mb(
+        shared_client: TestClient) -> None:
+    items = [deal(customer_id=f"C-{n}", contract_value_usd=1_000 * n) for n in range(10_000)]
+    answer = shared_client.post(f"{URL}/batch", json={"items": items, "explain": False})
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert len(results) == 10_000 and all("decision_id" in r for r in results)
+    assert len(answer.content) < 2_000_000, len(answer.content)
