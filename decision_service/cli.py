@@ -209,14 +209,18 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
           policies_dir: Path | None = PoliciesOpt,
           db: str | None = typer.Option(None, help="sqlite:///file.db or postgresql://..."),
           engine: str = EngineOpt,
-          workers: int = typer.Option(1, help="Worker processes.")) -> None:
+          workers: int = typer.Option(1, help="Worker processes."),
+          timezone: str | None = typer.Option(
+              None, help="The business time zone for today's date (IANA name; default "
+              "$DECISION_SERVICE_TIMEZONE, else UTC).")) -> None:
     """Serve the decision API (default: shipped policies, SQLite log in the user data dir)."""
     from decision_service.api import ServiceSettings, run
     from decision_service.api.settings import SettingsError
 
     try:
         settings = ServiceSettings.from_options(host=host, port=port, policies_dir=policies_dir,
-                                                db_url=db, engine=engine, workers=workers)
+                                                db_url=db, engine=engine, workers=workers,
+                                                timezone=timezone)
     except SettingsError as exc:
         _fail(EXIT_INVALID, str(exc), "text")
     run(settings)

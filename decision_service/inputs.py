@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -93,6 +94,8 @@ def _annotation(decl: InputDecl, org: OrgTree) -> Any:
             # how durable-rules compares numbers: such a value is bad input.
             constraints.setdefault("ge", -MAX_EXACT_INTEGER)
             constraints.setdefault("le", MAX_EXACT_INTEGER)
+        if decl.type == "integer":
+            return Annotated[base, BeforeValidator(_integral), Field(**constraints)]
         return Annotated[base, Field(**constraints)]
     if decl.type == "boolean":
         return Annotated[bool, Field(strict=True)]
@@ -110,6 +113,27 @@ def _annotation(decl: InputDecl, org: OrgTree) -> Any:
         return Annotated[list[member], Field(strict=True, max_length=len(decl.values)),
                          AfterValidator(_no_duplicates)]
     return Identifier
+
+
+def _integral(value: Any) -> Any:
+    """90.0 for an integer field is 90 (Jackson and JavaScript send whole numbers
+    so); 30.5 stays a float and is refused as not an integer."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_EXACT_INTEGER:
+        return int(value)
+    return value
+
+
+def _received(value: Any) -> str:
+    """What a client sent, in JSON's words, for a type error."""
+    kind = ("null" if value is None else "boolean" if isinstance(value, bool)
+            else "number" if isinstance(value, int | float) else "string"
+            if isinstance(value, str) else "array" if isinstance(value, list)
+            else "object" if isinstance(value, dict) else type(value).__name__)
+    if kind in ("array", "object"):
+        return kind
+    if kind == "string":
+        return f"string {orjson.dumps(value).decode()[:60]}"
+    return "null" if value is None else f"{kind} {orjson.dumps(value).decode()[:60]}"
 
 
 def _no_duplicates(values: list[str]) -> list[str]:
@@ -242,6 +266,8 @@ def problems_of(error: ValidationError) -> list[FieldProblem]:
             message = ("an identifier without blanks at either end and without control or "
                        "invisible characters")
         code = _CODES.get(item["type"], "type")
+        if code == "type" and "input" in item and item["type"] != "missing":
+            message = f"{message}; received {_received(item['input'])}"
         problems.append(FieldProblem(field=field, code=code, message=message))
     return problems
 

@@ -35,7 +35,7 @@ from decision_service.api.metrics import Metrics
 from decision_service.api.registry import PolicyRegistry
 from decision_service.api.schemas import BatchIn
 from decision_service.api.service import DecisionService
-from decision_service.api.settings import ServiceSettings
+from decision_service.api.settings import ServiceSettings, business_zone
 from decision_service.errors import PolicyError
 from decision_service.ltc.authority import AuthorityRequest
 from decision_service.store import open_store
@@ -67,7 +67,8 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
         raise
     metrics = Metrics()
     ctx = AppContext(settings=settings, registry=registry, store=store,
-                     service=DecisionService(registry, store, settings.engine, metrics),
+                     service=DecisionService(registry, store, settings.engine, metrics,
+                                             business_zone(settings.timezone)),
                      metrics=metrics, keyring=KeyRing(settings.api_keys))
 
     @contextlib.asynccontextmanager

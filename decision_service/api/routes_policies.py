@@ -15,7 +15,7 @@ from decision_service.api.problems import Problem
 from decision_service.api.schemas import PolicyDetail, PolicyList
 from decision_service.errors import InputError
 from decision_service.ltc.policies import INTERNAL_POLICIES
-from decision_service.policyset import PolicySet, PolicyVersion, utc_today
+from decision_service.policyset import PolicySet, PolicyVersion
 
 
 def _in_force(policies: PolicySet, name: str, today: dt.date) -> PolicyVersion | None:
@@ -61,7 +61,7 @@ def router(ctx: AppContext) -> APIRouter:
     def list_policies(request: Request) -> JSONBody:
         ctx.keyring.check(request, "read")
         with ctx.registry.lease() as policies:
-            today = utc_today()
+            today = ctx.service.today()
             return JSONBody({"bundle_hash": policies.bundle_hash,
                              "policies": [_summary(policies, n, today) for n in policies.names()]})
 
@@ -75,7 +75,7 @@ def router(ctx: AppContext) -> APIRouter:
             if policy not in policies.versions:
                 raise Problem(404, "unknown-policy", f"unknown policy {policy!r}; known: "
                               f"{', '.join(policies.names())}")
-            today = utc_today()
+            today = ctx.service.today()
             version = _in_force(policies, policy, today) or policies.versions[policy][-1]
             body = _summary(policies, policy, today)
             body["bundle_hash"] = policies.bundle_hash

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import structlog
@@ -35,7 +35,7 @@ from decision_service.errors import (
 )
 from decision_service.ltc import authority
 from decision_service.ltc.policies import DEAL_POLICY, INTERNAL_POLICIES
-from decision_service.policyset import PolicySet, Prepared, utc_today
+from decision_service.policyset import PolicySet, Prepared
 from decision_service.replay import redecide
 from decision_service.store import (
     AggregateQuery,
@@ -114,11 +114,16 @@ def answer_body(decision: Decision, explain: bool) -> dict[str, Any]:
 
 class DecisionService:
     def __init__(self, registry: PolicyRegistry, store: DecisionStore, engine: str,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, zone: tzinfo = UTC) -> None:
         self.registry = registry
         self.store = store
         self.engine = engine
         self.metrics = metrics
+        self.zone = zone
+
+    def today(self) -> date:
+        """Today in the business time zone: the decision date of a request without as_of."""
+        return datetime.now(self.zone).date()
 
     def close(self) -> None:
         """Nothing of its own to release; the app closes the store and the registry."""
@@ -230,7 +235,7 @@ class DecisionService:
 
     def _prepare(self, policies: PolicySet, policy: str, raw: object) -> Prepared:
         try:
-            prepared = policies.prepare(policy, raw)
+            prepared = policies.prepare(policy, raw, today=self.today())
             _check_text(prepared)
         except InputError:
             self.metrics.rejected_input(policy)
@@ -378,7 +383,7 @@ class DecisionService:
         with self.registry.lease() as policies:
             try:
                 request = authority.parse_request(raw, policies.org)
-                today = utc_today()
+                today = self.today()
                 if request.deal is not None:
                     deal = authority.decide_inline_deal(policies, request, today, self.engine)
                 else:

@@ -186,3 +186,44 @@ def test_a_10000_item_batch_without_explanations_answers_in_under_2_mb(
     results = answer.json()["results"]
     assert len(results) == 10_000 and all("decision_id" in r for r in results)
     assert len(answer.content) < 2_000_000, len(answer.content)
+
+
+def test_an_integral_float_is_an_integer_and_a_fraction_is_refused_saying_what_came(
+        shared_client: TestClient) -> None:
+    whole = shared_client.post(URL, json=deal(payment_term_days=90.0))
+    assert whole.status_code == 200
+    logged = shared_client.get(f"/v1/decisions/{whole.json()['decision_id']}").json()
+    assert logged["input"]["payment_term_days"] == 90
+    half = shared_client.post(URL, json=deal(payment_term_days=30.5))
+    assert half.status_code == 422
+    error = half.json()["errors"][0]
+    assert error["field"] == "payment_term_days" and "received number 30.5" in error["message"]
+    text = shared_client.post(URL, json=deal(payment_term_days="90")).json()["errors"][0]
+    assert 'received string "90"' in text["message"]
+
+
+def test_a_form_encoded_body_is_415(shared_client: TestClient) -> None:
+    for path in (URL, f"{URL}/batch", f"{URL}/preview", "/v1/authority/check"):
+        answer = shared_client.post(path, data={"office": "CN-BJ"})
+        assert answer.status_code == 415, path
+        assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_today_is_the_date_in_the_business_time_zone(make_client: AppMaker) -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    client = make_client(timezone="Asia/Shanghai")
+    undated = {k: v for k, v in deal().items() if k != "as_of"}
+    answer = client.post(URL, json=undated).json()
+    assert answer["decision_date"] == dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+
+
+def test_an_unknown_time_zone_is_refused_naming_the_setting() -> None:
+    from decision_service.api import ServiceSettings
+    from decision_service.api.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="DECISION_SERVICE_TIMEZONE"):
+        ServiceSettings(timezone="Mars/Olympus")
+    env = {"DECISION_SERVICE_TIMEZONE": "Asia/Shanghai"}
+    assert ServiceSettings.from_options(environ=env).timezone == "Asia/Shanghai"
