@@ -69,11 +69,14 @@ def parse_iso_date(value: Any) -> Any:
 IsoDate = Annotated[dt.date, BeforeValidator(parse_iso_date)]
 
 
-def _member_of(codes: frozenset[str], what: str) -> Any:
+def _member_of(codes: frozenset[str], what: str, org: OrgTree) -> Any:
     def check(value: str) -> str:
         if value not in codes:
-            raise PydanticCustomError("unknown_code", "unknown {what} '{value}'",
-                                      {"what": what, "value": value})
+            closest = org.closest(value, what)
+            hint = f"; did you mean {', '.join(closest)}?" if closest else \
+                "; GET /v1/org lists the units"
+            raise PydanticCustomError("unknown_code", "unknown {what} '{value}'{hint}",
+                                      {"what": what, "value": value, "hint": hint})
         return value
 
     return AfterValidator(check)
@@ -107,7 +110,7 @@ def _annotation(decl: InputDecl, org: OrgTree) -> Any:
     if decl.type == "unit":
         kind = decl.unit_level or "office"
         return Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT),
-                         _member_of(frozenset(org.codes(kind)), kind)]
+                         _member_of(frozenset(org.codes(kind)), kind, org)]
     if decl.type == "list":
         member: Any = Literal[tuple(decl.values)]
         return Annotated[list[member], Field(strict=True, max_length=len(decl.values)),

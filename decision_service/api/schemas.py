@@ -116,6 +116,21 @@ class TitleOut(BaseModel):
     en: str
 
 
+class UnitOut(BaseModel):
+    code: str
+    kind: str = Field(description="company, bg, region or office")
+    name: TitleOut
+    parent: str | None
+    region: str | None = Field(description="The region the unit lies in (itself for a region)")
+    watchlist: bool = Field(description="A watch-listed office holds no authority of its own")
+    business_group: str | None = Field(description="For a BG unit: its group")
+
+
+class OrgOut(BaseModel):
+    version: str
+    units: list[UnitOut]
+
+
 class VersionOut(BaseModel):
     version: str
     effective_from: str | None

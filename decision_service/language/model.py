@@ -8,6 +8,7 @@ Every element keeps its ``Position`` so later checks can point at the file.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -237,6 +238,21 @@ class OrgTree:
 
     def codes(self, kind: str) -> tuple[str, ...]:
         return tuple(u.code for u in self.units.values() if u.kind == kind)
+
+    def closest(self, text: str, kind: str | None = None, limit: int = 3) -> list[str]:
+        """Codes of the units (of ``kind``) nearest to ``text``: the same code in
+        another case first ("de" -> DE), then codes and names (zh, en) that look alike."""
+        units = [u for u in self.units.values() if kind is None or u.kind == kind]
+        wanted = text.strip().casefold()
+        found = [u.code for u in units if u.code.casefold() == wanted]
+        by_word: dict[str, str] = {}
+        for unit in units:
+            for word in (unit.code, unit.name.en, unit.name.zh):
+                by_word.setdefault(word.casefold(), unit.code)
+        for word in difflib.get_close_matches(wanted, list(by_word), n=limit * 3, cutoff=0.5):
+            if by_word[word] not in found:
+                found.append(by_word[word])
+        return found[:limit]
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,3 +227,30 @@ def test_an_unknown_time_zone_is_refused_naming_the_setting() -> None:
         ServiceSettings(timezone="Mars/Olympus")
     env = {"DECISION_SERVICE_TIMEZONE": "Asia/Shanghai"}
     assert ServiceSettings.from_options(environ=env).timezone == "Asia/Shanghai"
+
+
+def test_the_org_lists_units_with_names_region_and_watch_list(
+        shared_client: TestClient) -> None:
+    body = shared_client.get("/v1/org").json()
+    units = {u["code"]: u for u in body["units"]}
+    assert units["CN-BJ"]["region"] == "CHN" and units["CN-BJ"]["kind"] == "office"
+    assert units["CHN"]["name"] == {"zh": "中国地区部", "en": "China"}
+    assert any(u["watchlist"] for u in units.values())
+    assert shared_client.get("/v1/org/DE").json()["code"] == "DE"
+
+
+def test_an_unknown_unit_is_404_with_the_closest_codes(shared_client: TestClient) -> None:
+    answer = shared_client.get("/v1/org/de")
+    assert answer.status_code == 404
+    assert answer.json()["errors"][0]["closest"][0] == "DE"
+    assert "did you mean DE" in answer.json()["detail"]
+    by_name = shared_client.get("/v1/org/Germany").json()
+    assert by_name["errors"][0]["closest"][0] == "DE"
+
+
+def test_an_unknown_office_in_a_decision_names_the_closest_codes(
+        shared_client: TestClient) -> None:
+    answer = shared_client.post(URL, json=deal(office="de"))
+    assert answer.status_code == 422
+    error = answer.json()["errors"][0]
+    assert error["field"] == "office" and "did you mean DE" in error["message"]
