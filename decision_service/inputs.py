@@ -98,7 +98,7 @@ def _annotation(decl: InputDecl, org: OrgTree) -> Any:
             constraints.setdefault("ge", -MAX_EXACT_INTEGER)
             constraints.setdefault("le", MAX_EXACT_INTEGER)
         if decl.type == "integer":
-            return Annotated[base, BeforeValidator(_integral), Field(**constraints)]
+            return Annotated[base, Field(**constraints), BeforeValidator(_integral)]
         return Annotated[base, Field(**constraints)]
     if decl.type == "boolean":
         return Annotated[bool, Field(strict=True)]
@@ -109,8 +109,10 @@ def _annotation(decl: InputDecl, org: OrgTree) -> Any:
         return Literal[tuple(values)]
     if decl.type == "unit":
         kind = decl.unit_level or "office"
-        return Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT),
-                         _member_of(frozenset(org.codes(kind)), kind, org)]
+        codes = org.codes(kind)
+        return Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT,
+                                    json_schema_extra={"enum": list(codes)}),
+                         _member_of(frozenset(codes), kind, org)]
     if decl.type == "list":
         member: Any = Literal[tuple(decl.values)]
         return Annotated[list[member], Field(strict=True, max_length=len(decl.values)),
@@ -137,6 +139,43 @@ def _received(value: Any) -> str:
     if kind == "string":
         return f"string {orjson.dumps(value).decode()[:60]}"
     return "null" if value is None else f"{kind} {orjson.dumps(value).decode()[:60]}"
+
+
+def input_json_schema(policy: Policy, model: type[BaseModel],
+                      examples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The JSON Schema of ``policy``'s input, as the model validates it: enums and
+    ranges from the model, each ``optional_when`` as an if/then (a field optional
+    only when its condition holds is required otherwise), and ``examples``."""
+    schema = model.model_json_schema()
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for name, decl in policy.inputs.items():
+        if decl.optional_when and decl.default is None:
+            groups.setdefault(tuple(sorted(decl.optional_when.items())), []).append(name)
+    rules = []
+    for condition, names in groups.items():
+        exempt = {"properties": {field: _test_schema(test) for field, test in condition},
+                  "required": [field for field, _ in condition]}
+        rules.append({"if": {"not": exempt}, "then": {"required": names}})
+    if rules:
+        schema["allOf"] = rules
+    if examples:
+        schema["examples"] = examples
+    return schema
+
+
+def _test_schema(test_text: str) -> dict[str, Any]:
+    """A unary test (``ATI``, ``in [A, B]``, ``not X``) as JSON Schema."""
+    test = parse_cell(test_text)
+    words = [t.text for t in test.operands]
+    if test.kind == "in":
+        return {"enum": words}
+    if test.kind == "not_in":
+        return {"not": {"enum": words}}
+    if test.kind == "compare" and test.op == "!=":
+        return {"not": {"const": words[0]}}
+    if test.kind == "compare":
+        return {"const": words[0]}
+    return {}
 
 
 def _no_duplicates(values: list[str]) -> list[str]:

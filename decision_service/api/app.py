@@ -34,7 +34,7 @@ from decision_service.api.auth import KeyRing
 from decision_service.api.context import AppContext
 from decision_service.api.metrics import Metrics
 from decision_service.api.registry import PolicyRegistry
-from decision_service.api.schemas import BatchIn
+from decision_service.api.schemas import BatchIn, ExplanationOut, ReasonOut
 from decision_service.api.service import DecisionService
 from decision_service.api.settings import ServiceSettings, business_zone
 from decision_service.errors import PolicyError
@@ -96,7 +96,7 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
     for module in (routes_decisions, routes_authority, routes_policies, routes_org,
                    routes_ops):
         app.include_router(module.router(ctx))
-    openapi.install(app, [BatchIn, AuthorityRequest])
+    openapi.install(app, [BatchIn, AuthorityRequest, ExplanationOut, ReasonOut], registry)
     app.add_middleware(api_logging.RequestContext, metrics=metrics)
     return app
 

@@ -38,6 +38,27 @@ class PreviewOut(_Open):
     engine: str
 
 
+class DimensionOut(BaseModel):
+    table: str
+    title: str
+    value: str
+    binding: bool
+
+
+class LowerRouteOut(BaseModel):
+    table: str
+    message: str
+    message_zh: str
+    would_give: str | None
+
+
+class ExplanationOut(BaseModel):
+    """How each table judged the deal, and the nearest changes that would lower it."""
+
+    dimensions: list[DimensionOut]
+    lower: list[LowerRouteOut]
+
+
 class DecisionOut(_Open):
     """The decision and its reasons; the policy's result fields sit beside these
     (authorization: outcome, required_level, approver_unit; project-grading: grade,
