@@ -95,3 +95,21 @@ def test_the_policy_endpoints_publish_what_the_crm_sends(make_client: AppMaker) 
     check = client.get("/v1/policies/authority-check").json()["input_schema"]
     assert set(check["properties"]) == {"decision_id", "deal", "approver", "acting_for",
                                         "as_of"}
+
+
+def test_the_document_is_rebuilt_when_a_reload_changes_a_policy(
+        make_client: AppMaker, policies_copy: Path) -> None:
+    client = make_client(policies_dir=policies_copy)
+    path = policies_copy / "authorization" / "authorization.v1.yaml"
+
+    def tiers() -> list[str]:
+        document = client.get("/openapi.json").json()
+        schema = document["components"]["schemas"]["AuthorizationInput"]
+        return list(schema["properties"]["customer_tier"]["enum"])
+
+    assert tiers() == ["S", "A", "B", "C", "X"]
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("values: [S, A, B, C, X]", "values: [S, A, B, C, D, X]"),
+                    encoding="utf-8")
+    assert client.post("/v1/admin/reload").status_code == 200
+    assert tiers() == ["S", "A", "B", "C", "D", "X"]
