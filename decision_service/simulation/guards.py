@@ -82,8 +82,10 @@ def evaluate_guard(guard: Guard, plan: Plan, rows: Iterable[GuardRow]) -> dict[s
             figures[2] += count if matcher(before) else 0
             figures[3] += count if matcher(after) else 0
     values = {unit: _value(spec.metric, spec.limit_kind, f) for unit, f in units.items()}
-    worst_unit = max(sorted(values, key=str), key=lambda u: values[u], default=None)
-    value = values[worst_unit] if worst_unit is not None else 0.0
+    # the worst unit; ties go to the first by name, so every run names the same one
+    ranked = sorted(values, key=lambda u: (-values[u], str(u)))
+    worst_unit = ranked[0] if ranked else None
+    value = values[worst_unit] if ranked else 0.0
     entry: dict[str, Any] = {"name": spec.name, "metric": spec.metric,
                              "holds": value <= spec.limit, "value": value,
                              "limit": spec.limit, "limit_kind": spec.limit_kind}
