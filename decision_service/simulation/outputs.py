@@ -34,6 +34,7 @@ def write_atomically(path: Path, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is for readers
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
