@@ -19,9 +19,8 @@ from rich.table import Table
 from decision_service.simulation.core import PolicyError, PolicyProblem, Position
 from decision_service.simulation.outputs import clear_summary, write_outputs
 from decision_service.simulation.plan import make_plan
-from decision_service.simulation.runner import Outcome
+from decision_service.simulation.runner import Outcome, run_plan
 from decision_service.simulation.runner import Progress as ProgressHooks
-from decision_service.simulation.runner import run_plan
 from decision_service.simulation.scenario import Scenario, load_scenario, quick_scenario
 
 EXIT_HOLDS, EXIT_INVALID, EXIT_GUARD_FAILS = 0, 2, 3

@@ -93,9 +93,10 @@ def summarize(plan: Plan, result: PartitionResult, bad_rows: int, total_rows: in
             entry = evaluate_guard(guard, plan, guard_rows)
             all_hold = all_hold and bool(entry["holds"])
             guards.append(entry)
+        units = plan.phase_units[k]
         phases.append({
             "name": name,
-            "units": list(plan.phase_units[k]) if plan.phase_units[k] is not None else "all",
+            "units": list(units) if units is not None else "all",
             "changed": changed,
             "baseline": _counts(plan, [(c, before) for c, _, _, before, _ in shown]),
             "candidate": _counts(plan, [(c, after) for c, _, _, _, after in shown]),

@@ -20,8 +20,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from decision_service.simulation.core import PolicySet
-from decision_service.simulation.plan import Plan
+from decision_service.simulation.plan import Plan, policy_sets
 
 # Share of deals by region: large home market, then the big regions; others share the rest.
 REGION_WEIGHTS = {"CHN": 30.0, "WEU": 12.0, "SEA": 8.0, "LAS": 7.0, "MEA": 6.0, "SAS": 5.0}
@@ -72,8 +71,8 @@ class _Field:
             if rng.random() < float(s.get("empty", LIST_EMPTY)):
                 return []
             # later terms are rarer (the list runs from mild to severe)
-            weights = [1.0 / (i + 1) for i in range(len(decl.values))]
-            picked = {rng.choices(list(decl.values), weights)[0]
+            rarity = [1.0 / (i + 1) for i in range(len(decl.values))]
+            picked = {rng.choices(list(decl.values), rarity)[0]
                       for _ in range(1 + int(rng.random() < 0.2))}
             return [v for v in decl.values if v in picked]
         if kind == "boolean":
@@ -110,7 +109,7 @@ class _Field:
             value = max(value, low)
         if high is not None:
             value = min(value, high)
-        return int(round(value)) if decl.type == "integer" else float(value)
+        return round(value) if decl.type == "integer" else float(value)
 
     def _identifier(self, rng: random.Random, row: dict[str, Any]) -> str:
         if self.name.startswith("customer"):
@@ -125,12 +124,9 @@ def generate_rows(plan: Plan, count: int, seed: int, date_from: dt.date | None,
                   date_to: dt.date | None, settings: dict[str, dict[str, Any]]
                   ) -> Iterator[dict[str, Any]]:
     """``count`` inputs for the plan's policy, the same for the same seed."""
-    policies = PolicySet.from_texts(plan.baseline_texts, ())
-    try:
-        policy = policies.versions[plan.policy][-1].compiled.policy
-        org = policies.org
-    finally:
-        policies.close()
+    policies, _ = policy_sets(plan.baseline_texts, plan.candidate_texts)
+    policy = policies.versions[plan.policy][-1].compiled.policy
+    org = policies.org
     offices = sorted(org.codes("office"))
     weights = [REGION_WEIGHTS.get(org.region_of(o) or "", OTHER_REGION_WEIGHT) /
                max(1, sum(1 for p in offices if org.region_of(p) == org.region_of(o)))
@@ -154,9 +150,10 @@ def generate_rows(plan: Plan, count: int, seed: int, date_from: dt.date | None,
             optional = not decl.required or decl.default is not None
             if optional and rng.random() < float(setting.get("absent", 0.5)):
                 continue
-            if decl.optional_when and all(row.get(k) == v for k, v in decl.optional_when.items()):
-                if rng.random() < float(setting.get("absent", 0.8)):
-                    continue
+            may_omit = decl.optional_when and all(row.get(k) == v
+                                                  for k, v in decl.optional_when.items())
+            if may_omit and rng.random() < float(setting.get("absent", 0.8)):
+                continue
             row[f.name] = f.draw(rng, row)
         yield row
 

@@ -92,8 +92,20 @@ def _texts(side_dir: Path | None, problems: Problems, where: Position) -> dict[s
         return {}
 
 
-def _load(texts: dict[str, str]) -> PolicySet:
-    return PolicySet.from_texts(texts, ("compiled",))
+_COMPILED: dict[int, tuple[PolicySet, PolicySet]] = {}
+
+
+def policy_sets(baseline: dict[str, str], candidate: dict[str, str]) -> tuple[PolicySet,
+                                                                              PolicySet]:
+    """Baseline and candidate compiled once per process: compiling and checking a
+    policy set costs seconds, and a run needs it to plan, decide and report."""
+    key = hash((tuple(sorted(baseline.items())), tuple(sorted(candidate.items()))))
+    found = _COMPILED.get(key)
+    if found is None:
+        base = PolicySet.from_texts(baseline, ("compiled",))
+        cand = base if candidate == baseline else PolicySet.from_texts(candidate, ("compiled",))
+        found = _COMPILED[key] = (base, cand)
+    return found
 
 
 def make_plan(scenario: Scenario) -> Plan:
@@ -104,15 +116,10 @@ def make_plan(scenario: Scenario) -> Plan:
     base_texts = _texts(scenario.baseline.policies, problems, scenario.baseline.position)
     cand_texts = _texts(scenario.candidate.policies, problems, scenario.candidate.position)
     problems.raise_if_any()
-    baseline = _load(base_texts)  # a broken policy set raises with its own positions
-    candidate = baseline if cand_texts == base_texts else _load(cand_texts)
-    try:
-        return _plan(scenario, baseline, candidate, base_texts, cand_texts, problems,
-                     pos.get("policy", top))
-    finally:
-        baseline.close()
-        if candidate is not baseline:
-            candidate.close()
+    # a broken policy set raises with its own positions
+    baseline, candidate = policy_sets(base_texts, cand_texts)
+    return _plan(scenario, baseline, candidate, base_texts, cand_texts, problems,
+                 pos.get("policy", top))
 
 
 def _plan(scenario: Scenario, baseline: PolicySet, candidate: PolicySet,
@@ -176,7 +183,7 @@ def _plan(scenario: Scenario, baseline: PolicySet, candidate: PolicySet,
     orderings = {o: tuple(latest.output_orderings[o].values) for o in latest.output_orderings}
     enum_outputs = tuple(o for o, d in policy.outputs.items()
                          if d.type == "enum" or o in orderings)
-    input_types = {n: d.type for n, d in policy.inputs.items()}
+    input_types = {n: str(d.type) for n, d in policy.inputs.items()}
     segment_names = _segment_names(policy.inputs, unit_input)
     segments = tuple(s for s in (_segment(spec, segment_names, policy.inputs, unit_input,
                                           problems) for spec in scenario.segments) if s)
@@ -264,7 +271,7 @@ def _guard(spec: GuardSpec, policy: Any, orderings: dict[str, tuple[str, ...]],
     elif spec.limit_kind not in ("max", "max_pct"):
         problems.add(spec.position, "guard_limit",
                      f"guard {spec.name!r}: changed takes max or max_pct")
-    if spec.at_least is not None and spec.output in outputs:
+    if spec.at_least is not None and spec.output is not None and spec.output in outputs:
         ordering = orderings.get(spec.output)
         if ordering is None:
             problems.add(spec.position, "not_ordered",
@@ -273,7 +280,7 @@ def _guard(spec: GuardSpec, policy: Any, orderings: dict[str, tuple[str, ...]],
             problems.add(spec.position, "unknown_value",
                          f"guard {spec.name!r}: {spec.at_least!r} is not one of "
                          f"{', '.join(ordering)}")
-    if spec.has_value and spec.output in outputs:
+    if spec.has_value and spec.output is not None and spec.output in outputs:
         values = outputs[spec.output].values or orderings.get(spec.output, ())
         if values and spec.value is not None and spec.value not in values:
             problems.add(spec.position, "unknown_value",

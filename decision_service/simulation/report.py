@@ -13,7 +13,7 @@ from decision_service.simulation import charts
 from decision_service.simulation.core import PolicySet
 from decision_service.simulation.figures import region_changes, value_key
 from decision_service.simulation.runner import Outcome
-from decision_service.simulation.worker import ChangedRow
+from decision_service.simulation.worker import ChangedRow, compiled_policies
 
 TOP_CHANGED = 10
 TOP_UNITS = 15
@@ -73,24 +73,19 @@ def _top_changed(outcome: Outcome) -> str:
     top = sorted(outcome.result.changed, key=lambda r: (-worth(r), r.line))[:TOP_CHANGED]
     if not top:
         return "<p>无变化 <span class='en'>nothing changed</span></p>"
-    baseline = PolicySet.from_texts(plan.baseline_texts, ("compiled",))
-    candidate = PolicySet.from_texts(plan.candidate_texts, ("compiled",))
-    try:
-        rows = []
-        for row in top:
-            before = ", ".join(f"{o}={value_key(v)}" for o, v in zip(plan.outputs, row.baseline,
-                                                                     strict=True))
-            after = ", ".join(f"{o}={value_key(v)}" for o, v in zip(plan.outputs, row.candidate,
-                                                                    strict=True))
-            rows.append(
-                f"<tr><td>{row.line}</td><td>{escape(plan.phase_names[row.first_phase])}</td>"
-                f"<td>{escape(str(row.unit or ''))}</td><td>{worth(row):,.0f}</td>"
-                f"<td>{escape(before)}<br>{_reasons(baseline, outcome, row, 'baseline')}</td>"
-                f"<td>{escape(after)}<br>{_reasons(candidate, outcome, row, 'candidate')}</td>"
-                "</tr>")
-    finally:
-        baseline.close()
-        candidate.close()
+    baseline, candidate = compiled_policies(plan)
+    rows = []
+    for row in top:
+        before = ", ".join(f"{o}={value_key(v)}" for o, v in zip(plan.outputs, row.baseline,
+                                                                 strict=True))
+        after = ", ".join(f"{o}={value_key(v)}" for o, v in zip(plan.outputs, row.candidate,
+                                                                strict=True))
+        rows.append(
+            f"<tr><td>{row.line}</td><td>{escape(plan.phase_names[row.first_phase])}</td>"
+            f"<td>{escape(str(row.unit or ''))}</td><td>{worth(row):,.0f}</td>"
+            f"<td>{escape(before)}<br>{_reasons(baseline, outcome, row, 'baseline')}</td>"
+            f"<td>{escape(after)}<br>{_reasons(candidate, outcome, row, 'candidate')}</td>"
+            "</tr>")
     head = ("<tr><th>行 row</th><th>阶段 phase</th><th>单位 unit</th>"
             f"<th>{escape(money or '')}</th><th>之前 before</th><th>之后 after</th></tr>")
     return f"<table>{head}{''.join(rows)}</table>"

@@ -23,7 +23,11 @@ from decision_service.simulation.partition import (
     spill,
 )
 from decision_service.simulation.plan import Plan
-from decision_service.simulation.worker import PartitionResult, decide_partition
+from decision_service.simulation.worker import (
+    PartitionResult,
+    compiled_policies,
+    decide_partition,
+)
 
 
 @dataclass
@@ -57,8 +61,11 @@ def _local(plan: Plan, paths: list[Path], workers: int) -> Iterator[PartitionRes
         for path in paths:
             yield decide_partition_file(plan, str(path))
         return
-    # spawn: a clean interpreter per worker, safe beside the progress thread
-    context = multiprocessing.get_context("spawn")
+    # fork where there is one: workers inherit the policies compiled here (compiling
+    # costs seconds) instead of compiling them again; spawn elsewhere.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    compiled_policies(plan)
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers,
                                                 mp_context=context) as pool:
         futures = [pool.submit(decide_partition_file, plan, str(p)) for p in paths]
@@ -76,12 +83,12 @@ def _dask(plan: Plan, paths: list[Path], address: str) -> Iterator[PartitionResu
 
     # The partition's bytes travel with the task, so workers on other machines
     # need no shared disk; the plan (policy texts included) is sent once.
-    with Client(address) as client:
+    with Client(address) as client:  # type: ignore[no-untyped-call]
         plan_future = client.scatter(plan, broadcast=True)
         futures = [client.submit(decide_partition, plan_future, p.read_bytes(),
                                  pure=False) for p in paths]
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures):  # type: ignore[no-untyped-call]
                 yield future.result()
         finally:
             client.cancel(futures)

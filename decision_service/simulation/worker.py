@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ from decision_service.simulation.core import (
     validate_input,
 )
 from decision_service.simulation.partition import read_partition
-from decision_service.simulation.plan import Plan, Segment
+from decision_service.simulation.plan import Plan, Segment, policy_sets
 
 Signature = tuple[Any, ...]
 
@@ -120,42 +121,58 @@ class _Run:
 
     def decide(self, version: PolicyVersion, values: dict[str, Any],
                on: dt.date) -> tuple[tuple[Any, ...], Any, dict[str, float]]:
+        # On the hot path: plain loops, no generators; each A10 test evaluated once.
         totals: dict[str, float] = {}
         deal = values.get("deal_id") if self.has_deal_id else None
+        applying: list[tuple[_History, Any]] = []
         for hist in self.histories:
-            total = 0.0
-            if all(test(values.get(k)) for k, test in hist.where_input):
-                window = self.windows.get((hist.name, *(values.get(g) for g in hist.group_by)))
+            applies = True
+            for name, test in hist.where_input:
+                if not test(values.get(name)):
+                    applies = False
+                    break
+            total: float = 0.0
+            if applies:
+                key = (hist.name, *[values.get(g) for g in hist.group_by])
+                applying.append((hist, key))
+                window = self.windows.get(key)
                 if window:
                     low = on - hist.window
                     while window and window[0][0] < low:
                         window.popleft()
                     # summed in date order each time: the same figure whatever the
                     # partitioning, and no drift from running subtractions
-                    total = sum(a for _, a, d in window if deal is None or d != deal)
+                    for _, amount, other in window:
+                        if deal is None or other != deal:
+                            total += amount
             totals[hist.name] = total
         evaluation = version.engines["compiled"].evaluate(values, totals)
         compiled = version.compiled
         memo_key = (compiled.version, tuple(evaluation.outputs.items()),
-                    *(values.get(n) for n in self.lookup_inputs))
+                    *[values.get(n) for n in self.lookup_inputs])
         found = self.memo.get(memo_key)
         if found is None:
             final = final_outputs(compiled, evaluation, values)
             found = self.memo[memo_key] = (tuple(_tuple(final[o]) for o in self.outputs), final)
         outputs, final = found
-        for hist in self.histories:
-            if not all(test(values.get(k)) for k, test in hist.where_input):
-                continue
-            key = (hist.name, *(values.get(g) for g in hist.group_by))
-            window = self.windows.setdefault(key, deque())
+        for hist, key in applying:
+            window = self.windows.get(key)
+            if window is None:
+                window = self.windows[key] = deque()
             if deal is not None:
                 # a deal decided again replaces its earlier decision (A10)
                 for entry in [e for e in window if e[2] == deal]:
                     window.remove(entry)
-            amount = values.get(hist.sum_field)
-            if all(test(final.get(k)) for k, test in hist.where_output) and \
-                    isinstance(amount, int | float):
-                window.append((on, float(amount), deal))
+            worth = values.get(hist.sum_field)
+            if not isinstance(worth, int | float):
+                continue
+            counts = True
+            for name, test in hist.where_output:
+                if not test(final.get(name)):
+                    counts = False
+                    break
+            if counts:
+                window.append((on, float(worth), deal))
         return outputs, evaluation, totals
 
     def rule_ids(self, version: PolicyVersion, evaluation: Any) -> tuple[str, ...]:
@@ -203,12 +220,7 @@ def dimensions(plan: Plan) -> tuple[Segment, ...]:
     return tuple(found)
 
 
-def _dimension_value(segment: Segment, values: dict[str, Any], plan: Plan) -> Any:
-    if segment.kind == "region":
-        return plan.region_of.get(values.get(segment.input or ""), "null")
-    value = values.get(segment.input or "")
-    if segment.kind == "band":
-        return band_label(value, segment.edges)
+def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return "|".join(value) if value else "none"
     if isinstance(value, dt.date):
@@ -216,24 +228,25 @@ def _dimension_value(segment: Segment, values: dict[str, Any], plan: Plan) -> An
     return "null" if value is None else value
 
 
+def dimension_reader(segment: Segment, plan: Plan) -> Callable[[dict[str, Any]], Any]:
+    """A function giving a row's value of one segment (read once per row)."""
+    name = segment.input or ""
+    if segment.kind == "region":
+        regions = plan.region_of
+        return lambda values: regions.get(str(values.get(name)), "null")
+    if segment.kind == "band":
+        edges = segment.edges
+        return lambda values: band_label(values.get(name), edges)
+    return lambda values: _plain(values.get(name))
+
+
 def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in values.items()}
 
 
-_POLICY_CACHE: dict[int, tuple[PolicySet, PolicySet]] = {}
-
-
-def _policies(plan: Plan) -> tuple[PolicySet, PolicySet]:
+def compiled_policies(plan: Plan) -> tuple[PolicySet, PolicySet]:
     """The plan's policy sets, compiled once per process (workers decide many partitions)."""
-    key = hash((tuple(sorted(plan.baseline_texts.items())),
-                tuple(sorted(plan.candidate_texts.items()))))
-    found = _POLICY_CACHE.get(key)
-    if found is None:
-        baseline = PolicySet.from_texts(plan.baseline_texts, ("compiled",))
-        candidate = baseline if plan.candidate_texts == plan.baseline_texts else \
-            PolicySet.from_texts(plan.candidate_texts, ("compiled",))
-        found = _POLICY_CACHE[key] = (baseline, candidate)
-    return found
+    return policy_sets(plan.baseline_texts, plan.candidate_texts)
 
 
 def _same_inputs(a: PolicyVersion, b: PolicyVersion) -> bool:
@@ -246,12 +259,12 @@ def _same_inputs(a: PolicyVersion, b: PolicyVersion) -> bool:
 
 def decide_partition(plan: Plan, data: bytes) -> PartitionResult:
     """Decide every row of one spilled partition (see ``partition``)."""
-    baseline_set, candidate_set = _policies(plan)
+    baseline_set, candidate_set = compiled_policies(plan)
     base = _Run(baseline_set, plan.policy, plan.baseline_version, plan.outputs)
     cand = _Run(candidate_set, plan.policy, plan.candidate_version, plan.outputs)
     result = PartitionResult()
     tally = result.tally
-    dims = dimensions(plan)
+    readers = [dimension_reader(d, plan) for d in dimensions(plan)]
     where_inputs = _where_inputs(plan)
     phases = len(plan.phase_names)
     unit_input, date_input, today = plan.unit_input, plan.date_input, plan.today
@@ -287,8 +300,9 @@ def decide_partition(plan: Plan, data: bytes) -> PartitionResult:
             continue
         unit = values.get(unit_input) if unit_input else None
         first = plan.first_phase(unit)
-        signature = (first, *[_dimension_value(d, values, plan) for d in dims],
-                     *[all(test(values.get(k)) for k, test in tests) for tests in where_inputs],
+        signature = (first, *[read(values) for read in readers],
+                     *[all([test(values.get(k)) for k, test in tests])
+                       for tests in where_inputs],
                      base_out, cand_out)
         tally[signature] = tally.get(signature, 0) + 1
         if first < phases and base_out != cand_out:

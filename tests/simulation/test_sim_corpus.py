@@ -25,7 +25,8 @@ def test_jsonl_and_csv_agree(tmp_path: Path) -> None:
         scenario = write_scenario(tmp_path, name)
         code, _, err = simulate(str(scenario), "--out", str(tmp_path / f"out-{name}"))
         assert code == 0, err
-    from_jsonl, from_csv = summary(tmp_path / "out-deals.jsonl"), summary(tmp_path / "out-deals.csv")
+    from_jsonl = summary(tmp_path / "out-deals.jsonl")
+    from_csv = summary(tmp_path / "out-deals.csv")
     assert from_jsonl == from_csv
     assert from_csv["deals"] == 11
     assert from_csv["phases"][0]["baseline"]["required_level"]["COMPANY"] == 1

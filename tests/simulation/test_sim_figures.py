@@ -12,17 +12,27 @@ from pathlib import Path
 from simkit import deal, simulate, summary, write_jsonl, write_scenario
 
 ROWS = [
-    # file order is not date order: r2 is decided after r1
-    deal("FR", "C1", 12_000_000, "2026-02-01"),                          # r2: 12+12=24 → v1 REGION, v2 OFFICE
-    deal("FR", "C1", 12_000_000, "2026-01-10"),                          # r1: OFFICE both
-    deal("FR", "C1", 13_000_000, "2026-02-15", trade_compliance="PENDING"),  # deny: never counts
-    deal("FR", "C1", 10_000_000, "2026-03-01"),                          # r3: 24+10=34 → REGION both
-    deal("FR", "C1", 5_000_000, "2026-05-15"),                           # r4: window from 02-14: 10+5 → OFFICE
-    deal("FR", "C2", 15_000_000, "2026-06-01"),                          # r5: OFFICE both
-    deal("FR", "C2", 15_000_000, "2026-06-01"),                          # r6: same date, after r5: 30 → v1 REGION, v2 OFFICE
-    deal("DE", "C3", 40_000_000, "2026-06-01", gross_margin_pct=26),     # DE keeps 50M/25%: OFFICE both
-    deal("AR", "C4", 25_000_000, "2026-06-01"),                          # pilot: v1 REGION, v2 OFFICE
-    deal("CN-BJ", "C5", 25_000_000, "2026-06-01", point="ATB", gross_margin_pct=29),  # everyone
+    # file order is not date order: r2 (line 1) is decided after r1 (line 2)
+    # r2: 12M + r1's 12M = 24M → v1 REGION, v2 OFFICE
+    deal("FR", "C1", 12_000_000, "2026-02-01"),
+    # r1: OFFICE in both
+    deal("FR", "C1", 12_000_000, "2026-01-10"),
+    # denied at ATC while screening is pending: never counts for A10
+    deal("FR", "C1", 13_000_000, "2026-02-15", trade_compliance="PENDING"),
+    # r3: 24M + 10M = 34M → REGION in both
+    deal("FR", "C1", 10_000_000, "2026-03-01"),
+    # r4: the window starts 02-14, so only r3 counts: 10M + 5M → OFFICE in both
+    deal("FR", "C1", 5_000_000, "2026-05-15"),
+    # r5: OFFICE in both
+    deal("FR", "C2", 15_000_000, "2026-06-01"),
+    # r6: the same date, after r5 in the file: 30M → v1 REGION, v2 OFFICE (≤ 30M)
+    deal("FR", "C2", 15_000_000, "2026-06-01"),
+    # DE keeps its own 50M / 25% (A9 overrides v2): OFFICE in both
+    deal("DE", "C3", 40_000_000, "2026-06-01", gross_margin_pct=26),
+    # AR, a pilot office: v1 REGION, v2 OFFICE
+    deal("AR", "C4", 25_000_000, "2026-06-01"),
+    # CN-BJ, reached by `everyone`: margin 29% → v1 REGION, v2 OFFICE
+    deal("CN-BJ", "C5", 25_000_000, "2026-06-01", point="ATB", gross_margin_pct=29),
 ]
 
 
