@@ -20,8 +20,8 @@ import anyio.to_thread
 import structlog
 from fastapi import FastAPI
 
-from decision_service.api import logging as api_logging
 from decision_service.api import (
+    docs,
     openapi,
     problems,
     routes_authority,
@@ -30,6 +30,7 @@ from decision_service.api import (
     routes_org,
     routes_policies,
 )
+from decision_service.api import logging as api_logging
 from decision_service.api.auth import KeyRing
 from decision_service.api.context import AppContext
 from decision_service.api.metrics import Metrics
@@ -90,7 +91,8 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
             log.info("service_stopped")
 
     app = FastAPI(title="decision-service", version=_version(), description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
+    docs.install(app)
     app.state.ctx = ctx
     problems.install(app)
     for module in (routes_decisions, routes_authority, routes_policies, routes_org,
