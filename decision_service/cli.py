@@ -25,6 +25,7 @@ from decision_service.errors import (
     PolicyError,
     UnknownPolicyError,
 )
+from decision_service.inputs import input_json_schema
 from decision_service.locations import default_db_url, default_policies_dir
 from decision_service.policyset import PolicySet
 
@@ -201,7 +202,7 @@ def schema(policy: str = typer.Argument(...), policies_dir: Path | None = Polici
         version = policies.current(policy, _parse_date(today, "text"))
     except UnknownPolicyError as exc:
         _fail(EXIT_INVALID, str(exc), "text")
-    _emit_json(version.model.model_json_schema())
+    _emit_json(input_json_schema(version.compiled.policy, version.model))
 
 
 @app.command()

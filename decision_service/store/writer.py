@@ -9,10 +9,15 @@ Per batch the writer:
   1. opens a transaction that holds the chain lock (``AppendSession.begin``) —
      the lock also spans other processes, which is what makes "read prior total,
      then insert" atomic across processes;
-  2. reads the database totals of every aggregate the batch asks for, in one go;
-  3. for each request, in arrival order: computes the prior total (database total
-     plus the amounts of the batch's earlier records in the same window, kept in
-     memory, so a later request sees an earlier one's record) and calls ``decide``;
+  2. reads the database totals of every aggregate the batch asks for, in one go
+     (per subject where records have one), and which of the batch's idempotency
+     keys are already logged;
+  3. for each request, in arrival order: refuses a claimed idempotency key
+     (``IdempotencyKeyUsedError``: logged before, or earlier in this batch), else
+     computes the prior total (database total plus the amounts of the batch's
+     earlier records in the same window, kept in memory, so a later request sees
+     an earlier one's record; a subject counts by its latest record only, and
+     never towards its own query) and calls ``decide``;
   4. checks the new decision ids against the log (one query for the whole batch;
      sooner, and only then, if a later request's prior total would include a record
      not yet checked), seals the accepted drafts onto the chain in arrival order,
