@@ -19,7 +19,8 @@ from decision_service.locations import default_db_url, default_policies_dir
 
 KEYS_ENV = "DECISION_SERVICE_API_KEYS"
 BENCH_ENV = "DECISION_SERVICE_BENCH"
-SCOPES = frozenset({"decide", "read", "admin"})
+# backdate: log decisions dated outside the as_of bounds (loading history).
+SCOPES = frozenset({"decide", "read", "admin", "backdate"})
 ENGINE_NAMES = ("compiled", "durable")
 
 
