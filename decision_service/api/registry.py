@@ -18,7 +18,7 @@ from pathlib import Path
 
 import structlog
 
-from decision_service.errors import PolicyError
+from decision_service.errors import PolicyError, PolicyProblem, Position
 from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
 
@@ -57,12 +57,25 @@ class PolicyRegistry:
         self._lock = threading.Lock()  # guards _active and every generation's counters
         self._reload_lock = threading.Lock()  # one reload at a time; loading takes ~1 s
 
-    def _load(self, initial: bool = False) -> PolicySet:
+    def _read_and_compile(self) -> tuple[dict[str, str], PolicySet]:
+        """The directory as a set; any failure at all is a PolicyError, so no policy file,
+        however malformed, can crash a worker or answer a 500."""
         try:
             texts = read_policy_dir(self.directory)
             # Only the configured engine: building durable rulesets nobody uses costs
             # time and durable-rules state.
-            policies = PolicySet.from_texts(texts, (self.engine,))
+            return texts, PolicySet.from_texts(texts, (self.engine,))
+        except PolicyError:
+            raise
+        except Exception as exc:
+            log.exception("policies_load_failed", directory=str(self.directory))
+            raise PolicyError([PolicyProblem(
+                Position(str(self.directory), 1, 1), "load_failed",
+                f"the policies could not be loaded ({type(exc).__name__})")]) from None
+
+    def _load(self, initial: bool = False) -> PolicySet:
+        try:
+            texts, policies = self._read_and_compile()
         except PolicyError as exc:
             if not (initial and self.snapshot is not None and self.snapshot.is_file()):
                 raise
