@@ -245,6 +245,7 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
     that no longer reproduce (exit 1)."""
     from decision_service.replay import parse_since
     from decision_service.replay import replay as run_replay
+    from decision_service.store import StoreError
 
     try:
         since_at = parse_since(since)
@@ -255,7 +256,8 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
     total = 0
     failed = []
     try:
-        for result in run_replay(policies, store.iter_records(since=since_at, policy=policy)):
+        for result in run_replay(policies, store.iter_records(since=since_at, policy=policy),
+                                 bundles=store.get_bundle):
             total += 1
             if not result.ok:
                 failed.append(result)
@@ -263,6 +265,9 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
                     err.print(f"DIFF {result.decision_id} {result.policy} "
                               f"v{result.policy_version}: {'; '.join(result.differences)}",
                               highlight=False, markup=False)
+    except StoreError as exc:
+        _fail(EXIT_INVALID, f"cannot read the decision log after {total} record(s): {exc}",
+              fmt)
     finally:
         store.close()
         policies.close()
@@ -277,10 +282,14 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
 @app.command("verify-log")
 def verify_log(db: str | None = DbOpt, fmt: str = FormatOpt) -> None:
     """Check the decision log's hash chain; exit 1 if a record was altered or removed."""
+    from decision_service.store import StoreError
+
     store = _open_store(db, fmt)
     try:
         problems = store.verify_chain()
         count = store.count()
+    except StoreError as exc:
+        _fail(EXIT_INVALID, f"cannot read the decision log: {exc}", fmt)
     finally:
         store.close()
     if fmt == "json":

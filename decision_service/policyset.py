@@ -97,6 +97,7 @@ class PolicySet:
         self.cases = cases  # policy id -> (file, case)
         self.bundle_hash = bundle_hash
         self.engine_names = engines
+        self.texts: dict[str, str] = {}
         self._by_version = {(name, v.compiled.version): v
                             for name, vs in versions.items() for v in vs}
 
@@ -179,7 +180,11 @@ class PolicySet:
         digest = hashlib.sha256()
         for file in sorted(texts):
             digest.update(file.encode() + b"\0" + texts[file].encode() + b"\0")
-        return cls(org, versions, cases, digest.hexdigest(), engines)
+        policy_set = cls(org, versions, cases, digest.hexdigest(), engines)
+        # The exact texts behind bundle_hash: the log keeps them, so replay can
+        # decide again with the very bundle that decided.
+        policy_set.texts = dict(texts)
+        return policy_set
 
     def __enter__(self) -> PolicySet:
         return self

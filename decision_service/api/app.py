@@ -65,6 +65,14 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
     except BaseException:
         registry.close()
         raise
+    try:
+        store.save_bundle(registry.current.bundle_hash, registry.current.texts)
+    except BaseException:
+        store.close()
+        registry.close()
+        raise
+    registry.before_activate = lambda policies: store.save_bundle(policies.bundle_hash,
+                                                                  policies.texts)
     metrics = Metrics()
     ctx = AppContext(settings=settings, registry=registry, store=store,
                      service=DecisionService(registry, store, settings.engine, metrics),

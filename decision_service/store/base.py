@@ -12,9 +12,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self
+
+import orjson
 
 from .errors import StoreClosedError, StoreError
 from .record import GENESIS_HASH, DecisionRecord, DraftRecord, chain_hash
@@ -228,6 +230,29 @@ class DecisionStore(ABC):
                     )
             expected_prev = row.record_hash
         return problems
+
+    # -- policy bundles --------------------------------------------------------
+
+    def save_bundle(self, bundle_hash: str, texts: Mapping[str, str]) -> None:
+        """Keep the policy texts behind ``bundle_hash`` (once; saving again does nothing)."""
+        payload = orjson.dumps(dict(sorted(texts.items()))).decode()
+        self._save_bundle(bundle_hash, payload, datetime.now(UTC))
+
+    def get_bundle(self, bundle_hash: str) -> dict[str, str] | None:
+        """The policy texts logged under ``bundle_hash``, or None."""
+        payload = self._get_bundle(bundle_hash)
+        if payload is None:
+            return None
+        texts = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
+        if not isinstance(texts, dict):
+            raise StoreError(f"bundle {bundle_hash} is unreadable")
+        return {str(k): str(v) for k, v in texts.items()}
+
+    @abstractmethod
+    def _save_bundle(self, bundle_hash: str, payload: str, stored_at: datetime) -> None: ...
+
+    @abstractmethod
+    def _get_bundle(self, bundle_hash: str) -> Any: ...
 
     # -- lifecycle -----------------------------------------------------------
 

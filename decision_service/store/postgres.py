@@ -211,5 +211,14 @@ class PostgresStore(DecisionStore):
         params.append(limit)
         return [_row(values) for values in self._query(sql, params)]
 
+    def _save_bundle(self, bundle_hash: str, payload: str, stored_at: datetime) -> None:
+        self._query("INSERT INTO bundles (bundle_hash, texts, stored_at) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (bundle_hash) DO NOTHING RETURNING 1",
+                    (bundle_hash, payload, stored_at))
+
+    def _get_bundle(self, bundle_hash: str) -> Any:
+        rows = self._query("SELECT texts FROM bundles WHERE bundle_hash = %s", (bundle_hash,))
+        return rows[0][0] if rows else None
+
     def _close_readers(self) -> None:
         self._readers.close()

@@ -238,5 +238,16 @@ class SQLiteStore(DecisionStore):
             rows = conn.execute(sql, params).fetchall()
         return [_row(values) for values in rows]
 
+    def _save_bundle(self, bundle_hash: str, payload: str, stored_at: datetime) -> None:
+        with self._reader() as conn:
+            conn.execute("INSERT OR IGNORE INTO bundles (bundle_hash, texts, stored_at) "
+                         "VALUES (?, ?, ?)", (bundle_hash, payload, _timestamp(stored_at)))
+
+    def _get_bundle(self, bundle_hash: str) -> Any:
+        with self._reader() as conn:
+            row = conn.execute("SELECT texts FROM bundles WHERE bundle_hash = ?",
+                               (bundle_hash,)).fetchone()
+        return None if row is None else row[0]
+
     def _close_readers(self) -> None:
         self._readers.close()
