@@ -22,6 +22,7 @@ from fastapi import FastAPI
 
 from decision_service.api import logging as api_logging
 from decision_service.api import (
+    logguard,
     openapi,
     problems,
     routes_authority,
@@ -66,6 +67,8 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
         registry.close()
         raise
     try:
+        checkpointer = logguard.check_log(store, settings.db_url, settings.new_log,
+                                          settings.checkpoint_interval)
         store.save_bundle(registry.current.bundle_hash, registry.current.texts)
     except BaseException:
         store.close()
@@ -83,6 +86,7 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, THREADPOOL_SIZE)
         hup = _install_sighup(ctx)
+        checkpointer.start()
         log.info("service_started", policies=registry.current.names(), engine=settings.engine,
                  bundle_hash=registry.current.bundle_hash, auth=ctx.keyring.enabled)
         try:
@@ -91,6 +95,10 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
             if hup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             ctx.service.close()
+            try:
+                checkpointer.close()  # the head at shutdown, signed
+            except Exception:
+                log.exception("checkpoint_at_shutdown_failed")
             store.close()  # finishes every write already submitted
             registry.close()
             log.info("service_stopped")

@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple, Self
 
 import orjson
 
+from .checkpoints import Checkpoint
 from .errors import StoreClosedError, StoreError
 from .record import GENESIS_HASH, DecisionRecord, DraftRecord, chain_hash
 from .writer import AppendSession, Decide, GroupCommitWriter, WriteStats
@@ -50,7 +51,7 @@ class ChainProblem:
 
     decision_id: str
     seq: int
-    kind: Literal["hash_mismatch", "broken_link", "unreadable"]
+    kind: Literal["hash_mismatch", "broken_link", "unreadable", "truncated", "rechained"]
     detail: str
 
 
@@ -230,6 +231,36 @@ class DecisionStore(ABC):
                     )
             expected_prev = row.record_hash
         return problems
+
+    def head(self) -> tuple[int, str]:
+        """(seq, record_hash) of the newest record; (0, GENESIS_HASH) for an empty log."""
+        tip = self._tip()
+        return (0, GENESIS_HASH) if tip is None else tip
+
+    @abstractmethod
+    def _tip(self) -> tuple[int, str] | None: ...
+
+    def verify_checkpoint(self, checkpoint: Checkpoint) -> list[ChainProblem]:
+        """Does the log still hold the head a signed checkpoint saw? A log cut short
+        is ``truncated``; another record at that position means the chain up to it was
+        rewritten (``rechained``), however consistent the rewritten chain is."""
+        if checkpoint.seq == 0:
+            return []
+        when = checkpoint.signed_at.isoformat()
+        rows = self._fetch_page(checkpoint.seq - 1, 1, None, None)
+        if not rows or rows[0].seq != checkpoint.seq:
+            last = self.head()[0]
+            return [ChainProblem("", checkpoint.seq, "truncated",
+                                 f"the checkpoint of {when} covers records 1 to "
+                                 f"{checkpoint.seq}; the log ends at record {last}: "
+                                 f"records {last + 1} to {checkpoint.seq} are missing")]
+        if rows[0].record_hash != checkpoint.record_hash:
+            return [ChainProblem(rows[0].decision_id, checkpoint.seq, "rechained",
+                                 f"the checkpoint of {when} signed record {checkpoint.seq} as "
+                                 f"{checkpoint.record_hash}; the log now has "
+                                 f"{rows[0].record_hash}: records 1 to {checkpoint.seq} "
+                                 "were rewritten")]
+        return []
 
     # -- policy bundles --------------------------------------------------------
 

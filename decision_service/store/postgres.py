@@ -211,6 +211,10 @@ class PostgresStore(DecisionStore):
         params.append(limit)
         return [_row(values) for values in self._query(sql, params)]
 
+    def _tip(self) -> tuple[int, str] | None:
+        rows = self._query("SELECT seq, record_hash FROM decisions ORDER BY seq DESC LIMIT 1")
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
     def _save_bundle(self, bundle_hash: str, payload: str, stored_at: datetime) -> None:
         self._query("INSERT INTO bundles (bundle_hash, texts, stored_at) VALUES (%s, %s, %s) "
                     "ON CONFLICT (bundle_hash) DO NOTHING RETURNING 1",

@@ -238,6 +238,12 @@ class SQLiteStore(DecisionStore):
             rows = conn.execute(sql, params).fetchall()
         return [_row(values) for values in rows]
 
+    def _tip(self) -> tuple[int, str] | None:
+        with self._reader() as conn:
+            row = conn.execute(
+                "SELECT seq, record_hash FROM decisions ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
     def _save_bundle(self, bundle_hash: str, payload: str, stored_at: datetime) -> None:
         with self._reader() as conn:
             conn.execute("INSERT OR IGNORE INTO bundles (bundle_hash, texts, stored_at) "
