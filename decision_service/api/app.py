@@ -62,7 +62,7 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
     api_logging.configure(settings.log_level)
     registry = PolicyRegistry(settings.policies_dir, settings.engine, policy_snapshot)
     try:
-        store = open_store(settings.db_url)
+        store = open_store(settings.db_url, settings.store_timeout)
     except BaseException:
         registry.close()
         raise

@@ -79,6 +79,7 @@ class ServiceSettings:
     bench_endpoints: bool = False  # GET/POST /bench/constant, for bench/http.py only
     log_level: str = "info"
     new_log: bool = False  # start although the checkpoints say the log lost records
+    store_timeout: float = 5.0  # seconds a log statement may wait on a lock, then 503
     checkpoint_interval: float = 10.0  # seconds between signed checkpoints of the chain head
 
     def __post_init__(self) -> None:

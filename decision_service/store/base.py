@@ -138,10 +138,14 @@ class DecisionStore(ABC):
     def ping(self) -> None:
         """Cheap readiness probe: raise ``StoreError`` unless the database answers.
 
-        A closed store is not ready either (``StoreClosedError``).
+        A closed store is not ready either (``StoreClosedError``), nor one whose last
+        group commit failed, until a write succeeds again.
         """
         if self._writer.closed:
             raise StoreClosedError("the decision store is closed")
+        failure = self._writer.write_error
+        if failure is not None:
+            raise StoreError(f"the last write to the decision log failed: {failure!r}")
         self._ping()
 
     @abstractmethod
