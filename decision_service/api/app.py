@@ -31,6 +31,7 @@ from decision_service.api import (
     routes_policies,
 )
 from decision_service.api.auth import KeyRing
+from decision_service.api.browser_guard import BrowserGuard
 from decision_service.api.context import AppContext
 from decision_service.api.metrics import Metrics
 from decision_service.api.registry import PolicyRegistry
@@ -110,6 +111,8 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
     for module in (routes_decisions, routes_authority, routes_policies, routes_ops):
         app.include_router(module.router(ctx))
     openapi.install(app, [BatchIn, AuthorityRequest])
+    if not ctx.keyring.enabled:
+        app.add_middleware(BrowserGuard)
     app.add_middleware(api_logging.RequestContext, metrics=metrics)
     return app
 
