@@ -227,6 +227,11 @@ class Checkpointer:
         self._thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
 
     def start(self) -> None:
+        """Start the schedule (again, after ``close``: an app's lifespan may run twice)."""
+        if self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
         self._thread.start()
 
     def checkpoint(self) -> str | None:
