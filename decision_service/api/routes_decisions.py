@@ -69,15 +69,16 @@ def router(ctx: AppContext) -> APIRouter:
     async def decide(policy: str, request: Request, explain: bool = True,
                      idempotency_key: Annotated[str | None, Header(
                          alias=HEADER, description=KEY_DOC)] = None) -> JSONBody:
-        ctx.keyring.check(request, "decide")
+        backdate = "backdate" in ctx.keyring.check(request, "decide")
         key = checked_key(idempotency_key)
         raw = await read_json(request, limit)
         if inline:
-            body, replayed = await ctx.service.decide_async(policy, raw, request_id(request),
-                                                            key, explain)
+            body, replayed = await ctx.service.decide_async(
+                policy, raw, request_id(request), key, explain, backdate)
         else:
             body, replayed = await run_in_threadpool(ctx.service.decide, policy, raw,
-                                                     request_id(request), key, explain)
+                                                     request_id(request), key, explain,
+                                                     backdate)
         return _replayed(body, replayed)
 
     @api.post("/{policy}/preview", response_class=JSONBody,
@@ -100,13 +101,13 @@ def router(ctx: AppContext) -> APIRouter:
     async def decide_batch(policy: str, request: Request, explain: bool = True,
                            idempotency_key: Annotated[str | None, Header(
                                alias=HEADER, description=KEY_DOC)] = None) -> JSONBody:
-        ctx.keyring.check(request, "decide")
+        backdate = "backdate" in ctx.keyring.check(request, "decide")
         key = checked_key(idempotency_key)
         items, explain_items = _batch_items(await read_json(request, limit),
                                             ctx.settings.max_batch_items)
         results, replayed = await run_in_threadpool(
             ctx.service.decide_batch, policy, items, request_id(request), key,
-            explain and explain_items)
+            explain and explain_items, backdate)
         return _replayed({"results": results}, replayed)
 
     @api.get("/{decision_id}", response_class=JSONBody,

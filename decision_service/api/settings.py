@@ -21,7 +21,8 @@ from decision_service.locations import default_db_url, default_policies_dir
 KEYS_ENV = "DECISION_SERVICE_API_KEYS"
 BENCH_ENV = "DECISION_SERVICE_BENCH"
 TIMEZONE_ENV = "DECISION_SERVICE_TIMEZONE"
-SCOPES = frozenset({"decide", "read", "admin"})
+# backdate: log decisions dated outside the as_of bounds (loading history).
+SCOPES = frozenset({"decide", "read", "admin", "backdate"})
 ENGINE_NAMES = ("compiled", "durable")
 
 
@@ -92,6 +93,9 @@ class ServiceSettings:
     # without as_of, is the date there (a Beijing deal at 07:00 is today's, not UTC's
     # yesterday's).
     timezone: str = "UTC"
+    new_log: bool = False  # start although the checkpoints say the log lost records
+    store_timeout: float = 5.0  # seconds a log statement may wait on a lock, then 503
+    checkpoint_interval: float = 10.0  # seconds between signed checkpoints of the chain head
 
     def __post_init__(self) -> None:
         business_zone(self.timezone)
@@ -102,6 +106,8 @@ class ServiceSettings:
             raise SettingsError(f"--port {self.port}: not a TCP port")
         if self.workers < 1:
             raise SettingsError(f"--workers {self.workers}: at least 1")
+        if self.checkpoint_interval <= 0:
+            raise SettingsError("checkpoint_interval must be more than 0 seconds")
         if self.max_body_bytes < 1024 or self.max_batch_items < 1:
             raise SettingsError("max_body_bytes must be at least 1024 and max_batch_items "
                                 "at least 1")
@@ -111,6 +117,7 @@ class ServiceSettings:
                      policies_dir: Path | str | None = None, db_url: str | None = None,
                      engine: str | None = None, workers: int | None = None,
                      timezone: str | None = None,
+                     new_log: bool | None = None,
                      environ: Mapping[str, str] | None = None) -> ServiceSettings:
         """Settings from CLI options (None = default) and the environment (API keys,
         the time zone when no option gives it)."""
@@ -118,7 +125,8 @@ class ServiceSettings:
         given: dict[str, Any] = {
             "host": host, "port": port, "engine": engine, "workers": workers,
             "policies_dir": Path(policies_dir) if policies_dir is not None else None,
-            "db_url": db_url, "timezone": timezone or env.get(TIMEZONE_ENV) or None,
+            "db_url": db_url, "new_log": new_log,
+            "timezone": timezone or env.get(TIMEZONE_ENV) or None,
         }
         return cls(**{k: v for k, v in given.items() if v is not None},
                    api_keys=parse_api_keys(env.get(KEYS_ENV)),
