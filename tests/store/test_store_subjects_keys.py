@@ -117,3 +117,20 @@ def test_records_without_the_new_fields_keep_their_hash() -> None:
     plain = draft(agg_key=KEY, decision_date=DAY)
     assert b"idempotency_key" not in canonical_bytes(plain)
     assert b"agg_subject" in canonical_bytes(draft(agg_subject="d"))
+
+
+@pytest.mark.pg
+def test_two_stores_sharing_postgresql_count_a_subject_by_its_latest_record(
+        pg_store_url: str) -> None:
+    seen: list[float] = []
+    with open_store(pg_store_url) as one, open_store(pg_store_url) as two:
+        futures = [store.submit(deal_window("deal-1"), recording(
+            seen, agg_subject="deal-1", agg_amount=float(amount)))
+            for amount, store in zip(range(1, 21), [one, two] * 10, strict=True)]
+        for future in futures:
+            future.result(60)
+        after: list[float] = []
+        one.log_decision(deal_window(None), recording(after, agg_amount=None))
+        chain = [r for r in one.iter_records() if r.agg_subject == "deal-1"]
+    assert seen == [0.0] * 20  # never against itself, from either store
+    assert len(chain) == 20 and after == [chain[-1].agg_amount]
