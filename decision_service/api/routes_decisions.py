@@ -81,18 +81,6 @@ def router(ctx: AppContext) -> APIRouter:
                                                      backdate)
         return _replayed(body, replayed)
 
-    @api.post("/{policy}/preview", response_class=JSONBody,
-              responses={200: {"model": PreviewOut}, **problems(400, 401, 403, 404, 413, 415,
-                                                                422, 503)},
-              openapi_extra={**json_body(description="The policy's inputs, as for a "
-                                         "decision"), **secured("decide")},
-              summary="What the decision would be now: not logged, not counted for A10")
-    async def preview(policy: str, request: Request, explain: bool = True) -> JSONBody:
-        ctx.keyring.check(request, "decide")
-        raw = await read_json(request, limit)
-        body = await run_in_threadpool(ctx.service.preview, policy, raw, explain)
-        return JSONBody(body)
-
     @api.post("/{policy}/batch", response_class=JSONBody,
               responses={200: {"model": BatchOut}, **problems(400, 401, 403, 404, 413, 415, 422,
                                                               503)},
@@ -118,4 +106,23 @@ def router(ctx: AppContext) -> APIRouter:
         ctx.keyring.check(request, "read")
         return JSONBody(ctx.service.get(decision_id))
 
+    _add_preview(api, ctx)
     return api
+
+
+def _add_preview(api: APIRouter, ctx: AppContext) -> None:
+    """POST /v1/decisions/{policy}/preview: a what-if, answered like a decision."""
+    limit = ctx.settings.max_body_bytes
+
+    @api.post("/{policy}/preview", response_class=JSONBody,
+              responses={200: {"model": PreviewOut}, **problems(400, 401, 403, 404, 413, 415,
+                                                                422, 503)},
+              openapi_extra={**json_body(description="The policy's inputs, as for a "
+                                         "decision"), **secured("decide")},
+              summary="What the decision would be now: not logged, not counted for A10")
+    async def preview(policy: str, request: Request, explain: bool = True) -> JSONBody:
+        ctx.keyring.check(request, "decide")
+        raw = await read_json(request, limit)
+        body = await run_in_threadpool(ctx.service.preview, policy, raw, explain)
+        return JSONBody(body)
+
