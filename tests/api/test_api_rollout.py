@@ -4,6 +4,7 @@ shadows that fail or hang leaving every answer intact."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 from conftest import deal, new_customer
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from decision_service.api.service import DecisionService
+from decision_service.cli import app as cli_app
 from decision_service.policyset import PolicySet
 from decision_service.replay import replay
 
@@ -196,3 +199,18 @@ def test_reload_changing_the_activation_changes_answers_only_after_the_swap(
         logged = piloted.get(f"/v1/decisions/{answer['decision_id']}").json()
         assert answer["policy_version"] == expected[logged["bundle_hash"]]
         assert logged["policy_version"] == answer["policy_version"]
+
+
+def test_the_replay_command_reports_shadows_apart(piloted: TestClient,
+                                                  policies_copy: Path) -> None:
+    for office in ("AR", "FR"):
+        _decide(piloted, office, "2027-02-01")
+    _drained(piloted)
+    ctx = piloted.app.state.ctx  # type: ignore[attr-defined]
+    url = ctx.settings.db_url
+    result = CliRunner().invoke(cli_app, ["replay", "--db", url, "--policies",
+                                          str(policies_copy), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert (body["replayed"], body["failed"]) == (2, 0)
+    assert body["shadows"] == {"replayed": 2, "reproduced": 2, "recorded_errors": 0}
