@@ -347,17 +347,20 @@ class PolicySet:
         live = self.version(name, prepared.policy.version)
         values = (prepared.values if version.model is live.model
                   else validate_input(version.model, _json_ready(prepared.values)))
-        query = prepared.history_query if version.compiled.policy.history else None
-        candidate = target.evaluate(
-            Prepared(version.compiled, values, prepared.decision_date, query, PINNED),
-            decision.history, "compiled")
-        differs = sorted(k for k in {*candidate.outputs, *decision.outputs}
-                         if candidate.outputs.get(k) != decision.outputs.get(k))
+        compiled = version.compiled
+        # Outputs and the rules that fired, not the messages or the explanation: a
+        # shadow is compared, not read by a salesperson, and costs less this way.
+        given = decision.history if prepared.history_query is not None else {}
+        totals = {n: float(given.get(n, 0.0)) for n in compiled.policy.history}
+        evaluation = version.engines["compiled"].evaluate(values, totals)
+        outputs = final_outputs(compiled, evaluation, self._context(compiled, values, totals))
+        differs = sorted(k for k in {*outputs, *decision.outputs}
+                         if outputs.get(k) != decision.outputs.get(k))
         return {
             "candidate": plan.describe(),
-            "policy_version": candidate.policy_version,
-            "outputs": candidate.outputs,
-            "rules": [r.rule for r in candidate.reasons],
+            "policy_version": compiled.version,
+            "outputs": outputs,
+            "rules": [compiled.tables[t].rules[r].rule.id for t, r in evaluation.fired],
             "agrees": not differs,
             "differs": differs,
         }
