@@ -127,8 +127,9 @@ class DecisionService:
         if decision.history:
             # The A10 totals this decision saw: replay needs them, as does a reader.
             output["history"] = dict(decision.history)
-        # Which version decided and why (A11 staging): replay and readers need it.
-        output["version_reason"] = decision.version_reason
+        if decision.version_reason != "date":
+            # A staged activation chose the version (rollout.yaml); absent: the date did.
+            output["version_reason"] = decision.version_reason
         return DraftRecord(
             decision_id=decision_id,
             policy=decision.policy,
