@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 import typer
@@ -27,6 +27,9 @@ from decision_service.errors import (
 )
 from decision_service.locations import default_db_url, default_policies_dir
 from decision_service.policyset import PolicySet
+
+if TYPE_CHECKING:
+    from decision_service.replay import ShadowReplay
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -260,10 +263,12 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
     store = _open_store(db, fmt)
     total = 0
     failed = []
+    shadows: dict[str, int] = {"replayed": 0, "reproduced": 0, "recorded_errors": 0}
     try:
         for result in run_replay(policies, store.iter_records(since=since_at, policy=policy),
-                                 bundles=store.get_bundle):
+                                 bundles=store.get_bundle, shadows=store):
             total += 1
+            _count_shadow(shadows, result.shadow, fmt)
             if not result.ok:
                 failed.append(result)
                 if fmt != "json":
@@ -278,9 +283,13 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
         policies.close()
     if fmt == "json":
         _emit_json({"ok": not failed, "replayed": total, "failed": len(failed),
-                    "failures": [r.as_dict() for r in failed]})
+                    "failures": [r.as_dict() for r in failed], "shadows": shadows})
     else:
         out.print(f"{total - len(failed)}/{total} logged decisions reproduce")
+        if shadows["replayed"] or shadows["recorded_errors"]:
+            out.print(f"shadows (never answered, reported apart): {shadows['reproduced']}/"
+                      f"{shadows['replayed']} reproduce, {shadows['recorded_errors']} recorded "
+                      "an error")
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
 
 
@@ -317,6 +326,19 @@ def _checkpoint_problems(store: Any, url: str, checkpoints: Path | None,
         return [ChainProblem("", 0, "rechained", f"checkpoint {file}: {exc}")], str(file)
     return (store.verify_checkpoint(checkpoint),
             f"checkpoint of record {checkpoint.seq} at {checkpoint.signed_at.isoformat()}")
+
+
+def _count_shadow(counts: dict[str, int], shadow: ShadowReplay | None, fmt: str) -> None:
+    if shadow is None:
+        return
+    if shadow.ok is None:
+        counts["recorded_errors"] += 1
+        return
+    counts["replayed"] += 1
+    counts["reproduced"] += shadow.ok
+    if not shadow.ok and fmt != "json":
+        err.print(f"SHADOW DIFF {shadow.candidate}: {'; '.join(shadow.differences)}",
+                  highlight=False, markup=False)
 
 
 @app.command()

@@ -56,9 +56,13 @@ class Decision:
     history: dict[str, float] = field(default_factory=dict)  # A10 totals used
     dimensions: tuple[Dimension, ...] = ()
     lower_routes: tuple[LowerRoute, ...] = ()
+    # Why policy_version decided: the date alone, or the date and a staged
+    # activation (the unit listed, or held back to the version before).
+    version_reason: str = "date"
 
     def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"policy": self.policy, "policy_version": self.policy_version}
+        body: dict[str, Any] = {"policy": self.policy, "policy_version": self.policy_version,
+                                "version_reason": self.version_reason}
         body.update(self.outputs)
         body["reasons"] = [r.as_dict() for r in self.reasons]
         body["decision_date"] = self.decision_date.isoformat()

@@ -246,3 +246,39 @@ class PolicyCase:
     rules: list[str] | None = None  # rule ids expected to fire, in order
     prior_total: float = 0.0
     today: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """A version held to some units (A11 staged rollout): elsewhere the one before it."""
+
+    policy: str
+    version: str
+    units: tuple[str, ...]  # offices or regions; a region covers its offices
+    position: Position  # of the activation entry
+    unit_positions: tuple[Position, ...]
+    version_position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowCandidate:
+    """A candidate evaluated beside the answer, never answered.
+
+    ``version`` alone: that version of the live set, whatever the dates say.
+    ``policies``: another policy directory (relative to the live one); its version
+    in force on the decision date, or ``version`` when given."""
+
+    policy: str
+    version: str | None
+    policies: str | None
+    position: Position
+    candidate_position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """``rollout.yaml``: what is staged and shadowed. Absent: dates alone decide."""
+
+    activations: tuple[Activation, ...] = ()
+    shadows: tuple[ShadowCandidate, ...] = ()
+    source_file: str | None = None

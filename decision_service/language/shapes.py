@@ -272,3 +272,35 @@ CASES: dict[str, Any] = {
         },
     },
 }
+
+ROLLOUT: dict[str, Any] = {
+    "activation": {
+        "type": "list",
+        "schema": {
+            "type": "dict",
+            "schema": {
+                "policy": {"type": "string", "required": True, "empty": False},
+                "version": {"type": "string", "required": True, "empty": False},
+                "units": {**CODE_LIST, "required": True, "minlength": 1},
+            },
+        },
+    },
+    "shadow": {
+        "type": "list",
+        "schema": {
+            "type": "dict",
+            "schema": {
+                "policy": {"type": "string", "required": True, "empty": False},
+                "candidate": {
+                    "type": "dict",
+                    "required": True,
+                    "minlength": 1,
+                    "schema": {
+                        "version": {"type": "string", "empty": False},
+                        "policies": {"type": "string", "empty": False},
+                    },
+                },
+            },
+        },
+    },
+}

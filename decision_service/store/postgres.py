@@ -231,3 +231,20 @@ class PostgresStore(DecisionStore):
 
     def _close_readers(self) -> None:
         self._readers.close()
+
+    # -- shadows -------------------------------------------------------------
+
+    def record_shadows(self, shadows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        rows = [(orjson.dumps(shadow).decode(), decision_id) for decision_id, shadow in shadows]
+        try:
+            with self._readers.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE decisions SET shadow = %s::json WHERE decision_id = %s", rows)
+        except psycopg.Error as exc:
+            raise StoreError(f"recording shadow results failed: {exc}") from exc
+
+    def shadows_of(self, decision_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        rows = self._query(
+            "SELECT decision_id, shadow FROM decisions WHERE decision_id = ANY(%s::text[]) "
+            "AND shadow IS NOT NULL", (list(decision_ids),))
+        return {decision_id: shadow for decision_id, shadow in rows}

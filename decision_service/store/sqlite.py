@@ -279,3 +279,28 @@ class SQLiteStore(DecisionStore):
 
     def _close_readers(self) -> None:
         self._readers.close()
+
+    # -- shadows -------------------------------------------------------------
+
+    def record_shadows(self, shadows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        rows = [(orjson.dumps(shadow).decode(), decision_id) for decision_id, shadow in shadows]
+        with self._reader() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("UPDATE decisions SET shadow = ? WHERE decision_id = ?", rows)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def shadows_of(self, decision_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(decision_ids), _IDS_PER_QUERY):
+            chunk = list(decision_ids[start : start + _IDS_PER_QUERY])
+            marks = ", ".join("?" * len(chunk))
+            with self._reader() as conn:
+                rows = conn.execute(
+                    f"SELECT decision_id, shadow FROM decisions WHERE decision_id IN ({marks}) "
+                    "AND shadow IS NOT NULL", chunk).fetchall()
+            found.update((decision_id, orjson.loads(shadow)) for decision_id, shadow in rows)
+        return found
