@@ -299,7 +299,13 @@ class DecisionStore(ABC):
     # -- policy bundles --------------------------------------------------------
 
     def save_bundle(self, bundle_hash: str, texts: Mapping[str, str]) -> None:
-        """Keep the policy texts behind ``bundle_hash`` (once; saving again does nothing)."""
+        """Keep the policy texts behind ``bundle_hash`` (once; saving again does nothing).
+
+        A bundle already kept costs a read, not a write: a log that can no longer be
+        written to still starts, and its decisions — not its start — answer 503.
+        """
+        if self._get_bundle(bundle_hash) is not None:
+            return
         payload = orjson.dumps(dict(sorted(texts.items()))).decode()
         self._save_bundle(bundle_hash, payload, datetime.now(UTC))
 

@@ -22,7 +22,7 @@ import orjson
 from . import migrate
 from .base import AggregateQuery, AppendSession, DecisionStore, StoredRow, stored_row
 from .errors import StoreError
-from .pool import ConnectionPool
+from .pool import DEFAULT_MAX_SIZE, ConnectionPool
 from .record import GENESIS_HASH, DecisionRecord
 
 _COLUMNS = (
@@ -147,7 +147,8 @@ class SQLiteStore(DecisionStore):
     """Decision log in the SQLite file at ``path`` (created, with parents, if missing)."""
 
     def __init__(
-        self, path: str | Path, *, busy_timeout: float = 5.0, max_batch: int = 512
+        self, path: str | Path, *, busy_timeout: float = 5.0, max_batch: int = 512,
+        pool_max_size: int = DEFAULT_MAX_SIZE,
     ) -> None:
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise StoreError("the SQLite decision log needs a file path")
@@ -161,7 +162,8 @@ class SQLiteStore(DecisionStore):
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite decision log {self.path}: {exc}") from exc
         self._readers: ConnectionPool[sqlite3.Connection] = ConnectionPool(
-            self._connect, sqlite3.Connection.close
+            self._connect, sqlite3.Connection.close, max_size=pool_max_size,
+            timeout=busy_timeout,
         )
         super().__init__(lambda: _SQLiteAppend(self._connect(), self._check_file),
                          max_batch=max_batch)
