@@ -199,6 +199,12 @@ class Policy:
     outputs: dict[str, OutputDecl]
     tables: tuple[Table, ...]
     source_file: str
+    # (version, file) of every version this one is built from, first version
+    # first: says "set in version 2" for a figure positioned in that file.
+    lineage: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def version_of_file(self, file: str) -> str | None:
+        return next((version for version, name in self.lineage if name == file), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,6 +218,12 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
             parameter_positions={k: _val_pos(params, k, top) for k in params},
             source_file=file,
         )
+    return policy_from_doc(doc, file)
+
+
+def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = ()) -> Policy:
+    """A full policy from its parsed document (a file, or a version merged onto its base)."""
+    top = Position(file, 1, 1)
     check_shape(doc, shapes.POLICY, file)
     problems = Problems()
     meta = _meta(doc, file)
@@ -312,6 +318,7 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
         outputs=outputs,
         tables=tuple(tables),
         source_file=file,
+        lineage=lineage or ((meta.version, file),),
     )
 
 

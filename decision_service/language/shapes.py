@@ -83,10 +83,13 @@ OUTPUT: dict[str, Any] = {
     },
 }
 
+RULE_ID: dict[str, Any] = {"type": "string", "regex": r"[A-Za-z0-9_.\-]+"}
 RULE: dict[str, Any] = {
     "type": "dict",
     "schema": {
-        "id": {"type": "string", "regex": r"[A-Za-z0-9_.\-]+"},
+        # Required: reasons, cases, the log and the CRM's texts name rules by id,
+        # so an id must not change when a rule is inserted before it.
+        "id": {**RULE_ID, "required": True},
         "when": UNARY_TESTS,
         "then": OUTPUT_VALUE,
         "score": {"type": "number"},
@@ -122,6 +125,23 @@ TABLE: dict[str, Any] = {
             },
         },
         "rules": {"type": "list", "required": True, "minlength": 1, "schema": RULE},
+    },
+}
+
+# `orderings:` declares how parameters must rank for every unit after its
+# settings, e.g. value limits rise from SYSTEM_DEPT to BG, margin floors fall.
+ORDERINGS: dict[str, Any] = {
+    "type": "list",
+    "schema": {
+        "type": "dict",
+        "schema": {
+            "rising": {"type": "list", "minlength": 2, "schema": NAME,
+                       "excludes": "falling", "required": True},
+            "falling": {"type": "list", "minlength": 2, "schema": NAME,
+                        "excludes": "rising", "required": True},
+            "strict": {"type": "boolean"},
+            "note": TEXT,
+        },
     },
 }
 
@@ -180,18 +200,47 @@ POLICY: dict[str, Any] = {
     },
     "outputs": {"type": "dict", "keysrules": NAME, "valuesrules": OUTPUT},
     "tables": {"type": "list", "schema": TABLE},
+    "orderings": ORDERINGS,
 }
 
-# A later version that only moves figures: `extends` the base and overrides
-# parameter defaults (A11: version 2 raises two limits and changes nothing else).
-POLICY_EXTENSION: dict[str, Any] = {
-    "policy": POLICY_META,
+
+def _optional(schema: dict[str, Any]) -> dict[str, Any]:
+    """The same shape with nothing required: a version writes only what changes."""
+    return {key: {k: v for k, v in rule.items() if k != "required"}
+            for key, rule in schema.items()}
+
+
+PLACEMENT: dict[str, Any] = {
+    "before": {"type": "string"},
+    "after": {"type": "string", "excludes": "before"},
+    "remove": {"type": "boolean"},
+}
+VERSION_RULE: dict[str, Any] = {
+    "type": "dict",
+    "schema": {**RULE["schema"], **PLACEMENT},
+}
+VERSION_TABLE: dict[str, Any] = {
+    "type": "dict",
+    "schema": {**_optional(TABLE["schema"]), "id": TABLE["schema"]["id"],
+               "rules": {"type": "list", "minlength": 1, "schema": VERSION_RULE},
+               **PLACEMENT},
+}
+VERSION_INPUT: dict[str, Any] = {"type": "dict", "schema": _optional(INPUT["schema"])}
+
+# A later version (`extends:`) uses the sections of a full policy; what it
+# writes adds or replaces by name, unit or id (see ``versions.py``). A bare
+# number under `parameters` moves that parameter's default.
+POLICY_VERSION: dict[str, Any] = {
+    **POLICY,
     "parameters": {
         "type": "dict",
         "keysrules": NAME,
-        "valuesrules": {"type": ["number", "string"]},
+        "valuesrules": {"type": ["number", "string", "dict"]},
     },
+    "inputs": {"type": "dict", "keysrules": NAME, "valuesrules": VERSION_INPUT},
+    "tables": {"type": "list", "schema": VERSION_TABLE},
 }
+POLICY_EXTENSION = POLICY_VERSION
 
 ORG: dict[str, Any] = {
     "org": {
