@@ -87,6 +87,18 @@ class UnitSetting:
 
 
 @dataclass(frozen=True, slots=True)
+class ParameterOrdering:
+    """Parameters that must rank in this order for every unit (after its settings),
+    e.g. value limits rise from SYSTEM_DEPT to BG and margin floors fall."""
+
+    names: tuple[str, ...]
+    direction: Literal["rising", "falling"]
+    strict: bool
+    position: Position
+    note: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DerivedField:
     """A field computed before the tables run: for now only a sum of fields."""
 
@@ -199,6 +211,7 @@ class Policy:
     outputs: dict[str, OutputDecl]
     tables: tuple[Table, ...]
     source_file: str
+    orderings: tuple[ParameterOrdering, ...] = ()
     # (version, file) of every version this one is built from, first version
     # first: says "set in version 2" for a figure positioned in that file.
     lineage: tuple[tuple[str, str], ...] = field(default=(), compare=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import cerberus
 
@@ -25,6 +25,7 @@ from decision_service.language.model import (
     OutputDecl,
     OutputValue,
     ParameterDecl,
+    ParameterOrdering,
     Policy,
     PolicyCase,
     PolicyMeta,
@@ -318,8 +319,21 @@ def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = 
         outputs=outputs,
         tables=tuple(tables),
         source_file=file,
+        orderings=_orderings(doc.get("orderings") or PosList(), top),
         lineage=lineage or ((meta.version, file),),
     )
+
+
+def _orderings(nodes: Any, top: Position) -> tuple[ParameterOrdering, ...]:
+    out = []
+    for index, node in enumerate(nodes):
+        direction: Literal["rising", "falling"] = "rising" if "rising" in node else "falling"
+        out.append(ParameterOrdering(
+            names=tuple(node[direction]), direction=direction,
+            strict=bool(node.get("strict", True)),
+            position=nodes.item_positions[index] if isinstance(nodes, PosList) else top,
+            note=_text(node.get("note"))))
+    return tuple(out)
 
 
 def _cells(node: Any, top: Position) -> tuple[dict[str, str], dict[str, Position]]:

@@ -354,10 +354,12 @@ def test_table_monotonic_with_default_parameters_is_valid() -> None:
     assert load({"org.yaml": ORG, "limits.yaml": _banded()}).names() == ["limits"]
 
 
-def test_unit_setting_that_breaks_declared_monotonicity_is_reported_at_the_table() -> None:
+def test_unit_setting_that_breaks_declared_monotonicity_is_reported_at_the_setting() -> None:
     text = _banded("settings:\n  - units: [DE]\n    set: {pilot_from: 150, pilot_to: 200}\n")
     problem = only(problems(text), "not_monotonic")
-    assert where(problem) == at(text, "id: T")
+    assert where(problem) == at(text, "units: [DE]")
+    assert "version 1, for DE Germany:" in problem.message
+    assert "pilot_from = 150 (setting for DE Germany, version 1 limits.yaml:" in problem.message
     assert "table T is declared increasing in value" in problem.message
     assert "value=150 gives OFFICE" in problem.message
     assert "gives COMPANY" in problem.message
