@@ -262,7 +262,7 @@ class PolicySet:
             policy=compiled.id,
             policy_version=compiled.version,
             outputs=outputs,
-            reasons=explain.reasons(compiled, evaluation, context),
+            reasons=explain.reasons(compiled, evaluation, context, version.explain_plan),
             decision_date=prepared.decision_date,
             engine=engine,
             input=_json_ready(prepared.values),

@@ -25,6 +25,7 @@ HIT_POLICIES: tuple[HitPolicy, ...] = (
     "scorecard",
 )
 Scalar = str | int | float | bool
+Measure = Literal["usd", "percent", "days"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class InputDecl:
     exclusive_minimum: bool = False
     default: Scalar | list[str] | None = None
     description: Text | None = None
+    label: Text | None = None  # the short name reasons use: 毛利率 / gross margin
+    measure: Measure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class ParameterDecl:
     position: Position
     ordering: str | None = None
     description: Text | None = None
+    measure: Measure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,8 @@ class DerivedField:
     name: str
     sum_of: tuple[str, ...]
     position: Position
+    label: Text | None = None
+    measure: Measure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +130,7 @@ class HistoryTotal:
     where_output: dict[str, str]
     window_days: int
     position: Position
+    label: Text | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +242,7 @@ class OrgTree:
     units: dict[str, Unit]
     orderings: dict[str, Ordering]
     version: str
+    level_names: dict[str, Text] = field(default_factory=dict)
 
     def chain(self, code: str) -> tuple[str, ...]:
         """The unit and every unit above it, top first (HQ, region, office)."""

@@ -163,7 +163,11 @@ def load_org(text: str, file: str) -> OrgTree:
         "levels": Ordering("levels", tuple(org["levels"])),
         "grades": Ordering("grades", tuple(org["grades"])),
     }
-    return OrgTree(units=units, orderings=orderings, version=str(org["version"]))
+    level_names: dict[str, Text] = {}
+    for code, node in (org.get("level_names") or {}).items():
+        level_names[code] = _text(node) or Text(code, code)
+    return OrgTree(units=units, orderings=orderings, version=str(org["version"]),
+                   level_names=level_names)
 
 
 # ---------------------------------------------------------------------------
@@ -247,6 +251,8 @@ def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = 
             default=list(spec["default"]) if isinstance(spec.get("default"), list)
             else spec.get("default"),
             description=_text(spec.get("description")),
+            label=_text(spec.get("label")),
+            measure=spec.get("measure"),
         )
 
     parameters: dict[str, ParameterDecl] = {}
@@ -258,6 +264,7 @@ def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = 
             position=_val_pos(doc["parameters"], name, top),
             ordering=spec.get("ordering"),
             description=_text(spec.get("description")),
+            measure=spec.get("measure"),
         )
 
     settings = tuple(
@@ -270,7 +277,8 @@ def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = 
         for s in (doc.get("settings") or [])
     )
     derived = {
-        name: DerivedField(name, tuple(spec["sum"]), _val_pos(doc["derived"], name, top))
+        name: DerivedField(name, tuple(spec["sum"]), _val_pos(doc["derived"], name, top),
+                           _text(spec.get("label")), spec.get("measure"))
         for name, spec in (doc.get("derived") or {}).items()
     }
     history = {
@@ -282,6 +290,7 @@ def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = 
             where_output={k: str(v) for k, v in spec["where_output"].items()},
             window_days=int(spec["window_days"]),
             position=_val_pos(doc["history"], name, top),
+            label=_text(spec.get("label")),
         )
         for name, spec in (doc.get("history") or {}).items()
     }

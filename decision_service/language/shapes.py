@@ -27,6 +27,8 @@ UNARY_TESTS: dict[str, Any] = {
     "keysrules": NAME,
     "valuesrules": {"type": SCALAR_TYPES, "nullable": False},
 }
+# How reasons write a value: 2,500万美元 / USD 25M, 31%, 90天 / 90 days.
+MEASURE: dict[str, Any] = {"type": "string", "allowed": ["usd", "percent", "days"]}
 BOUND: dict[str, Any] = {"type": ["number", "string"]}
 
 INPUT: dict[str, Any] = {
@@ -47,6 +49,8 @@ INPUT: dict[str, Any] = {
         "exclusive_min": {"type": "boolean"},
         "default": {"type": ["string", "number", "boolean", "list"], "nullable": True},
         "description": TEXT,
+        "label": TEXT,
+        "measure": MEASURE,
     },
 }
 
@@ -57,6 +61,7 @@ PARAMETER: dict[str, Any] = {
         "ordering": {"type": "string"},
         "default": {"type": ["number", "string"], "required": True},
         "description": TEXT,
+        "measure": MEASURE,
     },
 }
 
@@ -181,7 +186,8 @@ POLICY: dict[str, Any] = {
         "keysrules": NAME,
         "valuesrules": {
             "type": "dict",
-            "schema": {"sum": {"type": "list", "required": True, "minlength": 1, "schema": NAME}},
+            "schema": {"sum": {"type": "list", "required": True, "minlength": 1, "schema": NAME},
+                       "label": TEXT, "measure": MEASURE},
         },
     },
     "history": {
@@ -195,6 +201,7 @@ POLICY: dict[str, Any] = {
                 "where_input": {**UNARY_TESTS, "required": True},
                 "where_output": {**UNARY_TESTS, "required": True},
                 "window_days": {"type": "integer", "required": True, "min": 0},
+                "label": TEXT,
             },
         },
     },
@@ -249,6 +256,7 @@ ORG: dict[str, Any] = {
         "schema": {
             "version": {"type": "string", "required": True},
             "levels": {**CODE_LIST, "required": True, "minlength": 1},
+            "level_names": {"type": "dict", "valuesrules": TEXT},
             "grades": {**CODE_LIST, "required": True, "minlength": 1},
             "headquarters": {
                 "type": "dict",
