@@ -116,7 +116,7 @@ def _threshold(compiled: CompiledPolicy, field: str, test: CellTest,
         return f" {amount(number, measure, 'zh')}", amount(number, measure, "en")
     name = token.text
     source = sources_for(policy, compiled.org, unit)[name]
-    param_measure = policy.parameters[name].measure or measure
+    param_measure = measure_of(policy, name) or measure
     value_zh = amount(source.value, param_measure, "zh")
     value_en = amount(source.value, param_measure, "en")
     where_zh, where_en = _where(compiled, source)

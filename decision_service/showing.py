@@ -29,7 +29,7 @@ def _cell(policy: Policy, org: OrgTree, field: str, cell: object, unit: str | No
     parts = []
     for token in test.operands:
         if token.kind == "word" and token.text in figures:
-            measure = policy.parameters[token.text].measure or measure_of(policy, field)
+            measure = measure_of(policy, token.text) or measure_of(policy, field)
             parts.append(amount(figures[token.text].value, measure, language))
         else:
             parts.append(token.text)
@@ -64,7 +64,7 @@ def figure_rows(policy: Policy, org: OrgTree, unit: str | None,
     """(figure, value, where it is set) for every parameter as ``unit`` sees it."""
     rows = []
     for name, source in sources_for(policy, org, unit).items():
-        measure = policy.parameters[name].measure
+        measure = measure_of(policy, name)
         rows.append((label(policy, name, language), amount(source.value, measure, language),
                      source.where(org, language)))
     return rows
@@ -76,7 +76,7 @@ def diff(old: Policy, new: Policy, org: OrgTree, language: str) -> list[str]:
     lines = []
     for name, decl in new.parameters.items():
         before = old.parameters.get(name)
-        measure = decl.measure
+        measure = measure_of(new, name)
         if before is None:
             value = amount(decl.default, measure, language)
             lines.append(f"新增参数 {label(new, name, language)}：{value}" if zh else

@@ -74,5 +74,15 @@ def measure_of(policy: Policy, name: str) -> Measure | None:
     if name in policy.history:
         return "usd" if name.endswith("_usd") else None
     if name in policy.parameters:
-        return policy.parameters[name].measure
+        return policy.parameters[name].measure or _compared_with(policy, name)
+    return None
+
+
+def _compared_with(policy: Policy, parameter: str) -> Measure | None:
+    """A parameter is measured like the field a cell compares it with."""
+    for table in policy.tables:
+        for rule in table.rules:
+            for field, cell in rule.when.items():
+                if isinstance(cell, str) and parameter in cell.replace("..", " ").split():
+                    return measure_of(policy, field)
     return None

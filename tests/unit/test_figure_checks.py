@@ -34,10 +34,10 @@ def _with_code(found: list[PolicyProblem], code: str) -> list[PolicyProblem]:
 
 
 def test_swapped_value_limits_are_found_at_the_figure_with_both_figures_named() -> None:
-    v1 = _shipped("v1").replace("office_value_limit: {type: number, default: 20000000}",
-                                "office_value_limit: {type: number, default: 30000000}")
-    v1 = v1.replace("region_value_limit: {type: number, default: 100000000}",
-                    "region_value_limit: {type: number, default: 20000000}")
+    v1 = _shipped("v1").replace("country-office value limit}, type: number, default: 20000000}",
+                                "country-office value limit}, type: number, default: 30000000}")
+    v1 = v1.replace("region value limit}, type: number, default: 100000000}",
+                    "region value limit}, type: number, default: 20000000}")
     found = _problems(v1=v1)
     ordering = [p for p in _with_code(found, "ordering") if "office_value_limit must be below "
                 "region_value_limit" in p.message]
