@@ -15,13 +15,15 @@ class Reason:
     rule: str
     table: str
     message: Text
+    decisive: bool = False  # this reason alone or with others set the result
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
             "table": self.table,
             "message": self.message.en,
             "message_zh": self.message.zh,
+            "decisive": self.decisive,
         }
 
 

@@ -48,8 +48,9 @@ from decision_service.language.model import (
     Rollout,
     ShadowCandidate,
 )
-from decision_service.language.parse import PolicyExtension, load_cases, load_org, load_policy
+from decision_service.language.parse import load_cases, load_org
 from decision_service.language.rollout import is_rollout_file, load_rollout
+from decision_service.language.versions import PolicyDocument, load_document, resolve_versions
 from decision_service.language.yamlpos import parse_yaml
 from decision_service.staging import (
     BY_ACTIVATION,
@@ -130,7 +131,7 @@ class PolicySet:
                    engines: tuple[str, ...] = ENGINES) -> PolicySet:
         problems = Problems()
         org: OrgTree | None = None
-        documents: list[Policy | PolicyExtension] = []
+        documents: list[PolicyDocument] = []
         case_files: list[tuple[str, str]] = []
         rollout = None
         for file in sorted(texts):
@@ -150,7 +151,7 @@ class PolicySet:
                 elif kind == "cases":
                     case_files.append((file, text))
                 else:
-                    documents.append(load_policy(text, file))
+                    documents.append(load_document(text, file))
             except PolicyError as exc:
                 problems.items.extend(exc.problems)
         if org is None:
@@ -158,7 +159,7 @@ class PolicySet:
                          "no org tree found (a file starting with `org:`, e.g. org/org.yaml)")
             problems.raise_if_any()
         assert org is not None
-        policies = _resolve_extensions(documents, problems)
+        policies = resolve_versions(documents, problems)
         versions: dict[str, list[PolicyVersion]] = {}
         models: list[tuple[Policy, type[BaseModel]]] = []
         for policy in policies:
@@ -332,7 +333,7 @@ class PolicySet:
             policy=compiled.id,
             policy_version=compiled.version,
             outputs=outputs,
-            reasons=explain.reasons(compiled, evaluation, context),
+            reasons=explain.reasons(compiled, evaluation, context, version.explain_plan),
             decision_date=prepared.decision_date,
             engine=engine,
             input=_json_ready(prepared.values),
@@ -481,47 +482,6 @@ def _kind(text: str, file: str) -> str:
         if "cases" in doc:
             return "cases"
     return "policy"
-
-
-def _resolve_extensions(documents: list[Policy | PolicyExtension],
-                        problems: Problems) -> list[Policy]:
-    bases = {(d.meta.id, d.meta.version): d for d in documents if isinstance(d, Policy)}
-    policies: list[Policy] = list(bases.values())
-    seen = set(bases)
-    for doc in documents:
-        if not isinstance(doc, PolicyExtension):
-            continue
-        key = (doc.meta.id, doc.meta.version)
-        if key in seen:
-            problems.add(doc.meta.position, "duplicate_version",
-                         f"{doc.meta.id} version {doc.meta.version} is defined twice")
-            continue
-        seen.add(key)
-        base = bases.get((doc.meta.id, doc.extends))
-        if base is None:
-            problems.add(doc.meta.position, "unknown_base",
-                         f"{doc.meta.id} version {doc.meta.version} extends version "
-                         f"{doc.extends}, which is not defined (extend a full policy file)")
-            continue
-        parameters = dict(base.parameters)
-        for name, value in doc.parameter_defaults.items():
-            if name not in parameters:
-                problems.add(doc.parameter_positions[name], "unknown_parameter",
-                             f"version {doc.meta.version} sets unknown parameter {name!r}")
-                continue
-            parameters[name] = dataclasses.replace(parameters[name], default=value,
-                                                   position=doc.parameter_positions[name])
-        meta = dataclasses.replace(
-            base.meta,
-            version=doc.meta.version,
-            effective_from=doc.meta.effective_from,
-            effective_to=doc.meta.effective_to,
-            title=doc.meta.title if doc.meta.title.en != doc.meta.id else base.meta.title,
-            position=doc.meta.position,
-        )
-        policies.append(dataclasses.replace(base, meta=meta, parameters=parameters,
-                                            source_file=doc.source_file))
-    return policies
 
 
 def _check_version_dates(versions: dict[str, list[PolicyVersion]], problems: Problems) -> None:
