@@ -30,6 +30,7 @@ from decision_service.api import (
     routes_ops,
     routes_org,
     routes_policies,
+    routes_rollout,
 )
 from decision_service.api import logging as api_logging
 from decision_service.api.auth import KeyRing
@@ -113,6 +114,7 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
     app.state.ctx = ctx
     problems.install(app)
     for module in (routes_decisions, routes_authority, routes_policies, routes_org,
+                   routes_rollout,
                    routes_ops):
         app.include_router(module.router(ctx))
     openapi.install(app, [BatchIn, AuthorityRequest, ExplanationOut, ReasonOut], registry)

@@ -67,6 +67,10 @@ class DecisionOut(_Open):
     decision_id: str
     policy: str
     policy_version: str
+    version_reason: str = Field(
+        description="Why this version decided: `date` (the decision date alone), "
+                    "`date+activation` (an activation in rollout.yaml lists the unit), "
+                    "`date+activation_held` (it does not: the version before decided)")
     reasons: list[ReasonOut]
     decision_date: str
     engine: str
@@ -123,6 +127,9 @@ def _logged_decision() -> type[BaseModel]:
     """The schema of ``record_view``, derived from the record's one definition."""
     hints = get_type_hints(DecisionRecord)
     fields: dict[str, Any] = {spec.name: (hints[spec.name], ...) for spec in SHOWN_FIELDS}
+    fields["shadow"] = (dict[str, Any] | None, Field(
+        None, description="The shadow candidate's decision on this input (rollout.yaml), "
+                          "recorded after the answer and never answered; null: no shadow"))
     model: type[BaseModel] = create_model(
         "LoggedDecision", __doc__="A logged decision: input, output, policy version, "
         "bundle hash, time, and its link in the hash chain.", **fields)
@@ -130,6 +137,13 @@ def _logged_decision() -> type[BaseModel]:
 
 
 LoggedDecision = _logged_decision()
+class RolloutOut(BaseModel):
+    """What rollout.yaml stages and shadows in the active policy set."""
+
+    bundle_hash: str
+    file: str | None
+    activation: list[dict[str, Any]]
+    shadow: list[dict[str, Any]]
 
 
 class TitleOut(BaseModel):

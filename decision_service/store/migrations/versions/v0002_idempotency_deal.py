@@ -6,7 +6,7 @@ from the key reused for another request.  ``agg_subject`` (a deal): only the
 latest record of a subject counts towards the A10 totals.
 
 Revision ID: 0002
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels = None
 depends_on = None
 
