@@ -18,6 +18,7 @@ from decision_service.language.model import OutputDecl
 from decision_service.ltc.authority import AuthorityRequest
 from decision_service.ltc.policies import DEAL_POLICY, INTERNAL_POLICIES
 from decision_service.policyset import PolicySet, PolicyVersion
+from decision_service.staging import BY_ACTIVATION, BY_DATE, HELD_BACK
 
 REF = "#/components/schemas/{model}"
 EXAMPLES = 2  # cases shown as examples per policy
@@ -77,6 +78,9 @@ def answer_schema(policies: PolicySet, name: str, *, decided: bool) -> dict[str,
                     "description": "Absent with explain=false"},
         "decision_date": {"type": "string", "format": "date"},
         "engine": {"type": "string"},
+        "version_reason": {"enum": [BY_DATE, BY_ACTIVATION, HELD_BACK],
+                           "description": "Why this version decided: `date` (its effective "
+                                          "dates), or a staged activation (rollout.yaml)"},
         "history": {"type": "object", "additionalProperties": {"type": "number"},
                     "description": "The A10 totals from the decision log this decision "
                                    "saw (reserved: only policies with history)"},

@@ -10,6 +10,7 @@ evaluated there, in ``decide(prior)``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import re
 import time
@@ -39,6 +40,7 @@ from decision_service.ltc import authority
 from decision_service.ltc.policies import DEAL_POLICY, INTERNAL_POLICIES
 from decision_service.policyset import PolicySet, Prepared
 from decision_service.replay import redecide
+from decision_service.staging import BY_DATE
 from decision_service.store import (
     AggregateQuery,
     DecisionRecord,
@@ -215,7 +217,10 @@ class DecisionService:
         """The answer the logged ``record`` was given: decided again exactly as replay
         does (same version, date and A10 total), else rebuilt from what was logged."""
         try:
-            decision = redecide(policies, record)
+            # Pinned to the logged version; the answer gave the reason it was chosen.
+            decision = dataclasses.replace(
+                redecide(policies, record),
+                version_reason=record.output.get("version_reason", BY_DATE))
         except (UnknownPolicyError, InputError, EvaluationError, ValueError):
             outputs = {k: v for k, v in record.output.items() if k != "history"}
             decision = Decision(policy=record.policy, policy_version=record.policy_version,
