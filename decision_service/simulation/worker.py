@@ -257,8 +257,8 @@ def _same_inputs(a: PolicyVersion, b: PolicyVersion) -> bool:
                 and a.compiled.org.units.keys() == b.compiled.org.units.keys())
 
 
-def decide_partition(plan: Plan, data: bytes) -> PartitionResult:
-    """Decide every row of one spilled partition (see ``partition``)."""
+def decide_partition(plan: Plan, pieces: list[tuple[bytes, int]]) -> PartitionResult:
+    """Decide every row of one spilled partition, given as its pieces (see ``partition``)."""
     baseline_set, candidate_set = compiled_policies(plan)
     base = _Run(baseline_set, plan.policy, plan.baseline_version, plan.outputs)
     cand = _Run(candidate_set, plan.policy, plan.candidate_version, plan.outputs)
@@ -270,7 +270,7 @@ def decide_partition(plan: Plan, data: bytes) -> PartitionResult:
     unit_input, date_input, today = plan.unit_input, plan.date_input, plan.today
     share_cache: dict[tuple[int, int], bool] = {}
     loads = orjson.loads
-    for _, line, payload in read_partition(data):
+    for _, line, payload in read_partition(pieces):
         result.rows += 1
         raw = loads(payload)
         on = today
