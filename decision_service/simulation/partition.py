@@ -170,7 +170,7 @@ def read_partition(pieces: Iterable[tuple[bytes, int]]) -> list[tuple[bytes, int
     """A partition's rows as (date, line, json), in decision order: date, then file order.
 
     Each piece is the bytes of one spill file and the lines before its chunk."""
-    rows = []
+    rows: list[tuple[bytes, int, bytes]] = []
     append = rows.append
     for data, base in pieces:
         for record in data.splitlines():

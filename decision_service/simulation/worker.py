@@ -23,6 +23,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from operator import itemgetter
 from typing import Any
 
@@ -94,7 +95,7 @@ def band_labels(edges: tuple[float, ...]) -> list[str]:
     """``band_label`` of every band, by ``bisect_right(edges, value)``."""
     if not edges:
         return ["all"]
-    inner = [f"{_short(low)}–{_short(high)}" for low, high in zip(edges, edges[1:])]
+    inner = [f"{_short(low)}–{_short(high)}" for low, high in pairwise(edges)]
     return [f"<{_short(edges[0])}", *inner, f"≥{_short(edges[-1])}"]
 
 
