@@ -29,8 +29,12 @@ def value_key(value: Any) -> str:
 
 
 def _counts(plan: Plan, rows: list[tuple[int, tuple[Any, ...]]]) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {name: {} for name in plan.outputs}
+    # added up by outputs first: a few hundred distinct tuples for thousands of rows
+    by_outputs: dict[tuple[Any, ...], int] = {}
     for count, outs in rows:
+        by_outputs[outs] = by_outputs.get(outs, 0) + count
+    counts: dict[str, dict[str, int]] = {name: {} for name in plan.outputs}
+    for outs, count in by_outputs.items():
         for name, value in zip(plan.outputs, outs, strict=True):
             bucket = counts[name]
             key = value_key(value)
@@ -65,11 +69,14 @@ def summarize(plan: Plan, result: PartitionResult, bad_rows: int, total_rows: in
             before, cand = signature[-2], signature[-1]
             shown.append((count, dim_values, bits, before, cand if first <= k else before))
         changed = sum(c for c, _, _, before, after in shown if before != after)
+        pairs: dict[tuple[Any, Any], int] = {}
+        for count, _, _, before, after in shown:
+            pairs[before, after] = pairs.get((before, after), 0) + count
         transitions: dict[str, dict[str, dict[str, int]]] = {}
         for output in plan.enum_outputs:
             index = plan.outputs.index(output)
             matrix: dict[str, dict[str, int]] = {}
-            for count, _, _, before, after in shown:
+            for (before, after), count in pairs.items():
                 row = matrix.setdefault(value_key(before[index]), {})
                 key = value_key(after[index])
                 row[key] = row.get(key, 0) + count
@@ -86,10 +93,12 @@ def summarize(plan: Plan, result: PartitionResult, bad_rows: int, total_rows: in
         guards = []
         for g, guard in enumerate(plan.guards):
             unit_at = per_index[g]
-            guard_rows: list[GuardRow] = [
-                (count, dim_values[unit_at] if unit_at is not None else None, bits[g],
-                 before, after)
-                for count, dim_values, bits, before, after in shown]
+            grouped: dict[tuple[Any, bool, Any, Any], int] = {}
+            for count, dim_values, bits, before, after in shown:
+                at = (dim_values[unit_at] if unit_at is not None else None, bits[g],
+                      before, after)
+                grouped[at] = grouped.get(at, 0) + count
+            guard_rows: list[GuardRow] = [(count, *at) for at, count in grouped.items()]
             entry = evaluate_guard(guard, plan, guard_rows)
             all_hold = all_hold and bool(entry["holds"])
             guards.append(entry)

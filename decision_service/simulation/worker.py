@@ -146,20 +146,18 @@ class RowKeys:
         self.bands = tuple((d.input or "", d.edges) for d in dims if d.kind == "band")
         self.where = _where_inputs(plan)
         self.read_inputs = _tuple_reader(self.names, plan.input_types)
-        self.plain = not self.bands and not any(self.where)
+        self.tested = [g for g, tests in enumerate(self.where) if tests]
+        # read per row besides the inputs: band indexes, then the guards' input tests
+        self.extra = [*[_band_reader(name, edges) for name, edges in self.bands],
+                      *[_where_reader(self.where[g]) for g in self.tested]]
+        self.plain = not self.extra
         self.finishers = [self._finisher(d) for d in dims]
 
     def key(self, values: dict[str, Any]) -> Any:
         raw = self.read_inputs(values)
         if self.plain:
             return raw
-        bands = []
-        for name, edges in self.bands:
-            value = values.get(name)
-            bands.append(bisect_right(edges, value) if isinstance(value, int | float)
-                         and not isinstance(value, bool) else -1)
-        bits = tuple([all([test(values.get(k)) for k, test in tests]) for tests in self.where])
-        return raw, tuple(bands), bits
+        return raw, tuple([read(values) for read in self.extra])
 
     def _finisher(self, dim: Segment) -> Callable[[tuple[Any, ...], tuple[int, ...]], Any]:
         if dim.kind == "band":
@@ -173,11 +171,29 @@ class RowKeys:
         return lambda raw, bands: _plain(raw[index])
 
     def signature(self, key: Any) -> tuple[Any, ...]:
-        raw, bands, bits = (key, (), ()) if self.plain else key
-        if self.plain:
-            bits = tuple(True for _ in self.where)
+        raw, extra = (key, ()) if self.plain else key
+        bands = extra[:len(self.bands)]
+        bits = [True] * len(self.where)  # a `where` without input tests holds
+        for g, bit in zip(self.tested, extra[len(self.bands):], strict=True):
+            bits[g] = bit
         unit = raw[0] if self.plan.unit_input is not None else None
         return (self.plan.first_phase(unit), *[f(raw, bands) for f in self.finishers], *bits)
+
+
+_NUMBERS = (int, float)
+
+
+def _band_reader(name: str, edges: tuple[float, ...]) -> Callable[[dict[str, Any]], int]:
+    """The band of a number input, as ``bisect_right(edges, value)``; -1 for no number."""
+    def read(values: dict[str, Any]) -> int:
+        value: Any = values.get(name)
+        return bisect_right(edges, value) if type(value) in _NUMBERS else -1
+    return read
+
+
+def _where_reader(tests: tuple[tuple[str, Predicate], ...]
+                  ) -> Callable[[dict[str, Any]], bool]:
+    return lambda values: all([test(values.get(k)) for k, test in tests])
 
 
 def _tuple_reader(names: tuple[str, ...], types: dict[str, str]
