@@ -19,8 +19,8 @@ for the few changed deals the report shows.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -239,6 +239,19 @@ def _same_inputs(a: PolicyVersion, b: PolicyVersion) -> bool:
 
 def decide_partition(plan: Plan, pieces: list[tuple[bytes, int]]) -> PartitionResult:
     """Decide every row of one spilled partition, given as its pieces (see ``partition``)."""
+    # The rows make no reference cycles, but the tens of thousands of row tuples held
+    # for sorting would have the cyclic collector walk them over and over: it waits
+    # until the partition is decided.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _decide_rows(plan, read_partition(pieces))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _decide_rows(plan: Plan, rows: list[tuple[bytes, int, bytes]]) -> PartitionResult:
     baseline_set, candidate_set = compiled_policies(plan)
     numbers = OutputNumbers()
     base = Run(baseline_set, plan.policy, plan.baseline_version, plan.outputs, numbers)
@@ -246,13 +259,14 @@ def decide_partition(plan: Plan, pieces: list[tuple[bytes, int]]) -> PartitionRe
     result = PartitionResult()
     keys = RowKeys(plan)
     row_key = keys.key
-    counted: list[tuple[Any, int, int]] = []
-    count = counted.append
+    # counted as they come, not listed: a list of every row's key would keep the
+    # garbage collector walking far more objects
+    counted: dict[tuple[Any, int, int], int] = {}
+    count_of = counted.get
     phases = len(plan.phase_names)
     unit_input, date_input, today = plan.unit_input, plan.date_input, plan.today
     share_cache: dict[tuple[int, int], bool] = {}
     loads = orjson.loads
-    rows = read_partition(pieces)
     for _, line, payload in rows:
         raw = loads(payload)
         on = today
@@ -280,7 +294,8 @@ def decide_partition(plan: Plan, pieces: list[tuple[bytes, int]]) -> PartitionRe
         except EvaluationError as exc:
             result.bad.append((line, f"cannot be decided: {exc}"))
             continue
-        count((row_key(values), base_out, cand_out))
+        key = (row_key(values), base_out, cand_out)
+        counted[key] = count_of(key, 0) + 1
         if base_out != cand_out:
             unit = values.get(unit_input) if unit_input else None
             first = plan.first_phase(unit)
@@ -292,7 +307,7 @@ def decide_partition(plan: Plan, pieces: list[tuple[bytes, int]]) -> PartitionRe
                     cand_version.compiled.version, base_hist, cand_hist, _json_ready(values)))
     result.rows = len(rows)
     tally = result.tally
-    for (key, base_out, cand_out), times in Counter(counted).items():
+    for (key, base_out, cand_out), times in counted.items():
         signature = (*keys.signature(key), numbers.values[base_out], numbers.values[cand_out])
         tally[signature] = tally.get(signature, 0) + times
     return result
