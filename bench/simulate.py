@@ -11,14 +11,24 @@ in three phases, against a floor timed in the same run over the same file.
    v2, phases pilot DE,AR,CR → WEU,LAS → everyone, guards and segments as in
    simulations/office-limit-v2.yaml, with --workers processes.
 Prints deals per second of each, the ratio end-to-end / floor (goal: at most
-2x, and at least 100,000 deals a second), and peak memory (max RSS) of this
-process and of the largest worker (goal: under 500 MB).
+2x, and at least 100,000 deals a second), CPU seconds of both (all processes),
+the load average, and peak memory (max RSS) of this process and of the largest
+worker (goal: under 500 MB). The floor is timed before and after the run and
+the mean taken, because the machine is shared.
 
-Measured 2026-11-29 with the machine shared (load average 7-8 on 2 cores):
-floor 18,285 deals/s; end to end 6,497 deals/s with 2 workers, 2.81x the
-floor; peak memory 141 MB (main), 114 MB (largest worker). CPU per row (one
-process, profiled): spill 5.7 µs, read+sort 3.3, parse+validate 9, baseline
-5-7, candidate 5.5, tally 5; the floor 9-13 µs.
+On a shared machine the wall ratio moves with the load: the kernel's autogroup
+scheduler gives a session one share of the CPU however many processes it runs,
+so two workers only beat the floor's single process when cores are idle. The
+CPU ratio does not depend on the load.
+
+Measured 2026-11-29, 1,000,000 deals, 2 workers, load average 3-5 on 2 cores:
+floor 84,214 deals/s (mean of the two floors 12.99 s); end to end 32,261
+deals/s, 2.39x the floor; 32.5 CPU s, 2.81x the floor's 11.6; peak memory
+125 MB (main), 99 MB (largest worker). Before the byte-range split and the
+cheaper tallies (same file, load 3.5-6.4): 4.77x the floor; under load 8-10,
+3.24x (before) against 3.58x (after, load 9) — the wall figures there are the
+load's. CPU per row in one process now: spill ~4 µs, read+sort ~1.5, parse +
+validate ~10, two decisions with A10 ~11, tally ~2; the floor 12-15 µs.
 """
 
 from __future__ import annotations
