@@ -27,8 +27,9 @@ deals/s, 2.39x the floor; 32.5 CPU s, 2.81x the floor's 11.6; peak memory
 125 MB (main), 99 MB (largest worker). Before the byte-range split and the
 cheaper tallies (same file, load 3.5-6.4): 4.77x the floor; under load 8-10,
 3.24x (before) against 3.58x (after, load 9) — the wall figures there are the
-load's. CPU per row in one process now: spill ~4 µs, read+sort ~1.5, parse +
-validate ~10, two decisions with A10 ~11, tally ~2; the floor 12-15 µs.
+load's. CPU per row, all processes: 32.5 µs end to end against the floor's
+11.6; deciding a partition (parse, validate once, baseline and candidate with
+A10, tally) ~25 µs of it, as before this change; the summary took half.
 """
 
 from __future__ import annotations
