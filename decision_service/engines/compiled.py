@@ -40,7 +40,7 @@ class _Writer:
         self.locals: dict[str, str] = {}  # fact key -> local variable holding it
         self.pending: list[str] = []  # reads not yet placed, in dependency order
         self.counter = 0
-        self.always = self._always_present()
+        self.always = always_present(compiled)
         self.sources = self._fact_sources()
         self.skip = 0  # atoms of the current table's rules tested once, before them
         self.output_keys = {
@@ -105,25 +105,6 @@ class _Writer:
                 "None if " + " or ".join(f"{self.var(p)} is None" for p in ps)
                 + " else " + " + ".join(self.var(p) for p in ps))
         return sources
-
-    def _always_present(self) -> set[str]:
-        """Fact keys that validation guarantees (required or defaulted inputs,
-        parameters): their atoms can skip the None test."""
-        compiled = self.compiled
-        present = set(compiled.default_parameters)
-        for name, key, mode, extra in compiled.fact_plan.inputs:
-            decl = compiled.policy.inputs[name]
-            if not ((decl.required and not decl.optional_when) or decl.default is not None):
-                continue
-            present.add(key)
-            if mode == MODE_LIST:
-                present.update(member_key for _, member_key in extra)
-            elif mode not in (MODE_PLAIN, MODE_ORDERED, MODE_DATE):
-                present.update((key + "__region", key + "__watchlist"))
-        present.update(key for _, key in compiled.fact_plan.history)
-        present.update(key for key, parts in compiled.fact_plan.derived
-                       if all(p in present for p in parts))
-        return present
 
     def present(self, key: str) -> str:
         """`v is not None and ` unless the key is always present."""
@@ -328,6 +309,25 @@ class _Writer:
             self.emit(2, f"o[{name!r}] = {local}")
         self.emit(1, "return o, fired")
         return "\n".join(self.lines) + "\n"
+
+
+def always_present(compiled: CompiledPolicy) -> frozenset[str]:
+    """Fact keys that validation guarantees in every fact (required or defaulted
+    inputs, parameters, history, sums of those): tests on them need no presence check."""
+    present = set(compiled.default_parameters)
+    for name, key, mode, extra in compiled.fact_plan.inputs:
+        decl = compiled.policy.inputs[name]
+        if not ((decl.required and not decl.optional_when) or decl.default is not None):
+            continue
+        present.add(key)
+        if mode == MODE_LIST:
+            present.update(member_key for _, member_key in extra)
+        elif mode not in (MODE_PLAIN, MODE_ORDERED, MODE_DATE):
+            present.update((key + "__region", key + "__watchlist"))
+    present.update(key for _, key in compiled.fact_plan.history)
+    present.update(key for key, parts in compiled.fact_plan.derived
+                   if all(p in present for p in parts))
+    return frozenset(present)
 
 
 def _common_prefix(sequences: list[tuple[Atom, ...]]) -> tuple[Atom, ...]:
