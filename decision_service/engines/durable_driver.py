@@ -140,6 +140,7 @@ _SID: Final = "0"  # one session per ruleset: each ruleset has its own state sto
 _NUMBER, _STRING, _BOOL = 0, 1, 2
 _KIND_PREFIX: Final = ("n", "s", "b")
 _KIND_NAMES: Final = ("number", "string", "bool")
+_ABSENT: Final = object()
 _DURABLE_OP: Final = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt",
                       ">=": "$gte"}
 # Property index of a durable fact: slots are hash % 255 (and 256, in case the build
@@ -532,8 +533,6 @@ class DurableMatcher:
         for compiled_rule in compiled:
             for field, _ in sorted(compiled_rule.slots):
                 fields.setdefault(field, len(fields))
-        # (field, declared kind or -1, promised present) for every field a rule reads
-        self._plan = tuple((f, declared.kinds.get(f, -1), f in declared.present) for f in fields)
 
         plans: list[tuple[str, str, tuple[tuple[str, _Prefixes], ...]]] = []
         for chunk in _chunks(compiled):
@@ -545,6 +544,13 @@ class DurableMatcher:
             plans.append((_definition(chunk, names, prime), prime,
                           tuple((f, (p[0], p[1], p[2])) for f, p in per_field.items())))
         self._build(plans)
+        # Per field a rule reads: its declared kind (or -1), whether every fact must
+        # carry it, and per ruleset holding it (position, property prefix per kind).
+        self._plan = tuple(
+            (field, declared.kinds.get(field, -1), field in declared.present,
+             tuple((i, prefixes) for i, ruleset in enumerate(self._rulesets)
+                   for name, prefixes in ruleset.fields if name == field))
+            for field in fields)
 
     def _compile(self, rules: Sequence[MatchRule], declared: _Declared) -> list[_Rule]:
         compiled: list[_Rule] = []
@@ -607,16 +613,8 @@ class DurableMatcher:
         exactly (see the module docstring for the range), a value of another kind than
         declared, or a missing field declared present.
         """
-        encoded = self._encode_fact(fact)
         bodies: list[tuple[int, str]] = []
-        for ruleset in self._rulesets:
-            parts = []
-            for field, prefixes in ruleset.fields:
-                known = encoded.get(field)
-                if known is not None:
-                    prefix = prefixes[known[0]]
-                    if prefix is not None:
-                        parts.append(prefix + known[1])
+        for ruleset, parts in zip(self._rulesets, self._properties(fact), strict=True):
             if parts:  # with none of its properties no rule of this ruleset can hold
                 # A fresh id for every assert; next() on a count is atomic.
                 bodies.append((ruleset.handle,
@@ -643,23 +641,28 @@ class DurableMatcher:
             keys.add(key)
         return frozenset(keys)
 
-    def _encode_fact(self, fact: Mapping[str, EngineValue]) -> dict[str, _Encoded]:
-        """Each field a rule reads, encoded once for every ruleset."""
-        encoded: dict[str, _Encoded] = {}
-        for field, kind, required in self._plan:
-            if field not in fact:
+    def _properties(self, fact: Mapping[str, EngineValue]) -> list[list[str]]:
+        """Per ruleset, the fact's properties as JSON text; each value encoded once."""
+        parts: list[list[str]] = [[] for _ in self._rulesets]
+        for field, kind, required, targets in self._plan:
+            value = fact.get(field, _ABSENT)
+            if value is _ABSENT:
                 if required:
                     raise ValueError(f"fact field {field!r} is missing; it was declared "
                                      "present in every fact")
                 continue
-            value = _encode(fact[field])
-            if isinstance(value, str):
-                raise ValueError(f"fact field {field!r}: {value}")
-            if kind >= 0 and value[0] != kind:
-                raise ValueError(f"fact field {field!r}: a {_KIND_NAMES[value[0]]}, declared "
-                                 f"a {_KIND_NAMES[kind]}")
-            encoded[field] = value
-        return encoded
+            encoded = _encode(value)
+            if isinstance(encoded, str):
+                raise ValueError(f"fact field {field!r}: {encoded}")
+            value_kind, text = encoded
+            if kind >= 0 and value_kind != kind:
+                raise ValueError(f"fact field {field!r}: a {_KIND_NAMES[value_kind]}, "
+                                 f"declared a {_KIND_NAMES[kind]}")
+            for position, prefixes in targets:
+                prefix = prefixes[value_kind]
+                if prefix is not None:
+                    parts[position].append(prefix + text)
+        return parts
 
     def close(self) -> None:
         """Delete each ruleset's state, then the ruleset. Idempotent."""

@@ -10,6 +10,7 @@ together.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -32,18 +33,22 @@ class Evaluation(NamedTuple):
     fired: Sequence[tuple[int, int]]  # (table index, rule index), in firing order
 
 
+@functools.cache
+def _output_key(name: str) -> str:
+    return fact_key("o." + name)
+
+
 def run(compiled: CompiledPolicy, fact: Fact, matcher: Matcher) -> Evaluation:
     outputs: dict[str, Any] = {}
     fired: list[tuple[int, int]] = []
-    stage_fact = dict(fact)
+    stage_fact = fact
     for stage in range(compiled.stage_count):
         if stage > 0:
             # Rebuilt each stage: an output reset to null since must not linger.
-            for name in compiled.policy.outputs:
-                stage_fact.pop(fact_key("o." + name), None)
+            stage_fact = dict(fact)
             for name, value in outputs.items():
                 if value is not None and not isinstance(value, tuple):
-                    stage_fact[fact_key("o." + name)] = value
+                    stage_fact[_output_key(name)] = value
         matched = matcher(stage, stage_fact)
         for table in compiled.tables:
             if table.stage != stage:
