@@ -502,6 +502,35 @@ def _reap_locked() -> None:
 
 # Per kind, the property prefix ('"n3":') of a field in one ruleset, None if unused.
 _Prefixes = tuple[str | None, str | None, str | None]
+# A value's type and its properties: (ruleset position, '"n3":12.5') per ruleset.
+_Written = tuple[type, tuple[tuple[int, str], ...]]
+_WRITTEN_PER_FIELD: Final = 256  # values remembered per field (codes, unit settings)
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    field: str
+    kind: int  # declared kind, -1 if none
+    required: bool  # declared present in every fact
+    targets: tuple[tuple[int, _Prefixes], ...]  # (ruleset position, prefixes)
+    written: dict[object, _Written]
+
+
+def _written(plan: _FieldPlan, value: object) -> _Written:
+    """The properties of one value of a field; remembered for the next facts."""
+    encoded = _encode(value)
+    if isinstance(encoded, str):
+        raise ValueError(f"fact field {plan.field!r}: {encoded}")
+    value_kind, text = encoded
+    if plan.kind >= 0 and value_kind != plan.kind:
+        raise ValueError(f"fact field {plan.field!r}: a {_KIND_NAMES[value_kind]}, "
+                         f"declared a {_KIND_NAMES[plan.kind]}")
+    texts = tuple((position, prefix + text) for position, prefixes in plan.targets
+                  if (prefix := prefixes[value_kind]) is not None)
+    written = (type(value), texts)
+    if len(plan.written) < _WRITTEN_PER_FIELD:
+        plan.written[value] = written  # a value equal and of the same type: same text
+    return written
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,11 +574,12 @@ class DurableMatcher:
                           tuple((f, (p[0], p[1], p[2])) for f, p in per_field.items())))
         self._build(plans)
         # Per field a rule reads: its declared kind (or -1), whether every fact must
-        # carry it, and per ruleset holding it (position, property prefix per kind).
+        # carry it, per ruleset holding it (position, property prefix per kind), and
+        # the properties already written for its recent values.
         self._plan = tuple(
-            (field, declared.kinds.get(field, -1), field in declared.present,
-             tuple((i, prefixes) for i, ruleset in enumerate(self._rulesets)
-                   for name, prefixes in ruleset.fields if name == field))
+            _FieldPlan(field, declared.kinds.get(field, -1), field in declared.present,
+                       tuple((i, prefixes) for i, ruleset in enumerate(self._rulesets)
+                             for name, prefixes in ruleset.fields if name == field), {})
             for field in fields)
 
     def _compile(self, rules: Sequence[MatchRule], declared: _Declared) -> list[_Rule]:
@@ -644,24 +674,22 @@ class DurableMatcher:
     def _properties(self, fact: Mapping[str, EngineValue]) -> list[list[str]]:
         """Per ruleset, the fact's properties as JSON text; each value encoded once."""
         parts: list[list[str]] = [[] for _ in self._rulesets]
-        for field, kind, required, targets in self._plan:
-            value = fact.get(field, _ABSENT)
-            if value is _ABSENT:
-                if required:
-                    raise ValueError(f"fact field {field!r} is missing; it was declared "
-                                     "present in every fact")
-                continue
-            encoded = _encode(value)
-            if isinstance(encoded, str):
-                raise ValueError(f"fact field {field!r}: {encoded}")
-            value_kind, text = encoded
-            if kind >= 0 and value_kind != kind:
-                raise ValueError(f"fact field {field!r}: a {_KIND_NAMES[value_kind]}, "
-                                 f"declared a {_KIND_NAMES[kind]}")
-            for position, prefixes in targets:
-                prefix = prefixes[value_kind]
-                if prefix is not None:
-                    parts[position].append(prefix + text)
+        for plan in self._plan:
+            value = fact.get(plan.field, _ABSENT)
+            try:
+                known = plan.written.get(value)
+            except TypeError:  # unhashable: not an engine value, _written says so
+                known = None
+            # Same type too: True == 1 == 1.0 as dict keys, but a bool is no number.
+            if known is None or known[0] is not type(value):
+                if value is _ABSENT:
+                    if plan.required:
+                        raise ValueError(f"fact field {plan.field!r} is missing; it was "
+                                         "declared present in every fact")
+                    continue
+                known = _written(plan, value)
+            for position, text in known[1]:
+                parts[position].append(text)
         return parts
 
     def close(self) -> None:
