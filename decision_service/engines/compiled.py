@@ -43,6 +43,9 @@ class _Writer:
         self.always = always_present(compiled)
         self.sources = self._fact_sources()
         self.skip = 0  # atoms of the current table's rules tested once, before them
+        self.guarded: set[str] = set()  # keys tested present once, before the table body
+        self.open_test = ""  # the `if` the last table's body sits in, if still open
+        self.maybe_set: set[str] = set()  # outputs an earlier table may have set
         self.output_keys = {
             info.key: name for name, info in compiled.fields.items() if info.source == "output"
         }
@@ -88,8 +91,9 @@ class _Writer:
                 sources[key] = read(name)
                 for member, member_key in extra:
                     sources[member_key] = (
-                        lambda k=key, m=member: f"(None if {self.var(k)} is None "  # type: ignore[misc]
-                        f"else {m!r} in {self.var(k)})")
+                        lambda k=key, m=member: f"{m!r} in {self.var(k)}"  # type: ignore[misc]
+                        if k in self.always
+                        else f"(None if {self.var(k)} is None else {m!r} in {self.var(k)})")
             else:
                 sources[key] = read(name)
                 regions = self.const({code: v[0] for code, v in extra.items()})
@@ -102,13 +106,27 @@ class _Writer:
             sources[key] = lambda n=name: f"history.get({n!r}, 0.0)"  # type: ignore[misc]
         for key, parts in plan.derived:
             sources[key] = lambda ps=parts: (  # type: ignore[misc]
-                "None if " + " or ".join(f"{self.var(p)} is None" for p in ps)
+                " + ".join(self.var(p) for p in ps) if all(p in self.always for p in ps)
+                else "None if " + " or ".join(f"{self.var(p)} is None" for p in ps)
                 + " else " + " + ".join(self.var(p) for p in ps))
         return sources
 
     def present(self, key: str) -> str:
-        """`v is not None and ` unless the key is always present."""
-        return "" if key in self.always else f"{self.var(key)} is not None and "
+        """`v is not None and ` unless the key is always present or tested once
+        before the current table (``guarded``)."""
+        if key in self.always or key in self.guarded:
+            return ""
+        return f"{self.var(key)} is not None and "
+
+    def guardable(self, table: CompiledTable) -> set[str]:
+        """Keys, possibly absent, that every rule of the table tests beyond its
+        shared atoms: without one of them no rule holds and, but for a
+        scorecard, the table does nothing, so their presence is tested once."""
+        if table.table.hit == "scorecard" or not table.rules:
+            return set()
+        read = [{name for atom in rule.atoms[self.skip:] for name in _fields(atom)}
+                for rule in table.rules]
+        return set.intersection(*read) - self.always
 
     def var(self, key: str) -> str:
         """The local holding a fact key; its read is queued in ``pending``.
@@ -137,6 +155,7 @@ class _Writer:
             self.counter += 1
             out = self.out[self.output_keys[key]]
             self.emit(1, f"{local} = None if {out} is _UNSET else {out}")
+            self.open_test = ""
             self.locals[key] = local
 
     def atom(self, atom: Atom) -> str:
@@ -163,7 +182,8 @@ class _Writer:
         """Combine a value into an output as ``evaluate.merge`` does."""
         out = self.out[name]
         decl = self.compiled.policy.outputs[name]
-        if decl.combine != "max" or table.table.override or is_none:
+        if (decl.combine != "max" or table.table.override or is_none
+                or name not in self.maybe_set):  # unset so far: nothing to combine with
             self.emit(depth, f"{out} = {expr}")
             return
         if not (expr[0].isdigit() or expr[0] == "'"):  # not a literal: evaluate once
@@ -184,27 +204,53 @@ class _Writer:
             # Only the table's own `when` may skip a scorecard: with no rule
             # matching it still scores 0 and takes its lowest band.
             shared = table.when_atoms
+        comment_at = len(self.lines)
         self.emit(1, f"# table {table.table.id} ({table.table.hit})")
         self.pending = []
         shared_test = " and ".join(self.atom(a) for a in shared)
+        reads_shared = bool(self.pending)
         for line in self.pending:
             self.emit(1, line)
         self.pending = []
         known = set(self.locals)
         outer, self.lines = self.lines, []
         self.skip = len(shared)
+        self.guarded = self.guardable(table)
         self.table_body(table)
+        guard = " and ".join(f"{self.var(key)} is not None" for key in sorted(self.guarded))
         body, self.lines = self.lines, outer
-        indent = "    " if shared else ""
+        depth = 1
         if shared:
-            self.emit(1, f"if {shared_test}:")
-            # Read inside the `if`: later tables must read these again.
+            # Consecutive tables of a stage with the same shared atoms share one `if`:
+            # their fields are inputs or stage snapshots, which no table changes.
+            if shared_test != self.open_test or reads_shared:
+                self.emit(1, f"if {shared_test}:")
+            else:
+                self.lines[comment_at] = "    " + self.lines[comment_at]
+            depth = 2
+        # The guard's fields are read before it, everything else after: a table the
+        # guard skips reads nothing more.
+        guard_locals = tuple(f"{self.locals[key]} = " for key in self.guarded)
+        split = max((i + 1 for i, line in enumerate(self.pending)
+                     if line.startswith(guard_locals)), default=0)
+        for line in self.pending[:split]:
+            self.emit(depth, line)
+        if guard:
+            self.emit(depth, f"if {guard}:")
+            depth += 1
+        for line in self.pending[split:]:
+            self.emit(depth, line)
+        self.pending = []
+        # Read inside an `if`: later tables must read these again.
+        if depth > 1:
             for key in set(self.locals) - known:
                 del self.locals[key]
-        for line in self.pending:
-            self.emit(2 if shared else 1, line)
-        self.pending = []
-        self.lines.extend(indent + line for line in body)
+        self.lines.extend("    " * (depth - 1) + line for line in body)
+        self.open_test = shared_test if shared else ""
+        self.guarded = set()
+        self.maybe_set.update(table.table.outputs)
+        if table.table.band_output is not None:
+            self.maybe_set.add(table.table.band_output)
 
     def table_body(self, table: CompiledTable) -> None:
         t = table.index
@@ -215,8 +261,8 @@ class _Writer:
                 self.emit(1, f"{'if' if i == 0 else 'elif'} {self.condition(rule, self.skip)}:")
                 if table.table.final:
                     # a fresh dict each time: callers may keep and change it
-                    self.emit(2, f"return dict({self.const(dict(rule.then))}), "
-                                 f"[({t}, {rule.index})]")
+                    self.emit(2, f"return Evaluation(dict({self.const(dict(rule.then))}), "
+                                 f"[({t}, {rule.index})])")
                 else:
                     self.emit(2, f"fired.append(({t}, {rule.index}))")
                     self.merge(2, table, rule.then)
@@ -236,7 +282,7 @@ class _Writer:
                     test = "True" if at_least is None else f"_s >= {at_least!r}"
                     self.emit(1, f"{'if' if i == 0 else 'elif'} {test}:")
                     self.emit(2, f"_f[{band!r}] = {self.const(value)}")
-                self.emit(1, f"return _f, [({t}, i) for i in h]")
+                self.emit(1, f"return Evaluation(_f, [({t}, i) for i in h])")
                 return
             self.emit(1, f"fired.extend(({t}, i) for i in h)")
             self.merge_expr(1, table, out, "_s")
@@ -278,7 +324,7 @@ class _Writer:
             chosen = "_v"
             winners = "h"
         if table.table.final:
-            self.emit(2, f"return dict({chosen}), [({t}, i) for i in {winners}]")
+            self.emit(2, f"return Evaluation(dict({chosen}), [({t}, i) for i in {winners}])")
             return
         self.emit(2, f"fired.extend(({t}, i) for i in {winners})")
         self.emit(2, f"_r = {chosen}")
@@ -307,7 +353,7 @@ class _Writer:
         for name, local in self.out.items():
             self.emit(1, f"if {local} is not _UNSET:")
             self.emit(2, f"o[{name!r}] = {local}")
-        self.emit(1, "return o, fired")
+        self.emit(1, "return Evaluation(o, fired)")
         return "\n".join(self.lines) + "\n"
 
 
@@ -328,6 +374,12 @@ def always_present(compiled: CompiledPolicy) -> frozenset[str]:
     present.update(key for key, parts in compiled.fact_plan.derived
                    if all(p in present for p in parts))
     return frozenset(present)
+
+
+def _fields(atom: Atom) -> tuple[str, ...]:
+    if isinstance(atom, Compare) and isinstance(atom.operand, Field):
+        return (atom.field, atom.operand.name)
+    return (atom.field,)
 
 
 def _common_prefix(sequences: list[tuple[Atom, ...]]) -> tuple[Atom, ...]:
@@ -367,18 +419,16 @@ class CompiledEngine:
             "_conflict": _conflict,
             "_ordinal": _ordinal,
             "_UNSET": _UNSET,
+            "Evaluation": Evaluation,
             "PARAMS": compiled.parameters_by_unit,
             "DEFAULTS": compiled.default_parameters,
         }
         code = compile(self.source, f"<compiled {compiled.id} v{compiled.version}>", "exec")
         exec(code, namespace)  # the source is ours, generated above; see module docstring
-        self._function: Callable[[Mapping[str, Any], Mapping[str, float]],
-                                 tuple[dict[str, Any], list[tuple[int, int]]]] = (
+        # The generated function itself: no wrapper call on the hot path.
+        self.evaluate: Callable[[Mapping[str, Any], Mapping[str, float]], Evaluation] = (
             namespace["evaluate"]
         )
-
-    def evaluate(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Evaluation:
-        return Evaluation(*self._function(values, history))
 
     def close(self) -> None:
         """Nothing to release; present so every engine can be closed alike."""
