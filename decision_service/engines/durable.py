@@ -28,7 +28,7 @@ from decision_service.compiler.compile import CompiledPolicy, CompiledTable
 from decision_service.compiler.ir import AnyOf, Atom, Compare, Const, Fact, Field, MatchRule
 from decision_service.engines.compiled import always_present
 from decision_service.engines.durable_driver import DurableMatcher
-from decision_service.engines.reference import Evaluation, run
+from decision_service.engines.reference import Evaluation, Plan, run
 
 _KIND_OF_FIELD = {"number": "number", "integer": "number", "ordered": "number",
                   "date": "number", "enum": "string", "string": "string", "boolean": "bool"}
@@ -152,6 +152,7 @@ class DurableEngine:
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self.compiled = compiled
+        self._plan = Plan(compiled)
         # Rulesets are named by policy, version and content so a reloaded,
         # changed policy never meets the state of its predecessor.
         digest = hashlib.sha256(repr([t.rules for t in compiled.tables]).encode()).hexdigest()[:12]
@@ -171,18 +172,20 @@ class DurableEngine:
 
     def evaluate(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Evaluation:
         first: frozenset[str] = frozenset()
+        # The unit's settings: one mapping per unit, its properties written once.
+        settings = self.compiled.parameters_for(values)
 
         def match(stage: int, fact: Fact) -> frozenset[str]:
             nonlocal first
             if stage == 0:
-                first = self._matchers[0].match(fact)
+                first = self._matchers[0].match(fact, settings)
                 return first
             keys = self._guard_keys[stage]
             if keys is not None and not keys & first:
                 return frozenset()  # no rule of this stage can hold
-            return self._matchers[stage].match(fact)
+            return self._matchers[stage].match(fact, settings)
 
-        return run(self.compiled, self.compiled.fact(values, history), match)
+        return run(self._plan, self.compiled.fact(values, history), match)
 
     def close(self) -> None:
         for matcher in self._matchers:

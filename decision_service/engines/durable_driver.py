@@ -505,6 +505,7 @@ _Prefixes = tuple[str | None, str | None, str | None]
 # A value's type and its properties: (ruleset position, '"n3":12.5') per ruleset.
 _Written = tuple[type, tuple[tuple[int, str], ...]]
 _WRITTEN_PER_FIELD: Final = 256  # values remembered per field (codes, unit settings)
+_FIXED_REMEMBERED: Final = 1024  # ``fixed`` mappings remembered per matcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,6 +574,9 @@ class DurableMatcher:
             plans.append((_definition(chunk, names, prime), prime,
                           tuple((f, (p[0], p[1], p[2])) for f, p in per_field.items())))
         self._build(plans)
+        # id(fixed) -> (fixed, fields left to the fact, per ruleset fixed properties)
+        self._fixed: dict[int, tuple[Mapping[str, EngineValue], tuple[_FieldPlan, ...],
+                                     tuple[tuple[str, ...], ...]]] = {}
         # Per field a rule reads: its declared kind (or -1), whether every fact must
         # carry it, per ruleset holding it (position, property prefix per kind), and
         # the properties already written for its recent values.
@@ -636,15 +640,26 @@ class DurableMatcher:
                 raise DurableEngineError(f"priming ruleset {ruleset_name!r} fired {fired}")
             return handle
 
-    def match(self, fact: Mapping[str, EngineValue]) -> frozenset[str]:
+    def match(self, fact: Mapping[str, EngineValue],
+              fixed: Mapping[str, EngineValue] | None = None) -> frozenset[str]:
         """The keys of every rule whose atoms all hold for ``fact``.
+
+        ``fixed``: fields shared by many facts (e.g. the settings of a unit), read from
+        it rather than from ``fact``. Its properties are written once per mapping
+        object and reused while it lives, so it must never change.
 
         Raises ValueError, naming the field, for a value durable-rules cannot compare
         exactly (see the module docstring for the range), a value of another kind than
         declared, or a missing field declared present.
         """
+        fixed_parts: tuple[tuple[str, ...], ...]
+        if fixed is None:
+            plan, fixed_parts = self._plan, ((),) * len(self._rulesets)
+        else:
+            plan, fixed_parts = self._fixed_properties(fixed)
         bodies: list[tuple[int, str]] = []
-        for ruleset, parts in zip(self._rulesets, self._properties(fact), strict=True):
+        for ruleset, parts in zip(self._rulesets, self._properties(fact, plan, fixed_parts),
+                                  strict=True):
             if parts:  # with none of its properties no rule of this ruleset can hold
                 # A fresh id for every assert; next() on a count is atomic.
                 bodies.append((ruleset.handle,
@@ -671,10 +686,29 @@ class DurableMatcher:
             keys.add(key)
         return frozenset(keys)
 
-    def _properties(self, fact: Mapping[str, EngineValue]) -> list[list[str]]:
-        """Per ruleset, the fact's properties as JSON text; each value encoded once."""
+    def _fixed_properties(self, fixed: Mapping[str, EngineValue]
+                          ) -> tuple[tuple[_FieldPlan, ...], tuple[tuple[str, ...], ...]]:
+        """The fields ``fixed`` leaves to each fact, and per ruleset its properties."""
+        known = self._fixed.get(id(fixed))
+        if known is not None and known[0] is fixed:
+            return known[1], known[2]
         parts: list[list[str]] = [[] for _ in self._rulesets]
         for plan in self._plan:
+            if plan.field in fixed:
+                for position, text in _written(plan, fixed[plan.field])[1]:
+                    parts[position].append(text)
+        rest = tuple(plan for plan in self._plan if plan.field not in fixed)
+        entry = (fixed, rest, tuple(tuple(p) for p in parts))
+        if len(self._fixed) >= _FIXED_REMEMBERED:
+            self._fixed.clear()  # settings are few; this only bounds a misuse
+        self._fixed[id(fixed)] = entry  # holds ``fixed``: its id is not reused meanwhile
+        return entry[1], entry[2]
+
+    def _properties(self, fact: Mapping[str, EngineValue], fields: tuple[_FieldPlan, ...],
+                    fixed_parts: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Per ruleset, the fact's properties as JSON text; each value encoded once."""
+        parts: list[list[str]] = [list(texts) for texts in fixed_parts]
+        for plan in fields:
             value = fact.get(plan.field, _ABSENT)
             try:
                 known = plan.written.get(value)

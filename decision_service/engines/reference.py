@@ -1,6 +1,6 @@
 """The meaning of hit policies, stages and outputs, written once, plainly.
 
-``run`` walks the compiled tables stage by stage and asks a *matcher* which
+``run`` walks the compiled tables (its ``Plan``) stage by stage and asks a *matcher* which
 rules hold for the fact; everything after matching (hit policies, combining
 outputs, final tables, defaults, lookups) is here. The durable backend uses
 this with durable-rules as the matcher; the compiled backend generates its
@@ -14,7 +14,12 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from decision_service.compiler.compile import CompiledPolicy, CompiledTable, fact_key
+from decision_service.compiler.compile import (
+    CompiledPolicy,
+    CompiledRule,
+    CompiledTable,
+    fact_key,
+)
 from decision_service.compiler.hit_policies import contribution
 from decision_service.compiler.ir import Fact
 from decision_service.language.model import Ref
@@ -38,11 +43,28 @@ def _output_key(name: str) -> str:
     return fact_key("o." + name)
 
 
-def run(compiled: CompiledPolicy, fact: Fact, matcher: Matcher) -> Evaluation:
+class Plan:
+    """What ``run`` looks up for every decision, prepared once per policy version."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self.compiled = compiled
+        self.stage_tables = tuple(
+            tuple(table for table in compiled.tables if table.stage == stage)
+            for stage in range(compiled.stage_count))
+        # match key -> its rule (keys of scorecards' `when` are not rules)
+        self.rules = {rule.key: rule for table in compiled.tables for rule in table.rules}
+
+
+def _rule_index(rule: CompiledRule) -> int:
+    return rule.index
+
+
+def run(plan: Plan, fact: Fact, matcher: Matcher) -> Evaluation:
+    compiled = plan.compiled
     outputs: dict[str, Any] = {}
     fired: list[tuple[int, int]] = []
     stage_fact = fact
-    for stage in range(compiled.stage_count):
+    for stage, tables in enumerate(plan.stage_tables):
         if stage > 0:
             # Rebuilt each stage: an output reset to null since must not linger.
             stage_fact = dict(fact)
@@ -50,10 +72,15 @@ def run(compiled: CompiledPolicy, fact: Fact, matcher: Matcher) -> Evaluation:
                 if value is not None and not isinstance(value, tuple):
                     stage_fact[_output_key(name)] = value
         matched = matcher(stage, stage_fact)
-        for table in compiled.tables:
-            if table.stage != stage:
-                continue
-            hits = [rule for rule in table.rules if rule.key in matched]
+        by_table: dict[int, list[CompiledRule]] = {}
+        for key in matched:
+            rule = plan.rules.get(key)
+            if rule is not None:
+                by_table.setdefault(rule.table_index, []).append(rule)
+        for table in tables:
+            hits = by_table.get(table.index, [])
+            if len(hits) > 1:
+                hits.sort(key=_rule_index)  # in rule order, as the hit policies expect
             if not hits and (table.table.hit != "scorecard" or
                              (table.when_atoms and table.when_key not in matched)):
                 continue

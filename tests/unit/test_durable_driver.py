@@ -551,3 +551,18 @@ def test_a_field_declared_present_but_missing_raises_naming_it() -> None:
 def test_an_unknown_declared_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown kinds"):
         DurableMatcher("bad-kind", one(Compare("x", "<", Const(1))), kinds={"x": "date"})
+
+
+@settings(max_examples=100, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(rules=RULES, facts=FACTS, settings_=st.lists(
+    st.dictionaries(FIELD_NAMES, VALUES), min_size=1, max_size=3))
+def test_fields_read_from_a_fixed_mapping_answer_as_if_in_the_fact(
+    rules: list[MatchRule], facts: list[dict[str, EngineValue]],
+    settings_: list[dict[str, EngineValue]],
+) -> None:
+    with DurableMatcher("fixed", rules) as matcher:
+        for i, fact in enumerate(facts):
+            fixed = settings_[i % len(settings_)]  # the same mappings come back
+            merged = {k: v for k, v in fact.items() if k not in fixed} | fixed
+            assert matcher.match(fact, fixed) == reference(rules, merged), (fact, fixed)
