@@ -46,6 +46,8 @@ class _Writer:
         self.guarded: set[str] = set()  # keys tested present once, before the table body
         self.open_test = ""  # the `if` the last table's body sits in, if still open
         self.maybe_set: set[str] = set()  # outputs an earlier table may have set
+        self.list_of = {member_key: key for _, key, mode, extra in compiled.fact_plan.inputs
+                        if mode == MODE_LIST for _, member_key in extra}
         self.output_keys = {
             info.key: name for name, info in compiled.fields.items() if info.source == "output"
         }
@@ -127,6 +129,18 @@ class _Writer:
         read = [{name for atom in rule.atoms[self.skip:] for name in _fields(atom)}
                 for rule in table.rules]
         return set.intersection(*read) - self.always
+
+    def needs_members(self, table: CompiledTable) -> set[str]:
+        """Lists every rule of the table needs a member of (``member == true``): an
+        empty list makes the table do nothing, but for a scorecard."""
+        if table.table.hit == "scorecard" or not table.rules:
+            return set()
+        needed = [{self.list_of[atom.field] for atom in rule.atoms[self.skip:]
+                   if isinstance(atom, Compare) and atom.op == "=="
+                   and isinstance(atom.operand, Const) and atom.operand.value is True
+                   and atom.field in self.list_of}
+                  for rule in table.rules]
+        return set.intersection(*needed)
 
     def var(self, key: str) -> str:
         """The local holding a fact key; its read is queued in ``pending``.
@@ -216,8 +230,10 @@ class _Writer:
         outer, self.lines = self.lines, []
         self.skip = len(shared)
         self.guarded = self.guardable(table)
+        lists = self.needs_members(table)
         self.table_body(table)
-        guard = " and ".join(f"{self.var(key)} is not None" for key in sorted(self.guarded))
+        guard = " and ".join([f"{self.var(key)} is not None" for key in sorted(self.guarded)]
+                             + [self.var(key) for key in sorted(lists)])  # a non-empty list
         body, self.lines = self.lines, outer
         depth = 1
         if shared:
@@ -230,7 +246,7 @@ class _Writer:
             depth = 2
         # The guard's fields are read before it, everything else after: a table the
         # guard skips reads nothing more.
-        guard_locals = tuple(f"{self.locals[key]} = " for key in self.guarded)
+        guard_locals = tuple(f"{self.locals[key]} = " for key in self.guarded | lists)
         split = max((i + 1 for i, line in enumerate(self.pending)
                      if line.startswith(guard_locals)), default=0)
         for line in self.pending[:split]:
@@ -261,8 +277,8 @@ class _Writer:
                 self.emit(1, f"{'if' if i == 0 else 'elif'} {self.condition(rule, self.skip)}:")
                 if table.table.final:
                     # a fresh dict each time: callers may keep and change it
-                    self.emit(2, f"return Evaluation(dict({self.const(dict(rule.then))}), "
-                                 f"[({t}, {rule.index})])")
+                    self.emit(2, f"return _new(Evaluation, (dict({self.const(dict(rule.then))}), "
+                                 f"[({t}, {rule.index})]))")
                 else:
                     self.emit(2, f"fired.append(({t}, {rule.index}))")
                     self.merge(2, table, rule.then)
@@ -282,7 +298,7 @@ class _Writer:
                     test = "True" if at_least is None else f"_s >= {at_least!r}"
                     self.emit(1, f"{'if' if i == 0 else 'elif'} {test}:")
                     self.emit(2, f"_f[{band!r}] = {self.const(value)}")
-                self.emit(1, f"return Evaluation(_f, [({t}, i) for i in h])")
+                self.emit(1, f"return _new(Evaluation, (_f, [({t}, i) for i in h]))")
                 return
             self.emit(1, f"fired.extend(({t}, i) for i in h)")
             self.merge_expr(1, table, out, "_s")
@@ -324,7 +340,8 @@ class _Writer:
             chosen = "_v"
             winners = "h"
         if table.table.final:
-            self.emit(2, f"return Evaluation(dict({chosen}), [({t}, i) for i in {winners}])")
+            self.emit(2, f"return _new(Evaluation, (dict({chosen}), "
+                         f"[({t}, i) for i in {winners}]))")
             return
         self.emit(2, f"fired.extend(({t}, i) for i in {winners})")
         self.emit(2, f"_r = {chosen}")
@@ -353,7 +370,7 @@ class _Writer:
         for name, local in self.out.items():
             self.emit(1, f"if {local} is not _UNSET:")
             self.emit(2, f"o[{name!r}] = {local}")
-        self.emit(1, "return Evaluation(o, fired)")
+        self.emit(1, "return _new(Evaluation, (o, fired))")
         return "\n".join(self.lines) + "\n"
 
 
@@ -420,6 +437,8 @@ class CompiledEngine:
             "_ordinal": _ordinal,
             "_UNSET": _UNSET,
             "Evaluation": Evaluation,
+            # tuple.__new__ builds the NamedTuple without its Python-level __new__
+            "_new": tuple.__new__,
             "PARAMS": compiled.parameters_by_unit,
             "DEFAULTS": compiled.default_parameters,
         }
