@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 from decision_service.compiler.compile import (
     CompiledPolicy,
     CompiledRule,
-    CompiledTable,
     fact_key,
 )
 from decision_service.compiler.hit_policies import contribution
@@ -53,6 +52,12 @@ class Plan:
             for stage in range(compiled.stage_count))
         # match key -> its rule (keys of scorecards' `when` are not rules)
         self.rules = {rule.key: rule for table in compiled.tables for rule in table.rules}
+        # per table, the outputs it combines by max (an override table replaces)
+        self.combined = {table.index: frozenset(
+            () if table.table.override else
+            (name for name, decl in compiled.policy.outputs.items() if decl.combine == "max"))
+            for table in compiled.tables}
+        self.output_keys = tuple((name, _output_key(name)) for name in compiled.policy.outputs)
 
 
 def _rule_index(rule: CompiledRule) -> int:
@@ -60,18 +65,20 @@ def _rule_index(rule: CompiledRule) -> int:
 
 
 def run(plan: Plan, fact: Fact, matcher: Matcher) -> Evaluation:
-    compiled = plan.compiled
+    """Decide ``fact``, asking ``matcher`` which rules hold in each stage. From the
+    second stage on, the outputs so far are added to ``fact`` (which run owns)."""
     outputs: dict[str, Any] = {}
     fired: list[tuple[int, int]] = []
-    stage_fact = fact
     for stage, tables in enumerate(plan.stage_tables):
         if stage > 0:
-            # Rebuilt each stage: an output reset to null since must not linger.
-            stage_fact = dict(fact)
-            for name, value in outputs.items():
+            # Set again each stage: an output reset to null since must not linger.
+            for name, key in plan.output_keys:
+                value = outputs.get(name)
                 if value is not None and not isinstance(value, tuple):
-                    stage_fact[_output_key(name)] = value
-        matched = matcher(stage, stage_fact)
+                    fact[key] = value
+                else:
+                    fact.pop(key, None)
+        matched = matcher(stage, fact)
         by_table: dict[int, list[CompiledRule]] = {}
         for key in matched:
             rule = plan.rules.get(key)
@@ -90,19 +97,19 @@ def run(plan: Plan, fact: Fact, matcher: Matcher) -> Evaluation:
                     outputs=values,
                     fired=tuple((table.index, rule.index) for rule in winners),
                 )
-            merge(compiled, table, outputs, values)
-            fired.extend((table.index, rule.index) for rule in winners)
+            merge(plan.combined[table.index], outputs, values)
+            for rule in winners:
+                fired.append((table.index, rule.index))
     return Evaluation(outputs=outputs, fired=tuple(fired))
 
 
-def merge(compiled: CompiledPolicy, table: CompiledTable, outputs: dict[str, Any],
-          values: dict[str, Any]) -> None:
+def merge(combined: frozenset[str], outputs: dict[str, Any], values: dict[str, Any]) -> None:
+    """Combine a table's values into the outputs: ``combined`` ones by max."""
     for name, value in values.items():
-        decl = compiled.policy.outputs[name]
-        current = outputs.get(name)
-        if (decl.combine == "max" and not table.table.override and current is not None
-                and value is not None and current >= value):
-            continue
+        if name in combined and value is not None:
+            current = outputs.get(name)
+            if current is not None and current >= value:
+                continue
         outputs[name] = value
 
 
