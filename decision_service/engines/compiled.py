@@ -269,76 +269,109 @@ class _Writer:
             self.maybe_set.add(table.table.band_output)
 
     def table_body(self, table: CompiledTable) -> None:
-        t = table.index
+        """The table's rules and hit policy, one emitter per hit policy."""
         hit = table.table.hit
-        rules = table.rules
-        if hit == "first" or (hit == "unique" and len(rules) == 1):
-            for i, rule in enumerate(rules):
-                self.emit(1, f"{'if' if i == 0 else 'elif'} {self.condition(rule, self.skip)}:")
-                if table.table.final:
-                    # a fresh dict each time: callers may keep and change it
-                    self.emit(2, f"return _new(Evaluation, (dict({self.const(dict(rule.then))}), "
-                                 f"[({t}, {rule.index})]))")
-                else:
-                    self.emit(2, f"fired.append(({t}, {rule.index}))")
-                    self.merge(2, table, rule.then)
+        if hit == "first" or (hit == "unique" and len(table.rules) == 1):
+            self.first_hit(table)
             return
+        self.collect_hits(table)
+        emitter = {"scorecard": self.scorecard, "unique": self.unique, "any": self.any_hit,
+                   "priority": self.priority, "collect-max": self.collect_max,
+                   "collect": self.collect}[hit]
+        emitter(table)
+
+    def first_hit(self, table: CompiledTable) -> None:
+        """first (and unique with one rule): an if/elif chain, the first holding wins."""
+        t = table.index
+        for i, rule in enumerate(table.rules):
+            self.emit(1, f"{'if' if i == 0 else 'elif'} {self.condition(rule, self.skip)}:")
+            if table.table.final:
+                # a fresh dict each time: callers may keep and change it
+                self.emit(2, f"return _new(Evaluation, (dict({self.const(dict(rule.then))}), "
+                             f"[({t}, {rule.index})]))")
+            else:
+                self.emit(2, f"fired.append(({t}, {rule.index}))")
+                self.merge(2, table, rule.then)
+
+    def collect_hits(self, table: CompiledTable) -> None:
+        """Every other policy starts from the list ``h`` of the rules that hold."""
         self.emit(1, "h = []")
-        for rule in rules:
+        for rule in table.rules:
             self.emit(1, f"if {self.condition(rule, self.skip)}:")
             self.emit(2, f"h.append({rule.index})")
-        if hit == "scorecard":
-            scores = self.const(tuple(rule.score or 0 for rule in rules))
-            self.emit(1, f"_s = sum({scores}[i] for i in h)")
-            out = table.table.outputs[0]
-            if table.table.final:
-                band = table.table.band_output
-                self.emit(1, f"_f = {{{out!r}: _s}}")
-                for i, (at_least, value) in enumerate(table.bands):
-                    test = "True" if at_least is None else f"_s >= {at_least!r}"
-                    self.emit(1, f"{'if' if i == 0 else 'elif'} {test}:")
-                    self.emit(2, f"_f[{band!r}] = {self.const(value)}")
-                self.emit(1, f"return _new(Evaluation, (_f, [({t}, i) for i in h]))")
-                return
-            self.emit(1, f"fired.extend(({t}, i) for i in h)")
-            self.merge_expr(1, table, out, "_s")
-            band_output = table.table.band_output
-            if band_output is not None:
-                for i, (at_least, value) in enumerate(table.bands):
-                    test = "True" if at_least is None else f"_s >= {at_least!r}"
-                    self.emit(1, f"{'if' if i == 0 else 'elif'} {test}:")
-                    self.merge(2, table, {band_output: value})
+
+    def scorecard(self, table: CompiledTable) -> None:
+        """The sum of the holding rules' scores, and the band it falls in."""
+        t = table.index
+        scores = self.const(tuple(rule.score or 0 for rule in table.rules))
+        self.emit(1, f"_s = sum({scores}[i] for i in h)")
+        out = table.table.outputs[0]
+        band_output = table.table.band_output
+        if table.table.final:
+            self.emit(1, f"_f = {{{out!r}: _s}}")
+            for i, (at_least, value) in enumerate(table.bands):
+                test = "True" if at_least is None else f"_s >= {at_least!r}"
+                self.emit(1, f"{'if' if i == 0 else 'elif'} {test}:")
+                self.emit(2, f"_f[{band_output!r}] = {self.const(value)}")
+            self.emit(1, f"return _new(Evaluation, (_f, [({t}, i) for i in h]))")
             return
-        thens = self.const(tuple(rule.then for rule in rules))
+        self.emit(1, f"fired.extend(({t}, i) for i in h)")
+        self.merge_expr(1, table, out, "_s")
+        if band_output is not None:
+            for i, (at_least, value) in enumerate(table.bands):
+                test = "True" if at_least is None else f"_s >= {at_least!r}"
+                self.emit(1, f"{'if' if i == 0 else 'elif'} {test}:")
+                self.merge(2, table, {band_output: value})
+
+    def thens(self, table: CompiledTable) -> str:
+        return self.const(tuple(rule.then for rule in table.rules))
+
+    def conflict(self, table: CompiledTable, check: str, problem: str) -> None:
+        rule_ids = self.const(tuple(r.rule.id for r in table.rules))
         self.emit(1, "if h:")
-        if hit in ("unique", "any"):
-            problem = "both match" if hit == "unique" else "match with different outputs"
-            check = ("len(h) > 1" if hit == "unique"
-                     else f"any({thens}[i] != {thens}[h[0]] for i in h)")
-            rule_ids = self.const(tuple(r.rule.id for r in rules))
-            self.emit(2, f"if {check}:")
-            self.emit(3, f"_conflict({table.table.id!r}, {rule_ids}, h, {problem!r})")
-            chosen = f"{thens}[h[0]]"
-            winners = "h"
-        elif hit == "priority":
-            out = table.table.outputs[0]
-            self.emit(2, "_w = h[0]")
-            self.emit(2, "for i in h[1:]:")
-            self.emit(3, f"if {thens}[i][{out!r}] > {thens}[_w][{out!r}]:")
-            self.emit(4, "_w = i")
-            chosen = f"{thens}[_w]"
-            winners = "[_w]"
-        elif hit == "collect-max":
-            out = table.table.outputs[0]
-            self.emit(2, f"_m = max({thens}[i][{out!r}] for i in h)")
-            chosen = f"{{{out!r}: _m}}"
-            winners = "h"
-        else:  # collect
-            outs = self.const(table.table.outputs)
-            gathered = f"dict.fromkeys({thens}[i][n] for i in h if n in {thens}[i])"
-            self.emit(2, f"_v = {{n: tuple({gathered}) for n in {outs}}}")
-            chosen = "_v"
-            winners = "h"
+        self.emit(2, f"if {check}:")
+        self.emit(3, f"_conflict({table.table.id!r}, {rule_ids}, h, {problem!r})")
+
+    def unique(self, table: CompiledTable) -> None:
+        """At most one rule may hold."""
+        self.conflict(table, "len(h) > 1", "both match")
+        self.contribute(table, f"{self.thens(table)}[h[0]]", "h")
+
+    def any_hit(self, table: CompiledTable) -> None:
+        """Rules that hold must agree on their outputs."""
+        thens = self.thens(table)
+        self.conflict(table, f"any({thens}[i] != {thens}[h[0]] for i in h)",
+                      "match with different outputs")
+        self.contribute(table, f"{thens}[h[0]]", "h")
+
+    def priority(self, table: CompiledTable) -> None:
+        """The holding rule with the highest first output wins (the first of equals)."""
+        thens, out = self.thens(table), table.table.outputs[0]
+        self.emit(1, "if h:")
+        self.emit(2, "_w = h[0]")
+        self.emit(2, "for i in h[1:]:")
+        self.emit(3, f"if {thens}[i][{out!r}] > {thens}[_w][{out!r}]:")
+        self.emit(4, "_w = i")
+        self.contribute(table, f"{thens}[_w]", "[_w]")
+
+    def collect_max(self, table: CompiledTable) -> None:
+        """The highest first output of the holding rules."""
+        thens, out = self.thens(table), table.table.outputs[0]
+        self.emit(1, "if h:")
+        self.emit(2, f"_m = max({thens}[i][{out!r}] for i in h)")
+        self.contribute(table, f"{{{out!r}: _m}}", "h")
+
+    def collect(self, table: CompiledTable) -> None:
+        """Per output, the distinct values of the holding rules, in rule order."""
+        thens, outs = self.thens(table), self.const(table.table.outputs)
+        gathered = f"dict.fromkeys({thens}[i][n] for i in h if n in {thens}[i])"
+        self.emit(1, "if h:")
+        self.emit(2, f"_v = {{n: tuple({gathered}) for n in {outs}}}")
+        self.contribute(table, "_v", "h")
+
+    def contribute(self, table: CompiledTable, chosen: str, winners: str) -> None:
+        """Inside ``if h:``, the chosen outputs: returned by a final table, else merged."""
+        t = table.index
         if table.table.final:
             self.emit(2, f"return _new(Evaluation, (dict({chosen}), "
                          f"[({t}, i) for i in {winners}]))")
@@ -346,7 +379,7 @@ class _Writer:
         self.emit(2, f"fired.extend(({t}, i) for i in {winners})")
         self.emit(2, f"_r = {chosen}")
         for name in table.table.outputs:
-            if all(name in rule.then for rule in rules):
+            if all(name in rule.then for rule in table.rules):
                 self.merge_expr(2, table, name, f"_r[{name!r}]")
             else:  # a rule that does not set it leaves it as it is
                 self.emit(2, f"if {name!r} in _r:")
