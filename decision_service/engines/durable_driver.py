@@ -678,13 +678,11 @@ class DurableMatcher:
                     raise
                 except Exception as exc:
                     raise DurableEngineError(f"durable-rules failed on a fact: {exc}") from exc
-        keys = set(self._always)
-        for rule_name in fired:
-            key = self._keys.get(rule_name)
-            if key is None:
-                raise DurableEngineError(f"unexpected action {rule_name!r}")
-            keys.add(key)
-        return frozenset(keys)
+        try:
+            keys = frozenset(map(self._keys.__getitem__, fired))
+        except KeyError as exc:
+            raise DurableEngineError(f"unexpected action {exc.args[0]!r}") from None
+        return keys | self._always if self._always else keys
 
     def _fixed_properties(self, fixed: Mapping[str, EngineValue]
                           ) -> tuple[tuple[_FieldPlan, ...], tuple[tuple[str, ...], ...]]:
