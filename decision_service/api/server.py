@@ -57,5 +57,8 @@ def run(settings: ServiceSettings) -> None:
         os.environ[SETTINGS_ENV] = settings.to_json()
         with tempfile.TemporaryDirectory(prefix="decision-service-") as scratch:
             os.environ[SNAPSHOT_ENV] = str(Path(scratch) / "policies.json")
+            # A new worker loads and compiles every policy before it is ready; uvicorn's
+            # default of 5 s is easily missed on a busy machine, and a missed restart
+            # keeps the old worker, on the old policy set, for good.
             uvicorn.run("decision_service.api.app:app_from_env", factory=True,
-                        workers=settings.workers, **common)  # type: ignore[arg-type]
+                        workers=settings.workers, timeout_worker_healthcheck=60, **common)  # type: ignore[arg-type]
