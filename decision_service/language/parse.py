@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import reprlib
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import cerberus
 
@@ -26,6 +26,7 @@ from decision_service.language.model import (
     OutputDecl,
     OutputValue,
     ParameterDecl,
+    ParameterOrdering,
     Policy,
     PolicyCase,
     PolicyMeta,
@@ -169,7 +170,11 @@ def load_org(text: str, file: str) -> OrgTree:
         "levels": Ordering("levels", tuple(org["levels"])),
         "grades": Ordering("grades", tuple(org["grades"])),
     }
-    return OrgTree(units=units, orderings=orderings, version=str(org["version"]))
+    level_names: dict[str, Text] = {}
+    for code, node in (org.get("level_names") or {}).items():
+        level_names[code] = _text(node) or Text(code, code)
+    return OrgTree(units=units, orderings=orderings, version=str(org["version"]),
+                   level_names=level_names)
 
 
 # ---------------------------------------------------------------------------
@@ -225,6 +230,12 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
             parameter_positions={k: _val_pos(params, k, top) for k in params},
             source_file=file,
         )
+    return policy_from_doc(doc, file)
+
+
+def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = ()) -> Policy:
+    """A full policy from its parsed document (a file, or a version merged onto its base)."""
+    top = Position(file, 1, 1)
     check_shape(doc, shapes.POLICY, file)
     problems = Problems()
     meta = _meta(doc, file)
@@ -247,6 +258,8 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
             default=list(spec["default"]) if isinstance(spec.get("default"), list)
             else spec.get("default"),
             description=_text(spec.get("description")),
+            label=_text(spec.get("label")),
+            measure=spec.get("measure"),
         )
 
     parameters: dict[str, ParameterDecl] = {}
@@ -258,6 +271,7 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
             position=_val_pos(doc["parameters"], name, top),
             ordering=spec.get("ordering"),
             description=_text(spec.get("description")),
+            measure=spec.get("measure"),
         )
 
     settings = tuple(
@@ -270,7 +284,8 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
         for s in (doc.get("settings") or [])
     )
     derived = {
-        name: DerivedField(name, tuple(spec["sum"]), _val_pos(doc["derived"], name, top))
+        name: DerivedField(name, tuple(spec["sum"]), _val_pos(doc["derived"], name, top),
+                           _text(spec.get("label")), spec.get("measure"))
         for name, spec in (doc.get("derived") or {}).items()
     }
     history = {
@@ -282,6 +297,7 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
             where_output={k: str(v) for k, v in spec["where_output"].items()},
             window_days=int(spec["window_days"]),
             position=_val_pos(doc["history"], name, top),
+            label=_text(spec.get("label")),
         )
         for name, spec in (doc.get("history") or {}).items()
     }
@@ -319,7 +335,21 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
         outputs=outputs,
         tables=tuple(tables),
         source_file=file,
+        orderings=_orderings(doc.get("orderings") or PosList(), top),
+        lineage=lineage or ((meta.version, file),),
     )
+
+
+def _orderings(nodes: Any, top: Position) -> tuple[ParameterOrdering, ...]:
+    out = []
+    for index, node in enumerate(nodes):
+        direction: Literal["rising", "falling"] = "rising" if "rising" in node else "falling"
+        out.append(ParameterOrdering(
+            names=tuple(node[direction]), direction=direction,
+            strict=bool(node.get("strict", True)),
+            position=nodes.item_positions[index] if isinstance(nodes, PosList) else top,
+            note=_text(node.get("note"))))
+    return tuple(out)
 
 
 def _cells(node: Any, top: Position) -> tuple[dict[str, str], dict[str, Position]]:
