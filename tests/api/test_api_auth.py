@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POLICIES, assert_problem, deal
+from apikit import assert_problem
 from fastapi.testclient import TestClient
+from samples import POLICIES, deal
 
 from decision_service.api import ServiceSettings, SettingsError
 from decision_service.api.auth import KeyRing

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from databases import split_pg_url
 
 from decision_service.store import AggregateQuery, DraftRecord, open_store
 
@@ -61,15 +61,6 @@ def fixed(**overrides: Any) -> Callable[[float], DraftRecord]:
 
 def window(day: date = DAY, key: str = KEY) -> AggregateQuery:
     return AggregateQuery(key=key, since=day - timedelta(days=90), until=day)
-
-
-def split_pg_url(url: str) -> tuple[str, str]:
-    """(libpq URL without ?schema=, schema) for a test PostgreSQL store URL."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query)
-    schema = dict(query)["schema"]
-    rest = urlencode([(k, v) for k, v in query if k != "schema"])
-    return urlunsplit(parts._replace(query=rest)), schema
 
 
 def raw_execute(url: str, sql: str) -> None:

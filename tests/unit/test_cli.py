@@ -9,20 +9,16 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from policykit import POLICIES, at
+from policykit import at
+from samples import POLICIES, deal
 from typer.testing import CliRunner, Result
 
 from decision_service.cli import app
 from decision_service.policyset import PolicySet
 
-DEAL: dict[str, Any] = {
-    "decision_point": "ATB", "office": "DE", "customer_id": "C-1", "customer_tier": "S",
-    "contract_value_usd": 60_000_000, "gross_margin_pct": 40, "payment_term_days": 30,
-    "advance_payment_pct": 15, "trade_compliance": "PASS", "as_of": "2026-11-23",
-}
+DEAL = deal(office="DE", contract_value_usd=60_000_000, advance_payment_pct=15)
 
 
 def cli(*args: str, stdin: str | None = None) -> Result:
@@ -116,6 +112,7 @@ def test_validate_a_missing_directory_exits_2(tmp_path: Path) -> None:
 # -- test -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # every case on both engines
 def test_test_shipped_policies_passes_on_both_engines() -> None:
     result = cli("test", str(POLICIES))
     assert result.exit_code == 0, result.stderr
@@ -236,6 +233,8 @@ def test_eval_problems_exit_2_with_a_json_error(args: tuple[str, ...], stdin: st
     assert fragment in body["error"]
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_eval_through_the_installed_command_reads_stdin(shipped: PolicySet) -> None:
     command = Path(sys.executable).parent / "decision-service"
     argv = [str(command)] if command.exists() else [sys.executable, "-m", "decision_service.cli"]

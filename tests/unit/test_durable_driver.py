@@ -17,7 +17,7 @@ from typing import Any
 
 import durable_rules_engine
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from decision_service.compiler.ir import AnyOf, Atom, Compare, Const, EngineValue, Field, MatchRule
@@ -451,6 +451,7 @@ def test_a_matcher_dropped_without_close_is_released_at_the_next_engine_call() -
             durable_rules_engine.get_facts(handle, durable_driver._SID)
 
 
+@pytest.mark.slow  # 300 rulesets in a process of its own
 def test_closing_after_only_unmatched_facts_does_not_crash_the_process() -> None:
     # Unprimed, durable's delete_state reads uninitialised memory here (valgrind).
     script = (
@@ -493,8 +494,9 @@ RULES = st.lists(st.lists(ATOMS, max_size=3).map(tuple), min_size=1, max_size=12
 FACTS = st.lists(st.dictionaries(FIELD_NAMES, VALUES), min_size=1, max_size=25)
 
 
-@settings(max_examples=300, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# Each example starts durable_rules rulesets: three tenths of the profile's count
+# (tests/conftest.py).
+@settings(max_examples=settings().max_examples * 3 // 10)
 @given(rules=RULES, facts=FACTS)
 def test_random_rules_and_facts_match_the_python_reference(
     rules: list[MatchRule], facts: list[dict[str, EngineValue]],

@@ -7,19 +7,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from samples import TODAY, deal
+
 from decision_service.decision import Decision
 from decision_service.policyset import PolicySet
 
-DAY = dt.date(2026, 11, 23)
-DEAL: dict[str, Any] = {
-    "decision_point": "ATB", "office": "CN-BJ", "customer_id": "C-1", "customer_tier": "S",
-    "contract_value_usd": 1_000_000, "gross_margin_pct": 40, "payment_term_days": 30,
-    "advance_payment_pct": 30, "trade_compliance": "PASS", "as_of": DAY.isoformat(),
-}
+DAY = dt.date.fromisoformat(TODAY)
 
 
 def decide(shipped: PolicySet, **changes: Any) -> Decision:
-    return shipped.decide("authorization", {**DEAL, **changes}, today=DAY)
+    return shipped.decide("authorization", deal(**changes), today=DAY)
 
 
 def reason(decision: Decision, table: str) -> tuple[str, str]:
