@@ -206,22 +206,42 @@ def _check_output_value(value: Any, pos: Position, problems: Problems) -> None:
 
 
 def load_policy(text: str, file: str) -> Policy | PolicyExtension:
+    """Parse one policy file: a whole policy, or a version that ``extends`` another."""
     doc = parse_yaml(text, file)
-    top = Position(file, 1, 1)
     if isinstance(doc, dict) and isinstance(doc.get("policy"), dict) and "extends" in doc["policy"]:
-        check_shape(doc, shapes.POLICY_EXTENSION, file)
-        params = doc.get("parameters") or PosDict()
-        return PolicyExtension(
-            meta=_meta(doc, file),
-            extends=str(doc["policy"]["extends"]),
-            parameter_defaults=dict(params),
-            parameter_positions={k: _val_pos(params, k, top) for k in params},
-            source_file=file,
-        )
+        return _extension(doc, file)
     check_shape(doc, shapes.POLICY, file)
+    top = Position(file, 1, 1)
     problems = Problems()
-    meta = _meta(doc, file)
+    policy = Policy(
+        meta=_meta(doc, file),
+        inputs=_inputs(doc, top),
+        parameters=_parameters(doc, top),
+        settings=_settings(doc, top),
+        derived=_derived(doc, top),
+        history=_history(doc, top),
+        outputs=_outputs(doc, top, problems),
+        tables=tuple(_table(table_doc, top, problems) for table_doc in doc.get("tables") or []),
+        source_file=file,
+    )
+    problems.raise_if_any()
+    return policy
 
+
+def _extension(doc: dict[str, Any], file: str) -> PolicyExtension:
+    check_shape(doc, shapes.POLICY_EXTENSION, file)
+    top = Position(file, 1, 1)
+    params = doc.get("parameters") or PosDict()
+    return PolicyExtension(
+        meta=_meta(doc, file),
+        extends=str(doc["policy"]["extends"]),
+        parameter_defaults=dict(params),
+        parameter_positions={k: _val_pos(params, k, top) for k in params},
+        source_file=file,
+    )
+
+
+def _inputs(doc: dict[str, Any], top: Position) -> dict[str, InputDecl]:
     inputs: dict[str, InputDecl] = {}
     for name, spec in (doc.get("inputs") or {}).items():
         pos = _val_pos(doc["inputs"], name, top)
@@ -241,7 +261,10 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
             else spec.get("default"),
             description=_text(spec.get("description")),
         )
+    return inputs
 
+
+def _parameters(doc: dict[str, Any], top: Position) -> dict[str, ParameterDecl]:
     parameters: dict[str, ParameterDecl] = {}
     for name, spec in (doc.get("parameters") or {}).items():
         parameters[name] = ParameterDecl(
@@ -252,8 +275,11 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
             ordering=spec.get("ordering"),
             description=_text(spec.get("description")),
         )
+    return parameters
 
-    settings = tuple(
+
+def _settings(doc: dict[str, Any], top: Position) -> tuple[UnitSetting, ...]:
+    return tuple(
         UnitSetting(
             units=tuple(s["units"]),
             values=dict(s["set"]),
@@ -262,11 +288,17 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
         )
         for s in (doc.get("settings") or [])
     )
-    derived = {
+
+
+def _derived(doc: dict[str, Any], top: Position) -> dict[str, DerivedField]:
+    return {
         name: DerivedField(name, tuple(spec["sum"]), _val_pos(doc["derived"], name, top))
         for name, spec in (doc.get("derived") or {}).items()
     }
-    history = {
+
+
+def _history(doc: dict[str, Any], top: Position) -> dict[str, HistoryTotal]:
+    return {
         name: HistoryTotal(
             name=name,
             sum_field=spec["sum"],
@@ -279,6 +311,8 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
         for name, spec in (doc.get("history") or {}).items()
     }
 
+
+def _outputs(doc: dict[str, Any], top: Position, problems: Problems) -> dict[str, OutputDecl]:
     outputs: dict[str, OutputDecl] = {}
     for name, spec in (doc.get("outputs") or {}).items():
         pos = _val_pos(doc["outputs"], name, top)
@@ -297,22 +331,7 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
             lookup_map={str(k): _output_value(v) for k, v in lookup_map.items()},
             description=_text(spec.get("description")),
         )
-
-    tables = []
-    for table_doc in doc.get("tables") or []:
-        tables.append(_table(table_doc, top, problems))
-    problems.raise_if_any()
-    return Policy(
-        meta=meta,
-        inputs=inputs,
-        parameters=parameters,
-        settings=settings,
-        derived=derived,
-        history=history,
-        outputs=outputs,
-        tables=tuple(tables),
-        source_file=file,
-    )
+    return outputs
 
 
 def _cells(node: Any, top: Position) -> tuple[dict[str, str], dict[str, Position]]:
