@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -98,81 +98,19 @@ class PolicySet:
     @classmethod
     def from_texts(cls, texts: Mapping[str, str],
                    engines: tuple[str, ...] = ENGINES) -> PolicySet:
+        """Load a policy set from its files (path -> text) in named stages: read each
+        file, resolve the versions that extend another, compile and check each version,
+        read the cases, check the versions' dates, build the engines. Problems of every
+        stage are gathered; any at all raises one ``PolicyError`` and nothing is loaded."""
         problems = Problems()
-        org: OrgTree | None = None
-        documents: list[Policy | PolicyExtension] = []
-        case_files: list[tuple[str, str]] = []
-        for file in sorted(texts):
-            text = texts[file]
-            try:
-                kind = _kind(text, file)
-                if kind == "org":
-                    if org is not None:
-                        problems.add(Position(file, 1, 1), "duplicate_org",
-                                     "a second org tree; a policy set has one")
-                    org = load_org(text, file)
-                elif kind == "cases":
-                    case_files.append((file, text))
-                else:
-                    documents.append(load_policy(text, file))
-            except PolicyError as exc:
-                problems.items.extend(exc.problems)
-        if org is None:
-            problems.add(Position("<policies>", 1, 1), "missing_org",
-                         "no org tree found (a file starting with `org:`, e.g. org/org.yaml)")
-            problems.raise_if_any()
-        assert org is not None
-        policies = _resolve_extensions(documents, problems)
-        versions: dict[str, list[PolicyVersion]] = {}
-        models: list[tuple[Policy, type[BaseModel]]] = []
-        for policy in policies:
-            compiled = compile_policy(policy, org, problems)
-            if compiled is None:
-                continue
-            from decision_service.compiler.checks import static_checks
-
-            static_checks(compiled, problems)
-            # Versions that only move figures share one input model, so a request
-            # validated to read its `as_of` need not be validated twice.
-            model = next((m for p, m in models
-                          if p.meta.id == policy.meta.id and p.inputs == policy.inputs), None)
-            if model is None:
-                model = input_model(policy, org)
-                models.append((policy, model))
-            versions.setdefault(policy.meta.id, []).append(
-                PolicyVersion(compiled, model, {}, explain.plan(compiled)))
-        cases: dict[str, list[tuple[str, PolicyCase]]] = {}
-        for file, text in case_files:
-            try:
-                policy_id, file_cases = load_cases(text, file)
-            except PolicyError as exc:
-                problems.items.extend(exc.problems)
-                continue
-            if policy_id not in {p.meta.id for p in policies}:
-                problems.add(Position(file, 1, 1), "unknown_policy",
-                             f"cases for unknown policy {policy_id!r}")
-            cases.setdefault(policy_id, []).extend((file, c) for c in file_cases)
+        files = _read_files(texts, problems)
+        policies = _resolve_extensions(files.documents, problems)
+        versions = _compile_versions(policies, files.org, problems)
+        cases = _read_cases(files.case_files, policies, problems)
         _check_version_dates(versions, problems)
         problems.raise_if_any()
-        for policy_versions in versions.values():
-            policy_versions.sort(key=lambda v: v.compiled.policy.meta.effective_from
-                                 or dt.date.min)
-            for version in policy_versions:
-                for name in engines:
-                    try:
-                        version.engines[name] = make_engine(name, version.compiled)
-                    except ValueError as exc:
-                        # e.g. a rule set durable-rules cannot hold safely: found
-                        # before anything is built, reported like any policy error.
-                        problems.add(version.compiled.policy.meta.position, "engine_limit",
-                                     f"engine {name}: {exc}")
-        if problems.items:
-            _close_engines(versions)
-            problems.raise_if_any()
-        digest = hashlib.sha256()
-        for file in sorted(texts):
-            digest.update(file.encode() + b"\0" + texts[file].encode() + b"\0")
-        return cls(org, versions, cases, digest.hexdigest(), engines)
+        _build_engines(versions, engines, problems)
+        return cls(files.org, versions, cases, _bundle_hash(texts), engines)
 
     def __enter__(self) -> PolicySet:
         return self
@@ -306,6 +244,113 @@ class PolicySet:
             if all(isinstance(p, int | float) for p in parts):
                 context[name] = sum(p for p in parts if isinstance(p, int | float))
         return context
+
+
+# -- loading stages (PolicySet.from_texts) ------------------------------------------
+
+
+class _Files(NamedTuple):
+    org: OrgTree
+    documents: list[Policy | PolicyExtension]
+    case_files: list[tuple[str, str]]  # (file, text), read once the policies are known
+
+
+def _read_files(texts: Mapping[str, str], problems: Problems) -> _Files:
+    """Parse each file by its kind (org tree, policy, cases); no org tree at all stops here."""
+    org: OrgTree | None = None
+    documents: list[Policy | PolicyExtension] = []
+    case_files: list[tuple[str, str]] = []
+    for file in sorted(texts):
+        text = texts[file]
+        try:
+            kind = _kind(text, file)
+            if kind == "org":
+                if org is not None:
+                    problems.add(Position(file, 1, 1), "duplicate_org",
+                                 "a second org tree; a policy set has one")
+                org = load_org(text, file)
+            elif kind == "cases":
+                case_files.append((file, text))
+            else:
+                documents.append(load_policy(text, file))
+        except PolicyError as exc:
+            problems.items.extend(exc.problems)
+    if org is None:
+        problems.add(Position("<policies>", 1, 1), "missing_org",
+                     "no org tree found (a file starting with `org:`, e.g. org/org.yaml)")
+        problems.raise_if_any()
+    assert org is not None
+    return _Files(org, documents, case_files)
+
+
+def _compile_versions(policies: list[Policy], org: OrgTree,
+                      problems: Problems) -> dict[str, list[PolicyVersion]]:
+    """Compile and statically check each version; by policy id, engines not yet built."""
+    from decision_service.compiler.checks import static_checks
+
+    versions: dict[str, list[PolicyVersion]] = {}
+    models: list[tuple[Policy, type[BaseModel]]] = []
+    for policy in policies:
+        compiled = compile_policy(policy, org, problems)
+        if compiled is None:
+            continue
+        static_checks(compiled, problems)
+        # Versions that only move figures share one input model, so a request
+        # validated to read its `as_of` need not be validated twice.
+        model = next((m for p, m in models
+                      if p.meta.id == policy.meta.id and p.inputs == policy.inputs), None)
+        if model is None:
+            model = input_model(policy, org)
+            models.append((policy, model))
+        versions.setdefault(policy.meta.id, []).append(
+            PolicyVersion(compiled, model, {}, explain.plan(compiled)))
+    return versions
+
+
+def _read_cases(case_files: list[tuple[str, str]], policies: list[Policy],
+                problems: Problems) -> dict[str, list[tuple[str, PolicyCase]]]:
+    """The cases of each policy id, with the file each came from."""
+    cases: dict[str, list[tuple[str, PolicyCase]]] = {}
+    for file, text in case_files:
+        try:
+            policy_id, file_cases = load_cases(text, file)
+        except PolicyError as exc:
+            problems.items.extend(exc.problems)
+            continue
+        if policy_id not in {p.meta.id for p in policies}:
+            problems.add(Position(file, 1, 1), "unknown_policy",
+                         f"cases for unknown policy {policy_id!r}")
+        cases.setdefault(policy_id, []).extend((file, c) for c in file_cases)
+    return cases
+
+
+def _build_engines(versions: dict[str, list[PolicyVersion]], engines: tuple[str, ...],
+                   problems: Problems) -> None:
+    """Sort each policy's versions by date and build their engines; on any problem,
+    close what was built and raise."""
+    for policy_versions in versions.values():
+        policy_versions.sort(key=lambda v: v.compiled.policy.meta.effective_from
+                             or dt.date.min)
+        for version in policy_versions:
+            for name in engines:
+                try:
+                    version.engines[name] = make_engine(name, version.compiled)
+                except ValueError as exc:
+                    # e.g. a rule set durable-rules cannot hold safely: found
+                    # before anything is built, reported like any policy error.
+                    problems.add(version.compiled.policy.meta.position, "engine_limit",
+                                 f"engine {name}: {exc}")
+    if problems.items:
+        _close_engines(versions)
+        problems.raise_if_any()
+
+
+def _bundle_hash(texts: Mapping[str, str]) -> str:
+    """One hash of every file's name and text: which policy set made a decision."""
+    digest = hashlib.sha256()
+    for file in sorted(texts):
+        digest.update(file.encode() + b"\0" + texts[file].encode() + b"\0")
+    return digest.hexdigest()
 
 
 def _close_engines(versions: dict[str, list[PolicyVersion]]) -> None:
