@@ -226,83 +226,104 @@ class _Writer:
         self.lines.extend(indent + line for line in body)
 
     def table_body(self, table: CompiledTable) -> None:
-        t = table.index
+        """The rules of one table: one emitter per hit policy."""
         hit = table.table.hit
-        rules = table.rules
-        if hit == "first" or (hit == "unique" and len(rules) == 1):
-            for i, rule in enumerate(rules):
-                self.emit(1, f"{'if' if i == 0 else 'elif'} {self.condition(rule, self.skip)}:")
-                if table.table.final:
-                    # a fresh dict each time: callers may keep and change it
-                    self.emit(2, f"return dict({self.const(dict(rule.then))}), "
-                                 f"[({t}, {rule.index})]")
-                else:
-                    self.emit(2, f"fired.append(({t}, {rule.index}))")
-                    self.merge(2, table, rule.then)
+        if hit == "first" or (hit == "unique" and len(table.rules) == 1):
+            self.first_hit(table)
             return
         self.emit(1, "h = []")
-        for rule in rules:
+        for rule in table.rules:
             self.emit(1, f"if {self.condition(rule, self.skip)}:")
             self.emit(2, f"h.append({rule.index})")
         if hit == "scorecard":
-            scores = self.const(tuple(rule.score or 0 for rule in rules))
-            self.emit(1, f"_s = sum({scores}[i] for i in h)")
-            out = table.table.outputs[0]
-            if table.table.final:
-                band = table.table.band_output
-                self.emit(1, f"_f = {{{out!r}: _s}}")
-                for i, (at_least, value) in enumerate(table.bands):
-                    test = "True" if at_least is None else f"_s >= {at_least!r}"
-                    self.emit(1, f"{'if' if i == 0 else 'elif'} {test}:")
-                    self.emit(2, f"_f[{band!r}] = {self.const(value)}")
-                self.emit(1, f"return _f, [({t}, i) for i in h]")
-                return
-            self.emit(1, f"fired.extend(({t}, i) for i in h)")
-            self.merge_expr(1, table, out, "_s")
-            band_output = table.table.band_output
-            if band_output is not None:
-                for i, (at_least, value) in enumerate(table.bands):
-                    test = "True" if at_least is None else f"_s >= {at_least!r}"
-                    self.emit(1, f"{'if' if i == 0 else 'elif'} {test}:")
-                    self.merge(2, table, {band_output: value})
+            self.scorecard(table)
             return
-        thens = self.const(tuple(rule.then for rule in rules))
+        thens = self.const(tuple(rule.then for rule in table.rules))
         self.emit(1, "if h:")
-        if hit in ("unique", "any"):
-            problem = "both match" if hit == "unique" else "match with different outputs"
-            check = ("len(h) > 1" if hit == "unique"
-                     else f"any({thens}[i] != {thens}[h[0]] for i in h)")
-            rule_ids = self.const(tuple(r.rule.id for r in rules))
-            self.emit(2, f"if {check}:")
-            self.emit(3, f"_conflict({table.table.id!r}, {rule_ids}, h, {problem!r})")
-            chosen = f"{thens}[h[0]]"
-            winners = "h"
-        elif hit == "priority":
-            out = table.table.outputs[0]
-            self.emit(2, "_w = h[0]")
-            self.emit(2, "for i in h[1:]:")
-            self.emit(3, f"if {thens}[i][{out!r}] > {thens}[_w][{out!r}]:")
-            self.emit(4, "_w = i")
-            chosen = f"{thens}[_w]"
-            winners = "[_w]"
-        elif hit == "collect-max":
-            out = table.table.outputs[0]
-            self.emit(2, f"_m = max({thens}[i][{out!r}] for i in h)")
-            chosen = f"{{{out!r}: _m}}"
-            winners = "h"
-        else:  # collect
-            outs = self.const(table.table.outputs)
-            gathered = f"dict.fromkeys({thens}[i][n] for i in h if n in {thens}[i])"
-            self.emit(2, f"_v = {{n: tuple({gathered}) for n in {outs}}}")
-            chosen = "_v"
-            winners = "h"
+        choose = {"unique": self.choose_unique_or_any, "any": self.choose_unique_or_any,
+                  "priority": self.choose_priority, "collect-max": self.choose_collect_max,
+                  "collect": self.choose_collect}[hit]
+        chosen, winners = choose(table, thens)
+        self.apply_chosen(table, chosen, winners)
+
+    def first_hit(self, table: CompiledTable) -> None:
+        """``first`` (and ``unique`` with one rule): an if/elif chain."""
+        for i, rule in enumerate(table.rules):
+            self.emit(1, f"{'if' if i == 0 else 'elif'} {self.condition(rule, self.skip)}:")
+            if table.table.final:
+                # a fresh dict each time: callers may keep and change it
+                self.emit(2, f"return dict({self.const(dict(rule.then))}), "
+                             f"[({table.index}, {rule.index})]")
+            else:
+                self.emit(2, f"fired.append(({table.index}, {rule.index}))")
+                self.merge(2, table, rule.then)
+
+    def scorecard(self, table: CompiledTable) -> None:
+        """The matching rules' scores summed into the output, then the band it falls in."""
+        t = table.index
+        scores = self.const(tuple(rule.score or 0 for rule in table.rules))
+        self.emit(1, f"_s = sum({scores}[i] for i in h)")
+        out = table.table.outputs[0]
+        band = table.table.band_output
+        if table.table.final:
+            self.emit(1, f"_f = {{{out!r}: _s}}")
+            self.bands(table, lambda value: self.emit(2, f"_f[{band!r}] = {self.const(value)}"))
+            self.emit(1, f"return _f, [({t}, i) for i in h]")
+            return
+        self.emit(1, f"fired.extend(({t}, i) for i in h)")
+        self.merge_expr(1, table, out, "_s")
+        if band is not None:
+            self.bands(table, lambda value: self.merge(2, table, {band: value}))
+
+    def bands(self, table: CompiledTable, set_band: Callable[[Any], None]) -> None:
+        for i, (at_least, value) in enumerate(table.bands):
+            test = "True" if at_least is None else f"_s >= {at_least!r}"
+            self.emit(1, f"{'if' if i == 0 else 'elif'} {test}:")
+            set_band(value)
+
+    def choose_unique_or_any(self, table: CompiledTable, thens: str) -> tuple[str, str]:
+        """``unique``: more than one match is a conflict; ``any``: matches that differ are."""
+        hit = table.table.hit
+        problem = "both match" if hit == "unique" else "match with different outputs"
+        check = ("len(h) > 1" if hit == "unique"
+                 else f"any({thens}[i] != {thens}[h[0]] for i in h)")
+        rule_ids = self.const(tuple(r.rule.id for r in table.rules))
+        self.emit(2, f"if {check}:")
+        self.emit(3, f"_conflict({table.table.id!r}, {rule_ids}, h, {problem!r})")
+        return f"{thens}[h[0]]", "h"
+
+    def choose_priority(self, table: CompiledTable, thens: str) -> tuple[str, str]:
+        """``priority``: the match with the highest output wins."""
+        out = table.table.outputs[0]
+        self.emit(2, "_w = h[0]")
+        self.emit(2, "for i in h[1:]:")
+        self.emit(3, f"if {thens}[i][{out!r}] > {thens}[_w][{out!r}]:")
+        self.emit(4, "_w = i")
+        return f"{thens}[_w]", "[_w]"
+
+    def choose_collect_max(self, table: CompiledTable, thens: str) -> tuple[str, str]:
+        """``collect-max``: the highest output of all matches."""
+        out = table.table.outputs[0]
+        self.emit(2, f"_m = max({thens}[i][{out!r}] for i in h)")
+        return f"{{{out!r}: _m}}", "h"
+
+    def choose_collect(self, table: CompiledTable, thens: str) -> tuple[str, str]:
+        """``collect``: each output the tuple of the matches' distinct values, in order."""
+        outs = self.const(table.table.outputs)
+        gathered = f"dict.fromkeys({thens}[i][n] for i in h if n in {thens}[i])"
+        self.emit(2, f"_v = {{n: tuple({gathered}) for n in {outs}}}")
+        return "_v", "h"
+
+    def apply_chosen(self, table: CompiledTable, chosen: str, winners: str) -> None:
+        """Return the chosen outputs (a final table) or merge them into the outputs."""
+        t = table.index
         if table.table.final:
             self.emit(2, f"return dict({chosen}), [({t}, i) for i in {winners}]")
             return
         self.emit(2, f"fired.extend(({t}, i) for i in {winners})")
         self.emit(2, f"_r = {chosen}")
         for name in table.table.outputs:
-            if all(name in rule.then for rule in rules):
+            if all(name in rule.then for rule in table.rules):
                 self.merge_expr(2, table, name, f"_r[{name!r}]")
             else:  # a rule that does not set it leaves it as it is
                 self.emit(2, f"if {name!r} in _r:")
