@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -137,6 +137,22 @@ def holds_plain(test_text: str, value: Any) -> bool:
 
 
 def input_model(policy: Policy, org: OrgTree) -> type[BaseModel]:
+    """The pydantic model a request to ``policy`` is validated with: one field per input,
+    then the conditions between fields (``optional_when``, bounds naming another input)."""
+    validators: dict[str, Any] = {
+        "check_conditions": model_validator(mode="after")(_conditions_check(policy))
+    }
+    model_name = "".join(p.capitalize() for p in re.split(r"[-_]", policy.meta.id)) + "Input"
+    model: type[BaseModel] = create_model(
+        model_name,
+        __config__=ConfigDict(extra="forbid", strict=True, title=model_name),
+        __validators__=validators,
+        **_model_fields(policy, org),
+    )
+    return model
+
+
+def _model_fields(policy: Policy, org: OrgTree) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, decl in policy.inputs.items():
         annotation = _annotation(decl, org)
@@ -144,7 +160,7 @@ def input_model(policy: Policy, org: OrgTree) -> type[BaseModel]:
         if decl.default is not None:
             if isinstance(decl.default, list):
                 # a factory: pydantic deep-copies a mutable default on every
-                # validation, which cost ~30 µs a deal here
+                # validation (bench/engine.py shows the cost)
                 members = tuple(decl.default)
                 fields[name] = (annotation, Field(default_factory=lambda m=members: list(m),
                                                   description=description,
@@ -156,7 +172,12 @@ def input_model(policy: Policy, org: OrgTree) -> type[BaseModel]:
             fields[name] = (annotation, Field(description=description))
         else:
             fields[name] = (annotation | None, Field(default=None, description=description))
+    return fields
 
+
+def _conditions_check(policy: Policy) -> Callable[[Any], Any]:
+    """The model's after-validator: inputs required unless a condition holds, and
+    bounds that name another input."""
     conditional = {n: d for n, d in policy.inputs.items() if d.optional_when}
     cross_bounds = {
         n: d for n, d in policy.inputs.items()
@@ -193,17 +214,7 @@ def input_model(policy: Policy, org: OrgTree) -> type[BaseModel]:
                         {"field": name, "value": value, "other": decl.minimum, "bound": bound})
         return model
 
-    validators: dict[str, Any] = {
-        "check_conditions": model_validator(mode="after")(check_conditions)
-    }
-    model_name = "".join(p.capitalize() for p in re.split(r"[-_]", policy.meta.id)) + "Input"
-    model: type[BaseModel] = create_model(
-        model_name,
-        __config__=ConfigDict(extra="forbid", strict=True, title=model_name),
-        __validators__=validators,
-        **fields,
-    )
-    return model
+    return check_conditions
 
 
 _CODES = {
