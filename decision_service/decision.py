@@ -12,11 +12,14 @@ from decision_service.language.model import Text
 
 @dataclass(frozen=True, slots=True)
 class Reason:
+    """One fired rule: its table and its message with the deal's figures filled in."""
+
     rule: str
     table: str
     message: Text
 
     def as_dict(self) -> dict[str, str]:
+        """The reason as the API and the decision log write it."""
         return {
             "rule": self.rule,
             "table": self.table,
@@ -46,6 +49,8 @@ class LowerRoute:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """What a policy decided for one input: its outputs, the reasons, and how it was decided."""
+
     policy: str
     policy_version: str
     outputs: dict[str, Any]
@@ -58,6 +63,7 @@ class Decision:
     lower_routes: tuple[LowerRoute, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
+        """The decision body as the API answers it and the CLI prints it."""
         body: dict[str, Any] = {"policy": self.policy, "policy_version": self.policy_version}
         body.update(self.outputs)
         body["reasons"] = [r.as_dict() for r in self.reasons]

@@ -239,6 +239,7 @@ _CODES = {
 
 
 def problems_of(error: ValidationError) -> list[FieldProblem]:
+    """Pydantic's validation errors as problems naming each field, with stable codes."""
     problems = []
     for item in error.errors(include_url=False):
         loc = [str(part) for part in item["loc"]]

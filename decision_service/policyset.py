@@ -51,6 +51,8 @@ class HistoryQuery:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
+    """An input validated for the policy version in force on its decision date."""
+
     policy: CompiledPolicy
     values: dict[str, Any]  # validated input with defaults
     decision_date: dt.date
@@ -59,6 +61,8 @@ class Prepared:
 
 @dataclass(frozen=True, slots=True)
 class PolicyVersion:
+    """One version of a policy: compiled, its input model, its engines and explain plan."""
+
     compiled: CompiledPolicy
     model: type[BaseModel]
     engines: dict[str, Engine]
@@ -66,6 +70,7 @@ class PolicyVersion:
 
 
 def utc_today() -> dt.date:
+    """Today in UTC: the decision date of a request that names none."""
     return dt.datetime.now(dt.UTC).date()
 
 
@@ -82,6 +87,12 @@ def _matches(tests: Mapping[str, str], values: Mapping[str, Any]) -> bool:
 
 
 class PolicySet:
+    """Every policy of a directory, loaded, compiled and checked together, ready to decide.
+
+    Build it with ``PolicySet.from_texts`` (or ``load``); use it as a context manager,
+    or call ``close``, to release the engines' resources.
+    """
+
     def __init__(self, org: OrgTree, versions: dict[str, list[PolicyVersion]],
                  cases: dict[str, list[tuple[str, PolicyCase]]], bundle_hash: str,
                  engines: tuple[str, ...]) -> None:
@@ -119,14 +130,17 @@ class PolicySet:
         self.close()
 
     def close(self) -> None:
+        """Release the engines (durable-rules keeps rulesets in native memory)."""
         _close_engines(self.versions)
 
     # -- lookups ---------------------------------------------------------------
 
     def names(self) -> list[str]:
+        """The policy ids, sorted."""
         return sorted(self.versions)
 
     def version_for(self, name: str, on: dt.date) -> PolicyVersion:
+        """The version of ``name`` in force on ``on``; an ``InputError`` on ``as_of`` if none is."""
         if name not in self.versions:
             raise UnknownPolicyError(name, self.names())
         chosen = None
@@ -141,6 +155,7 @@ class PolicySet:
         return chosen
 
     def version(self, name: str, version: str) -> PolicyVersion:
+        """The given version of ``name`` (as a logged decision names it), whatever its dates."""
         found = self._by_version.get((name, version))
         if found is None:
             raise UnknownPolicyError(name if name not in self.versions else
@@ -148,6 +163,7 @@ class PolicySet:
         return found
 
     def current(self, name: str, today: dt.date | None = None) -> PolicyVersion:
+        """The version of ``name`` in force today (UTC) or on ``today``."""
         return self.version_for(name, today or utc_today())
 
     # -- deciding --------------------------------------------------------------
@@ -183,6 +199,7 @@ class PolicySet:
 
     def evaluate(self, prepared: Prepared, history: Mapping[str, float] | None = None,
                  engine: str = "compiled") -> Decision:
+        """Decide a prepared input on ``engine``, with the history totals the log gave."""
         compiled = prepared.policy
         version = self.version(compiled.id, compiled.version)
         if engine not in version.engines:
@@ -212,6 +229,7 @@ class PolicySet:
     def decide(self, name: str, raw: object, *, today: dt.date | None = None,
                history: Mapping[str, float] | None = None, engine: str = "compiled",
                version: str | None = None) -> Decision:
+        """Validate ``raw`` and decide it in one step (no decision log: history as given)."""
         prepared = self.prepare(name, raw, today=today, version=version)
         return self.evaluate(prepared, history, engine)
 

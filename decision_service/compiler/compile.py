@@ -373,22 +373,7 @@ class _Compiler:
     def operand(self, info: FieldInfo, token: Token, position: Position) -> Const | Field | None:
         """A cell operand, typed like the field it is compared with."""
         if info.kind in _NUMERIC:
-            if token.kind == "number":
-                number: int | float = float(token.text) if "." in token.text else int(token.text)
-                if info.kind == "integer" and isinstance(number, float):
-                    self.problems.add(position, "type",
-                                      f"{info.name!r} is an integer; {token.text} is not")
-                    return None
-                return Const(number)
-            other = self.fields.get(token.text)
-            if other is None:
-                self.problems.add(position, "unknown_name", self.unknown(token.text, "field"))
-                return None
-            if other.kind not in _NUMERIC:
-                self.problems.add(position, "type",
-                                  f"{info.name!r} is a number; {token.text!r} is not")
-                return None
-            return Field(other.key)
+            return self.numeric_operand(info, token, position)
         if info.kind == "boolean":
             if token.kind != "bool":
                 self.problems.add(position, "type",
@@ -413,6 +398,26 @@ class _Compiler:
                 return Const(info.ordering.rank(token.text))
             return Const(token.text)
         return None
+
+    def numeric_operand(self, info: FieldInfo, token: Token,
+                        position: Position) -> Const | Field | None:
+        """A number, or the name of another number field or parameter."""
+        if token.kind == "number":
+            number: int | float = float(token.text) if "." in token.text else int(token.text)
+            if info.kind == "integer" and isinstance(number, float):
+                self.problems.add(position, "type",
+                                  f"{info.name!r} is an integer; {token.text} is not")
+                return None
+            return Const(number)
+        other = self.fields.get(token.text)
+        if other is None:
+            self.problems.add(position, "unknown_name", self.unknown(token.text, "field"))
+            return None
+        if other.kind not in _NUMERIC:
+            self.problems.add(position, "type",
+                              f"{info.name!r} is a number; {token.text!r} is not")
+            return None
+        return Field(other.key)
 
     def cell_atoms(self, name: str, cell: object, position: Position,
                    readable: set[str]) -> tuple[Atom, ...]:
