@@ -4,6 +4,7 @@ Exit codes (stable, for scripts and CI):
     0  ok
     1  failing policy cases, a decision that no longer reproduces, a broken log
     2  invalid policy, invalid input, or a bad command line
+    3  simulate: a guard of the scenario fails
 """
 
 from __future__ import annotations
@@ -272,6 +273,27 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
     else:
         out.print(f"{total - len(failed)}/{total} logged decisions reproduce")
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@app.command()
+def simulate(
+    scenario: Path | None = typer.Argument(None, help="Scenario file (simulations/*.yaml)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Write report.html, summary.json, "
+                                        "changed.csv and bad_rows.csv here."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes."),
+    dask: str | None = typer.Option(None, "--dask", help="Dask scheduler, e.g. tcp://host:8786."),
+    policy: str | None = typer.Option(None, "--policy", help="Quick form: the policy id."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Quick form: policy dir."),
+    candidate: Path | None = typer.Option(None, "--candidate", help="Quick form: policy dir."),
+    corpus: Path | None = typer.Option(None, "--corpus", help="Quick form: JSONL or CSV."),
+    fmt: str = FormatOpt,
+) -> None:
+    """Dry-run a change against past or generated deals, phase by phase of a rollout
+    (exit 0 every guard holds, 3 a guard fails, 2 a bad scenario or corpus)."""
+    from decision_service.simulation.command import simulate_command
+
+    raise typer.Exit(simulate_command(scenario, out_dir, workers, dask, policy, baseline,
+                                      candidate, corpus, fmt))
 
 
 @app.command("verify-log")
