@@ -46,7 +46,7 @@ def max_bad_rows(plan: Plan, rows: int) -> int:
 
 def summarize(plan: Plan, result: PartitionResult, bad_rows: int, total_rows: int
               ) -> dict[str, Any]:
-    """summary.json, as DESIGN.md fixes it (plus per-phase transitions and segments)."""
+    """summary.json: per phase the changed rows, counts, transitions, segments, guards."""
     dims = dimensions(plan)
     n_dims = len(dims)
     n_guards = len(plan.guards)
@@ -65,34 +65,8 @@ def summarize(plan: Plan, result: PartitionResult, bad_rows: int, total_rows: in
             before, cand = signature[-2], signature[-1]
             shown.append((count, dim_values, bits, before, cand if first <= k else before))
         changed = sum(c for c, _, _, before, after in shown if before != after)
-        transitions: dict[str, dict[str, dict[str, int]]] = {}
-        for output in plan.enum_outputs:
-            index = plan.outputs.index(output)
-            matrix: dict[str, dict[str, int]] = {}
-            for count, _, _, before, after in shown:
-                row = matrix.setdefault(value_key(before[index]), {})
-                key = value_key(after[index])
-                row[key] = row.get(key, 0) + count
-            transitions[output] = {b: dict(sorted(r.items())) for b, r in sorted(matrix.items())}
-        segments: dict[str, dict[str, dict[str, int]]] = {}
-        for segment_name, index in seg_index.items():
-            table: dict[str, dict[str, int]] = {}
-            for count, dim_values, _, before, after in shown:
-                cell = table.setdefault(value_key(dim_values[index]), {"rows": 0, "changed": 0})
-                cell["rows"] += count
-                if before != after:
-                    cell["changed"] += count
-            segments[segment_name] = dict(sorted(table.items()))
-        guards = []
-        for g, guard in enumerate(plan.guards):
-            unit_at = per_index[g]
-            guard_rows: list[GuardRow] = [
-                (count, dim_values[unit_at] if unit_at is not None else None, bits[g],
-                 before, after)
-                for count, dim_values, bits, before, after in shown]
-            entry = evaluate_guard(guard, plan, guard_rows)
-            all_hold = all_hold and bool(entry["holds"])
-            guards.append(entry)
+        guards = _phase_guards(plan, per_index, shown)
+        all_hold = all_hold and all(bool(entry["holds"]) for entry in guards)
         units = plan.phase_units[k]
         phases.append({
             "name": name,
@@ -100,8 +74,8 @@ def summarize(plan: Plan, result: PartitionResult, bad_rows: int, total_rows: in
             "changed": changed,
             "baseline": _counts(plan, [(c, before) for c, _, _, before, _ in shown]),
             "candidate": _counts(plan, [(c, after) for c, _, _, _, after in shown]),
-            "transitions": transitions,
-            "segments": segments,
+            "transitions": _transitions(plan, shown),
+            "segments": _segments(seg_index, shown),
             "guards": guards,
         })
     scenario = plan.scenario
@@ -118,6 +92,53 @@ def summarize(plan: Plan, result: PartitionResult, bad_rows: int, total_rows: in
         "phases": phases,
         "guards_hold": all_hold,
     }
+
+
+# One row of a phase: (count, dimension values, guard bits, outputs before, outputs after).
+_Shown = tuple[int, Any, Any, Any, Any]
+
+
+def _transitions(plan: Plan, shown: list[_Shown]) -> dict[str, dict[str, dict[str, int]]]:
+    """For each enum output, rows counted by (value before, value after)."""
+    transitions: dict[str, dict[str, dict[str, int]]] = {}
+    for output in plan.enum_outputs:
+        index = plan.outputs.index(output)
+        matrix: dict[str, dict[str, int]] = {}
+        for count, _, _, before, after in shown:
+            row = matrix.setdefault(value_key(before[index]), {})
+            key = value_key(after[index])
+            row[key] = row.get(key, 0) + count
+        transitions[output] = {b: dict(sorted(r.items())) for b, r in sorted(matrix.items())}
+    return transitions
+
+
+def _segments(seg_index: dict[str, int],
+              shown: list[_Shown]) -> dict[str, dict[str, dict[str, int]]]:
+    """For each segment, rows and changed rows by the segment's value."""
+    segments: dict[str, dict[str, dict[str, int]]] = {}
+    for segment_name, index in seg_index.items():
+        table: dict[str, dict[str, int]] = {}
+        for count, dim_values, _, before, after in shown:
+            cell = table.setdefault(value_key(dim_values[index]), {"rows": 0, "changed": 0})
+            cell["rows"] += count
+            if before != after:
+                cell["changed"] += count
+        segments[segment_name] = dict(sorted(table.items()))
+    return segments
+
+
+def _phase_guards(plan: Plan, per_index: list[int | None],
+                  shown: list[_Shown]) -> list[dict[str, Any]]:
+    """Each guard evaluated on the phase's rows."""
+    guards = []
+    for g, guard in enumerate(plan.guards):
+        unit_at = per_index[g]
+        guard_rows: list[GuardRow] = [
+            (count, dim_values[unit_at] if unit_at is not None else None, bits[g],
+             before, after)
+            for count, dim_values, bits, before, after in shown]
+        guards.append(evaluate_guard(guard, plan, guard_rows))
+    return guards
 
 
 def region_changes(plan: Plan, result: PartitionResult) -> dict[str, list[int]]:
