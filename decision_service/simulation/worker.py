@@ -119,8 +119,9 @@ class _Run:
             found = self.by_date[on] = self.policies.version_for(self.name, on)
         return found
 
-    def decide(self, version: PolicyVersion, values: dict[str, Any],
-               on: dt.date) -> tuple[tuple[Any, ...], Any, dict[str, float]]:
+    def decide(  # noqa: C901 - the hot path in one function on purpose (bench/simulate.py)
+            self, version: PolicyVersion, values: dict[str, Any],
+            on: dt.date) -> tuple[tuple[Any, ...], Any, dict[str, float]]:
         # On the hot path: plain loops, no generators; each A10 test evaluated once.
         totals: dict[str, float] = {}
         deal = values.get("deal_id") if self.has_deal_id else None
