@@ -40,6 +40,7 @@ def log(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[str]]:
     return url, [a.json()["decision_id"] for a in answers]
 
 
+@pytest.mark.slow  # the CLI loads the policies; the fast lane keeps the failing cases
 def test_a_log_that_reproduces_replays_and_verifies_with_exit_0(
         log: tuple[str, list[str]]) -> None:
     url, _ = log
