@@ -210,14 +210,18 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
           policies_dir: Path | None = PoliciesOpt,
           db: str | None = typer.Option(None, help="sqlite:///file.db or postgresql://..."),
           engine: str = EngineOpt,
-          workers: int = typer.Option(1, help="Worker processes.")) -> None:
+          workers: int = typer.Option(1, help="Worker processes."),
+          new_log: bool = typer.Option(False, "--new-log",
+                                       help="Start a new log although the checkpoints say "
+                                            "the log lost records.")) -> None:
     """Serve the decision API (default: shipped policies, SQLite log in the user data dir)."""
     from decision_service.api import ServiceSettings, run
     from decision_service.api.settings import SettingsError
 
     try:
         settings = ServiceSettings.from_options(host=host, port=port, policies_dir=policies_dir,
-                                                db_url=db, engine=engine, workers=workers)
+                                                db_url=db, engine=engine, workers=workers,
+                                                new_log=new_log)
     except SettingsError as exc:
         _fail(EXIT_INVALID, str(exc), "text")
     run(settings)
@@ -246,6 +250,7 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
     that no longer reproduce (exit 1)."""
     from decision_service.replay import parse_since
     from decision_service.replay import replay as run_replay
+    from decision_service.store import StoreError
 
     try:
         since_at = parse_since(since)
@@ -256,7 +261,8 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
     total = 0
     failed = []
     try:
-        for result in run_replay(policies, store.iter_records(since=since_at, policy=policy)):
+        for result in run_replay(policies, store.iter_records(since=since_at, policy=policy),
+                                 bundles=store.get_bundle):
             total += 1
             if not result.ok:
                 failed.append(result)
@@ -264,6 +270,9 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
                     err.print(f"DIFF {result.decision_id} {result.policy} "
                               f"v{result.policy_version}: {'; '.join(result.differences)}",
                               highlight=False, markup=False)
+    except StoreError as exc:
+        _fail(EXIT_INVALID, f"cannot read the decision log after {total} record(s): {exc}",
+              fmt)
     finally:
         store.close()
         policies.close()
@@ -273,6 +282,41 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
     else:
         out.print(f"{total - len(failed)}/{total} logged decisions reproduce")
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+CheckpointsOpt = typer.Option(None, "--checkpoints",
+                              help="The checkpoint file (default: where serve keeps it).")
+KeyOpt = typer.Option(None, "--key", help="The checkpoint key, public or private PEM "
+                                          "(default: where serve keeps it).")
+
+
+def _checkpoint_problems(store: Any, url: str, checkpoints: Path | None,
+                         key_file: Path | None) -> tuple[list[Any], str]:
+    """The log against its newest signed checkpoint: (problems, what was checked)."""
+    from decision_service.store.checkpoints import (
+        CheckpointError,
+        CheckpointKey,
+        checkpoint_config,
+        latest_note,
+    )
+
+    config = checkpoint_config(url)
+    file = checkpoints or config.file
+    note = latest_note(file)
+    if note is None:
+        return [], f"no checkpoint in {file}: completeness not proven"
+    try:
+        if key_file is not None:
+            key = CheckpointKey.from_pem(key_file.read_bytes())
+        else:
+            key = config.load_key(create=False)[0]
+        checkpoint = key.verify(note)
+    except (CheckpointError, OSError) as exc:
+        from decision_service.store import ChainProblem
+
+        return [ChainProblem("", 0, "rechained", f"checkpoint {file}: {exc}")], str(file)
+    return (store.verify_checkpoint(checkpoint),
+            f"checkpoint of record {checkpoint.seq} at {checkpoint.signed_at.isoformat()}")
 
 
 @app.command()
@@ -297,24 +341,63 @@ def simulate(
 
 
 @app.command("verify-log")
-def verify_log(db: str | None = DbOpt, fmt: str = FormatOpt) -> None:
-    """Check the decision log's hash chain; exit 1 if a record was altered or removed."""
-    store = _open_store(db, fmt)
+def verify_log(db: str | None = DbOpt, fmt: str = FormatOpt,
+               checkpoints: Path | None = CheckpointsOpt, key: Path | None = KeyOpt) -> None:
+    """Check the decision log's hash chain and that it still holds what its newest signed
+    checkpoint saw; exit 1 if a record was altered, removed, or the chain rewritten."""
+    from decision_service.store import StoreError
+
+    url = db or default_db_url()
+    store = _open_store(url, fmt)
     try:
         problems = store.verify_chain()
+        anchored, checked = _checkpoint_problems(store, url, checkpoints, key)
+        problems += anchored
         count = store.count()
+    except StoreError as exc:
+        _fail(EXIT_INVALID, f"cannot read the decision log: {exc}", fmt)
     finally:
         store.close()
     if fmt == "json":
-        _emit_json({"ok": not problems, "records": count,
+        _emit_json({"ok": not problems, "records": count, "checkpoint": checked,
                     "problems": [{"decision_id": p.decision_id, "seq": p.seq, "kind": p.kind,
                                   "detail": p.detail} for p in problems]})
     else:
         for problem in problems:
             err.print(f"{problem.kind} at record {problem.seq} ({problem.decision_id}): "
                       f"{problem.detail}", highlight=False, markup=False)
-        out.print(f"{count} records, {len(problems)} problem(s)")
+        out.print(f"{count} records, {len(problems)} problem(s); {checked}")
     raise typer.Exit(EXIT_FAILED if problems else EXIT_OK)
+
+
+@app.command()
+def checkpoint(db: str | None = DbOpt,
+               out_file: str = typer.Option("-", "--out", help="Also write the signed note "
+                                            "here (a file; - is stdout, for a log shipper).")
+               ) -> None:
+    """Sign the log's head now, append it to the checkpoint file and export it."""
+    from decision_service.store.checkpoints import (
+        Checkpointer,
+        CheckpointError,
+        append_note,
+        checkpoint_config,
+    )
+
+    url = db or default_db_url()
+    store = _open_store(url, "text")
+    config = checkpoint_config(url)
+    try:
+        key = config.load_key(create=True)[0]
+        note = Checkpointer(store.head, key, config, 1.0, lambda _note: None).checkpoint()
+    except CheckpointError as exc:
+        _fail(EXIT_INVALID, str(exc), "text")
+    finally:
+        store.close()
+    assert note is not None
+    if out_file == "-":
+        sys.stdout.write(note)
+    else:
+        append_note(Path(out_file), note)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -35,14 +36,46 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_TEXT = 200
 MAX_EXACT_INTEGER = 2**53
 MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
-# An identifier (customer, requester, approver): no surrounding blanks, no
-# control or invisible characters, so "C1", "C1 " and "C1\u200b" cannot be
-# three customers to A10 or two people to B3.
-_IDENTIFIER_PATTERN = r"^[^\s\x00-\x1f\x7f\u200b-\u200f\u2028-\u202f\u2060\ufeff]" \
-    r"([^\x00-\x1f\x7f\u200b-\u200f\u2028-\u202f\u2060\ufeff]*" \
-    r"[^\s\x00-\x1f\x7f\u200b-\u200f\u2028-\u202f\u2060\ufeff])?$"
-Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=200,
-                                  pattern=_IDENTIFIER_PATTERN)]
+# An identifier (customer, requester, approver) is compared by what people
+# see: no blanks at either end, no space but U+0020 inside, and no character
+# that is invisible or changes nothing visible (format, control, private use,
+# surrogates, separators, Hangul fillers, variation selectors), so "C1",
+# "C1 " and "C1\u2066" cannot be three customers to A10 or two people to B3.
+# What is kept is the NFC form: an NFD spelling is the same identifier.
+_REFUSED_CATEGORIES = frozenset({"Cf", "Cc", "Co", "Cs", "Cn", "Zl", "Zp"})
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u034f\u180b\u180c\u180d\u180e\u180f"
+                       "\u17b4\u17b5\u2800")
+
+
+def _refused_char(char: str) -> bool:
+    code = ord(char)
+    return (unicodedata.category(char) in _REFUSED_CATEGORIES or char in _INVISIBLE
+            or 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF
+            or (char.isspace() and char != " "))
+
+
+def check_identifier(value: str) -> str:
+    """The NFC form of an identifier; a refused character is bad input."""
+    if value != value.strip():
+        raise PydanticCustomError("identifier", _IDENTIFIER_RULE)
+    for char in value:
+        if _refused_char(char):
+            raise PydanticCustomError(
+                "identifier", _IDENTIFIER_RULE + " ({code} is one)",
+                {"code": f"U+{ord(char):04X}"})
+    return unicodedata.normalize("NFC", value)
+
+
+_IDENTIFIER_RULE = ("an identifier without blanks at either end and without control, "
+                    "format or invisible characters")
+Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=200),
+                       AfterValidator(check_identifier)]
+
+
+def canonical_identifier(value: object) -> str:
+    """How A10 groups identifiers: NFKC and case-folded, so "c-1", "C-1" and
+    "C\uff0d1" (a fullwidth hyphen) are one customer. The log keeps what was sent."""
+    return unicodedata.normalize("NFKC", str(value)).casefold()
 
 
 def parse_iso_date(value: Any) -> Any:
@@ -235,6 +268,7 @@ _CODES = {
     "date_range": "range",
     "duplicate": "constraint",
     "string_pattern_mismatch": "format",
+    "identifier": "format",
     "cross_field": "constraint",
 }
 
@@ -251,9 +285,6 @@ def problems_of(error: ValidationError) -> list[FieldProblem]:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = f"unknown field {loc[-1]!r}"
-        elif item["type"] == "string_pattern_mismatch":
-            message = ("an identifier without blanks at either end and without control or "
-                       "invisible characters")
         code = _CODES.get(item["type"], "type")
         problems.append(FieldProblem(field=field, code=code, message=message))
     return problems

@@ -33,7 +33,13 @@ from decision_service.errors import (
     Problems,
     UnknownPolicyError,
 )
-from decision_service.inputs import holds_plain, input_model, parse_iso_date, validate_input
+from decision_service.inputs import (
+    canonical_identifier,
+    holds_plain,
+    input_model,
+    parse_iso_date,
+    validate_input,
+)
 from decision_service.language.model import HistoryTotal, OrgTree, Policy, PolicyCase
 from decision_service.language.parse import PolicyExtension, load_cases, load_org, load_policy
 from decision_service.language.yamlpos import parse_yaml
@@ -79,7 +85,8 @@ def _json_ready(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _history_key(policy_id: str, hist: HistoryTotal, values: Mapping[str, Any]) -> str:
-    return "|".join([policy_id, hist.name, *(str(values.get(g)) for g in hist.group_by)])
+    return "|".join([policy_id, hist.name,
+                     *(canonical_identifier(values.get(g)) for g in hist.group_by)])
 
 
 def _matches(tests: Mapping[str, str], values: Mapping[str, Any]) -> bool:
@@ -101,6 +108,7 @@ class PolicySet:
         self.cases = cases  # policy id -> (file, case)
         self.bundle_hash = bundle_hash
         self.engine_names = engines
+        self.texts: dict[str, str] = {}
         self._by_version = {(name, v.compiled.version): v
                             for name, vs in versions.items() for v in vs}
 
@@ -121,7 +129,11 @@ class PolicySet:
         _check_version_dates(versions, problems)
         problems.raise_if_any()
         _build_engines(versions, engines, problems)
-        return cls(files.org, versions, cases, _bundle_hash(texts), engines)
+        policy_set = cls(files.org, versions, cases, _bundle_hash(texts), engines)
+        # The exact texts behind bundle_hash: the log keeps them, so replay can
+        # decide again with the very bundle that decided.
+        policy_set.texts = dict(texts)
+        return policy_set
 
     def __enter__(self) -> PolicySet:
         return self

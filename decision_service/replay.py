@@ -2,20 +2,28 @@
 
 Each record is decided again with the policy version that made it, on its own
 decision date and with the A10 history total it saw, and compared field by
-field (outputs and reasons). A version no longer in the policy set, or any
-difference, is reported; `decision-service replay` exits 1 when there is one.
+field (outputs and reasons). The version comes from the very bundle that
+decided when the log keeps it (by ``bundle_hash``), so a figure edited since
+without a new version number does not make replay fail; otherwise from the
+loaded set. A version found in neither, or any difference, is reported;
+`decision-service replay` exits 1 when there is one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from decision_service.decision import Decision
-from decision_service.errors import EvaluationError, InputError, UnknownPolicyError
+from decision_service.errors import (
+    EvaluationError,
+    InputError,
+    PolicyError,
+    UnknownPolicyError,
+)
 from decision_service.policyset import PolicySet
 from decision_service.store import DecisionRecord
 
@@ -64,10 +72,54 @@ def compare(record: DecisionRecord, decision: Decision) -> list[str]:
     return differences
 
 
+BundleSource = Callable[[str], Mapping[str, str] | None]
+
+
+class LoggedBundles:
+    """The policy set each record was decided by: rebuilt from the texts the log keeps
+    under its bundle hash, else ``loaded`` (records logged before bundles were kept)."""
+
+    def __init__(self, loaded: PolicySet, source: BundleSource | None) -> None:
+        self.loaded = loaded
+        self._source = source
+        self._built: dict[tuple[str, str], PolicySet] = {}
+
+    def for_record(self, record: DecisionRecord, engine: str) -> PolicySet:
+        if self._source is None or record.bundle_hash == self.loaded.bundle_hash:
+            return self.loaded
+        key = (record.bundle_hash, engine)
+        if key not in self._built:
+            texts = self._source(record.bundle_hash)
+            try:
+                built = PolicySet.from_texts(texts, (engine,)) if texts else None
+            except PolicyError:
+                built = None  # no longer loads here: the loaded set is all there is
+            self._built[key] = built or self.loaded
+        return self._built[key]
+
+    def close(self) -> None:
+        for built in self._built.values():
+            if built is not self.loaded:
+                built.close()
+        self._built.clear()
+
+
 def replay(policies: PolicySet, records: Iterable[DecisionRecord],
-           engine: str | None = None) -> Iterator[ReplayResult]:
+           engine: str | None = None,
+           bundles: BundleSource | None = None) -> Iterator[ReplayResult]:
+    """``bundles``: the log's bundle texts by hash (``store.get_bundle``)."""
+    logged = LoggedBundles(policies, bundles)
+    try:
+        yield from _replay(logged, records, engine)
+    finally:
+        logged.close()
+
+
+def _replay(logged: LoggedBundles, records: Iterable[DecisionRecord],
+            engine: str | None) -> Iterator[ReplayResult]:
     for record in records:
         try:
+            policies = logged.for_record(record, engine or record.engine)
             decision = redecide(policies, record, engine)
             differences = compare(record, decision)
         except UnknownPolicyError:

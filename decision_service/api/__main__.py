@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", dest="db_url", help="sqlite:///file.db or postgresql://...")
     parser.add_argument("--engine", choices=["compiled", "durable"])
     parser.add_argument("--workers", type=int)
+    parser.add_argument("--new-log", action="store_true", default=None,
+                        help="start a new log although the checkpoints say records were lost")
     options = vars(parser.parse_args(argv))
     try:
         settings = ServiceSettings.from_options(**options)

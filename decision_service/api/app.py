@@ -22,6 +22,7 @@ from fastapi import FastAPI
 
 from decision_service.api import logging as api_logging
 from decision_service.api import (
+    logguard,
     openapi,
     problems,
     routes_authority,
@@ -30,6 +31,7 @@ from decision_service.api import (
     routes_policies,
 )
 from decision_service.api.auth import KeyRing
+from decision_service.api.browser_guard import BrowserGuard
 from decision_service.api.context import AppContext
 from decision_service.api.metrics import Metrics
 from decision_service.api.registry import PolicyRegistry
@@ -61,10 +63,20 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
     api_logging.configure(settings.log_level)
     registry = PolicyRegistry(settings.policies_dir, settings.engine, policy_snapshot)
     try:
-        store = open_store(settings.db_url)
+        store = open_store(settings.db_url, settings.store_timeout)
     except BaseException:
         registry.close()
         raise
+    try:
+        checkpointer = logguard.check_log(store, settings.db_url, settings.new_log,
+                                          settings.checkpoint_interval)
+        store.save_bundle(registry.current.bundle_hash, registry.current.texts)
+    except BaseException:
+        store.close()
+        registry.close()
+        raise
+    registry.before_activate = lambda policies: store.save_bundle(policies.bundle_hash,
+                                                                  policies.texts)
     metrics = Metrics()
     ctx = AppContext(settings=settings, registry=registry, store=store,
                      service=DecisionService(registry, store, settings.engine, metrics),
@@ -75,6 +87,7 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, THREADPOOL_SIZE)
         hup = _install_sighup(ctx)
+        checkpointer.start()
         log.info("service_started", policies=registry.current.names(), engine=settings.engine,
                  bundle_hash=registry.current.bundle_hash, auth=ctx.keyring.enabled)
         try:
@@ -83,6 +96,10 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
             if hup:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             ctx.service.close()
+            try:
+                checkpointer.close()  # the head at shutdown, signed
+            except Exception:
+                log.exception("checkpoint_at_shutdown_failed")
             store.close()  # finishes every write already submitted
             registry.close()
             log.info("service_stopped")
@@ -94,6 +111,8 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
     for module in (routes_decisions, routes_authority, routes_policies, routes_ops):
         app.include_router(module.router(ctx))
     openapi.install(app, [BatchIn, AuthorityRequest])
+    if not ctx.keyring.enabled:
+        app.add_middleware(BrowserGuard)
     app.add_middleware(api_logging.RequestContext, metrics=metrics)
     return app
 

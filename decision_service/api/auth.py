@@ -1,4 +1,4 @@
-"""Bearer API keys with scopes (decide, read, admin).
+"""Bearer API keys with scopes (decide, read, admin, backdate).
 
 The presented key is hashed and compared with the hash of *every* configured
 key using ``hmac.compare_digest``, without stopping at a match: the time taken
@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 
 from decision_service.api.problems import Problem
+from decision_service.api.settings import SCOPES
 
 SCHEME = "bearer"  # the name of the security scheme in the OpenAPI document
 SECURITY_SCHEMES = {SCHEME: {"type": "http", "scheme": "bearer",
@@ -47,9 +48,11 @@ class KeyRing:
                 found = scopes  # keep going: equal work whichever key matches
         return found
 
-    def check(self, request: Request, scope: str) -> None:
+    def check(self, request: Request, scope: str) -> frozenset[str]:
+        """The scopes of the caller's key, which must include ``scope``; 401/403 if not.
+        Without keys (loopback only) every scope is granted."""
         if not self._keys:
-            return
+            return SCOPES
         challenge = {"WWW-Authenticate": "Bearer"}
         scheme, _, key = (request.headers.get("authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
@@ -60,6 +63,7 @@ class KeyRing:
             raise Problem(401, "unauthorized", "unknown API key", headers=challenge)
         if scope not in scopes:
             raise Problem(403, "forbidden", f"this API key lacks the `{scope}` scope")
+        return scopes
 
 
 def secured(scope: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ while streaming, so a chunked body can't slip past), bad JSON is 400.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -30,10 +31,11 @@ def _too_large(limit: int) -> Problem:
                      "message": f"at most {limit} bytes; split large batches"}])
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+BODY_DEADLINE = 10.0  # seconds to receive a whole body: a stalled client frees its slot
+MAX_FIELDS = 1000  # members of one object: far more than any policy has inputs
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -41,12 +43,37 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:
             raise _too_large(limit)
         chunks.append(chunk)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def _check_fields(value: Any) -> None:
+    """Validating 300,000 unknown fields would hold the event loop for seconds."""
+    if isinstance(value, dict) and len(value) > MAX_FIELDS:
+        raise Problem(422, "invalid-input", f"{len(value)} fields; at most {MAX_FIELDS}",
+                      [{"field": "", "code": "too_many_fields",
+                        "message": f"an object has at most {MAX_FIELDS} fields"}])
+
+
+async def read_json(request: Request, limit: int, deadline: float = BODY_DEADLINE) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    try:
+        async with asyncio.timeout(deadline):
+            body = await _read_body(request, limit)
+    except TimeoutError:
+        raise Problem(408, "body-timeout", f"the request body did not arrive within "
+                      f"{deadline:g} s", headers={"Connection": "close"}) from None
     if not body.strip():
         raise Problem(400, "malformed-json", "the request body is empty; send a JSON object",
                       [{"field": "", "code": "malformed_json", "message": "empty body"}])
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Problem(400, "malformed-json", f"the request body is not valid JSON: {exc}",
                       [{"field": "", "code": "malformed_json", "message": str(exc)}]) from None
+    _check_fields(value)
+    if isinstance(value, dict) and isinstance(value.get("items"), list):
+        for item in value["items"]:
+            _check_fields(item)
+    return value

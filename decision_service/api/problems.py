@@ -71,9 +71,16 @@ class Problem(Exception):
                         headers=self.headers)
 
 
+MAX_PROBLEMS = 50  # listed in one answer; a hostile body must not make a huge answer
+
+
 def invalid_input(problems: Iterable[FieldProblem], detail: str = "") -> Problem:
     items = [p.as_dict() for p in problems]
+    more = len(items) - MAX_PROBLEMS
+    items = items[:MAX_PROBLEMS]
     fields = ", ".join(sorted({i["field"] or "<body>" for i in items}))
+    if more > 0:
+        fields += f" and {more} more"
     return Problem(422, "invalid-input", detail or f"invalid input: {fields}", items)
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
-from decision_service.errors import PolicyError
+from decision_service.errors import PolicyError, PolicyProblem, Position
 from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
 
@@ -56,13 +56,29 @@ class PolicyRegistry:
         self._active = _Generation(self._load(initial=True))
         self._lock = threading.Lock()  # guards _active and every generation's counters
         self._reload_lock = threading.Lock()  # one reload at a time; a load takes a while
+        # Called with a set before it may decide (the app logs its bundle); a failure
+        # keeps the active set.
+        self.before_activate: Callable[[PolicySet], None] = lambda _policies: None
 
-    def _load(self, initial: bool = False) -> PolicySet:
+    def _read_and_compile(self) -> tuple[dict[str, str], PolicySet]:
+        """The directory as a set; any failure at all is a PolicyError, so no policy file,
+        however malformed, can crash a worker or answer a 500."""
         try:
             texts = read_policy_dir(self.directory)
             # Only the configured engine: building durable rulesets nobody uses costs
             # time and durable-rules state.
-            policies = PolicySet.from_texts(texts, (self.engine,))
+            return texts, PolicySet.from_texts(texts, (self.engine,))
+        except PolicyError:
+            raise
+        except Exception as exc:
+            log.exception("policies_load_failed", directory=str(self.directory))
+            raise PolicyError([PolicyProblem(
+                Position(str(self.directory), 1, 1), "load_failed",
+                f"the policies could not be loaded ({type(exc).__name__})")]) from None
+
+    def _load(self, initial: bool = False) -> PolicySet:
+        try:
+            texts, policies = self._read_and_compile()
         except PolicyError as exc:
             if not (initial and self.snapshot is not None and self.snapshot.is_file()):
                 raise
@@ -95,10 +111,24 @@ class PolicyRegistry:
             if close_now:
                 self._close(generation)
 
-    def reload(self) -> ReloadResult:
-        """Load the directory again; on PolicyError the active set stays (nothing changes)."""
+    def reload(self, allow_removal: bool = False) -> ReloadResult:
+        """Load the directory again; on PolicyError the active set stays (nothing changes).
+        A set without a policy the active one has is refused unless ``allow_removal``:
+        a file deleted by mistake would otherwise turn that policy's decisions into 404s."""
         with self._reload_lock:
             fresh = self._load()
+            removed = sorted(set(self._active.policies.names()) - set(fresh.names()))
+            try:
+                if removed and not allow_removal:
+                    raise PolicyError([PolicyProblem(
+                        Position(str(self.directory), 1, 1), "policy_removed",
+                        f"the directory no longer has {', '.join(removed)}; reload with "
+                        "allow_removal=true to remove it / 策略被删除，确认删除请加 "
+                        "allow_removal=true")])
+                self.before_activate(fresh)
+            except BaseException:
+                fresh.close()
+                raise
             with self._lock:
                 old, self._active = self._active, _Generation(fresh)
                 old.retired = True

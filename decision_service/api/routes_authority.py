@@ -23,9 +23,10 @@ def router(ctx: AppContext) -> APIRouter:
                              **secured("decide")},
               summary="Check an approver's authority over a deal; logged like any decision")
     async def check(request: Request) -> JSONBody:
-        ctx.keyring.check(request, "decide")
+        scopes = ctx.keyring.check(request, "decide")
         raw = await read_json(request, ctx.settings.max_body_bytes)
-        body = await run_in_threadpool(ctx.service.check_authority, raw, request_id(request))
+        body = await run_in_threadpool(ctx.service.check_authority, raw, request_id(request),
+                                       "read" in scopes)
         return JSONBody(body)
 
     return api

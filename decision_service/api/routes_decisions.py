@@ -53,12 +53,13 @@ def router(ctx: AppContext) -> APIRouter:
                              **secured("decide")},
               summary="Decide one input; logged before it is answered")
     async def decide(policy: str, request: Request) -> JSONBody:
-        ctx.keyring.check(request, "decide")
+        backdate = "backdate" in ctx.keyring.check(request, "decide")
         raw = await read_json(request, limit)
         if inline:
-            body = await ctx.service.decide_async(policy, raw, request_id(request))
+            body = await ctx.service.decide_async(policy, raw, request_id(request), backdate)
         else:
-            body = await run_in_threadpool(ctx.service.decide, policy, raw, request_id(request))
+            body = await run_in_threadpool(ctx.service.decide, policy, raw, request_id(request),
+                                           backdate)
         return JSONBody(body)
 
     @api.post("/{policy}/batch", response_class=JSONBody,
@@ -67,10 +68,10 @@ def router(ctx: AppContext) -> APIRouter:
               openapi_extra={**json_body("BatchIn"), **secured("decide")},
               summary="Decide many inputs: one result or one problem per item, in order")
     async def decide_batch(policy: str, request: Request) -> JSONBody:
-        ctx.keyring.check(request, "decide")
+        backdate = "backdate" in ctx.keyring.check(request, "decide")
         items = _batch_items(await read_json(request, limit), ctx.settings.max_batch_items)
         results = await run_in_threadpool(ctx.service.decide_batch, policy, items,
-                                          request_id(request))
+                                          request_id(request), backdate)
         return JSONBody({"results": results})
 
     @api.get("/{decision_id}", response_class=JSONBody,

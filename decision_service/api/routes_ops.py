@@ -18,21 +18,26 @@ from decision_service.api.openapi import problems
 from decision_service.api.problems import invalid_policies
 from decision_service.api.registry import ReloadResult
 from decision_service.api.schemas import Health, Ready, ReloadOut
+from decision_service.api.service import problem_of
 from decision_service.errors import PolicyError
+from decision_service.store import StoreError
 
 log = structlog.get_logger("decision_service.api")
 _CONSTANT = b'{"outcome":"route","required_level":"OFFICE","approver_unit":"CN-BJ"}'
 
 
-def reload_policies(ctx: AppContext) -> ReloadResult:
+def reload_policies(ctx: AppContext, allow_removal: bool = False) -> ReloadResult:
     """Reload this process's set; with several workers, have the supervisor restart them
     all (uvicorn restarts workers on SIGHUP) once this one has proven the set valid."""
     try:
-        result = ctx.registry.reload()
+        result = ctx.registry.reload(allow_removal)
     except PolicyError as exc:
         ctx.metrics.reloads.labels("rejected").inc()
         log.warning("policy_reload_rejected", problems=[str(p) for p in exc.problems])
         raise invalid_policies(exc.problems) from None
+    except StoreError as exc:
+        ctx.metrics.reloads.labels("rejected").inc()
+        raise problem_of(exc) from None
     ctx.metrics.reloads.labels("ok").inc()
     if ctx.settings.workers > 1:
         os.kill(os.getppid(), signal.SIGHUP)
@@ -79,7 +84,8 @@ def router(ctx: AppContext) -> APIRouter:
                       "active set stays")
     async def reload(request: Request) -> JSONBody:
         ctx.keyring.check(request, "admin")
-        result = await run_in_threadpool(reload_policies, ctx)
+        allow_removal = request.query_params.get("allow_removal", "false").lower() == "true"
+        result = await run_in_threadpool(reload_policies, ctx, allow_removal)
         return JSONBody({"bundle_hash": result.bundle_hash,
                          "previous_bundle_hash": result.previous_bundle_hash,
                          "changed": result.changed, "policies": result.policies})

@@ -10,6 +10,7 @@ evaluated there, in ``decide(prior)``.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -49,6 +50,7 @@ from decision_service.store import (
 _SANE_DECISION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 log = structlog.get_logger("decision_service.api")
+MAX_BACKDATE_DAYS = 30
 Decide = Callable[[float], DraftRecord]
 
 
@@ -84,6 +86,18 @@ def _check_text(prepared: Prepared) -> None:
            if isinstance(value, str) and "\x00" in value]
     if bad:
         raise InputError(bad)
+
+
+def _check_logged_date(prepared: Prepared, today: dt.date) -> None:
+    """A logged decision is dated from 30 days before today up to today; other dates
+    are what-ifs (preview, eval, simulate) or need the `backdate` scope."""
+    earliest = today - dt.timedelta(days=MAX_BACKDATE_DAYS)
+    if not earliest <= prepared.decision_date <= today:
+        raise InputError([FieldProblem(
+            "as_of", "range",
+            f"a logged decision is dated from {earliest.isoformat()} to {today.isoformat()} "
+            f"(not {prepared.decision_date.isoformat()}); other dates need an API key with "
+            "the `backdate` scope / 记录的决策日期须在今天及之前30天内，其他日期需 backdate 权限")])
 
 
 def record_as_dict(record: DecisionRecord) -> dict[str, Any]:
@@ -156,7 +170,11 @@ class DecisionService:
             made.append(decision)
             return self._draft(policies, decision, decision_id, request_id)
 
-        return AggregateQuery(query.key, query.since, query.until), decide
+        # A decision dated before today must still see the deals logged before it that
+        # are dated after it: otherwise the second half of a split deal, dated
+        # yesterday, would not see a first half dated today.
+        until = max(query.until, utc_today())
+        return AggregateQuery(query.key, query.since, until), decide
 
     @staticmethod
     def _answer(record: DecisionRecord, decision: Decision) -> dict[str, Any]:
@@ -172,10 +190,14 @@ class DecisionService:
             raise problem_of(UnknownPolicyError(
                 policy, [p for p in policies.names() if p not in INTERNAL_POLICIES]))
 
-    def _prepare(self, policies: PolicySet, policy: str, raw: object) -> Prepared:
+    def _prepare(self, policies: PolicySet, policy: str, raw: object,
+                 backdate: bool) -> Prepared:
         try:
-            prepared = policies.prepare(policy, raw)
+            today = utc_today()
+            prepared = policies.prepare(policy, raw, today=today)
             _check_text(prepared)
+            if not backdate:
+                _check_logged_date(prepared, today)
         except InputError:
             self.metrics.rejected_input(policy)
             raise
@@ -184,15 +206,15 @@ class DecisionService:
     # -- endpoints -------------------------------------------------------------
 
     def _start(self, policies: PolicySet, policy: str, raw: object, request_id: str | None,
-               made: list[Decision]) -> Future[DecisionRecord]:
+               made: list[Decision], backdate: bool) -> Future[DecisionRecord]:
         """Validate, decide (unless A10 makes the log decide) and hand to the log."""
         self._check_policy(policies, policy)
-        prepared = self._prepare(policies, policy, raw)
+        prepared = self._prepare(policies, policy, raw, backdate)
         query, decide = self._plan(policies, prepared, request_id, made)
         return logbook.submit(self.store, query, decide)
 
-    async def decide_async(self, policy: str, raw: object,
-                           request_id: str | None) -> dict[str, Any]:
+    async def decide_async(self, policy: str, raw: object, request_id: str | None,
+                           backdate: bool = True) -> dict[str, Any]:
         """On the event loop: the compiled engine decides in less time than handing the
         work to a thread and back (bench/http.py); waiting for the commit costs no thread."""
         started = time.perf_counter()
@@ -200,26 +222,28 @@ class DecisionService:
             made: list[Decision] = []
             try:
                 record = await asyncio.wrap_future(
-                    self._start(policies, policy, raw, request_id, made))
+                    self._start(policies, policy, raw, request_id, made, backdate))
             except Exception as exc:
                 raise problem_of(exc) from None
         self.metrics.observe_decision(policy, made[-1].outputs, time.perf_counter() - started)
         return self._answer(record, made[-1])
 
-    def decide(self, policy: str, raw: object, request_id: str | None) -> dict[str, Any]:
+    def decide(self, policy: str, raw: object, request_id: str | None,
+               backdate: bool = True) -> dict[str, Any]:
         """In a worker thread (the durable engine: slower, and behind a global lock)."""
         started = time.perf_counter()
         with self.registry.lease() as policies:
             made: list[Decision] = []
             try:
-                record = self._start(policies, policy, raw, request_id, made).result()
+                record = self._start(policies, policy, raw, request_id, made,
+                                     backdate).result()
             except Exception as exc:
                 raise problem_of(exc) from None
         self.metrics.observe_decision(policy, made[-1].outputs, time.perf_counter() - started)
         return self._answer(record, made[-1])
 
-    def decide_batch(self, policy: str, items: Sequence[object],
-                     request_id: str | None) -> list[dict[str, Any]]:
+    def decide_batch(self, policy: str, items: Sequence[object], request_id: str | None,
+                     backdate: bool = True) -> list[dict[str, Any]]:
         """One answer per item, in order: a decision, or a problem object with its index.
         Every item is submitted before any is awaited, so the log commits them in groups."""
         started = time.perf_counter()
@@ -231,7 +255,8 @@ class DecisionService:
                 made: list[Decision] = []
                 try:
                     pending.append((index, made,
-                                    self._start(policies, policy, raw, request_id, made)))
+                                    self._start(policies, policy, raw, request_id, made,
+                                                backdate)))
                 except Exception as exc:
                     results[index] = self._item_problem(index, exc)
             elapsed = (time.perf_counter() - started) / max(len(items), 1)
@@ -251,12 +276,18 @@ class DecisionService:
         body["index"] = index
         return body
 
-    def check_authority(self, raw: object, request_id: str | None) -> dict[str, Any]:
+    def check_authority(self, raw: object, request_id: str | None,
+                        may_read: bool = True) -> dict[str, Any]:
+        """``may_read``: the caller's key has `read`; a logged deal is only checked for
+        such a key, as the answer tells its level."""
         started = time.perf_counter()
         with self.registry.lease() as policies:
             try:
                 request = authority.parse_request(raw, policies.org)
                 today = utc_today()
+                if request.deal is None and not may_read:
+                    raise Problem(403, "forbidden", "checking a logged decision by its id "
+                                  "reads it: this API key lacks the `read` scope")
                 if request.deal is not None:
                     deal = authority.decide_inline_deal(policies, request, today, self.engine)
                 else:

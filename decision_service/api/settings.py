@@ -19,7 +19,8 @@ from decision_service.locations import default_db_url, default_policies_dir
 
 KEYS_ENV = "DECISION_SERVICE_API_KEYS"
 BENCH_ENV = "DECISION_SERVICE_BENCH"
-SCOPES = frozenset({"decide", "read", "admin"})
+# backdate: log decisions dated outside the as_of bounds (loading history).
+SCOPES = frozenset({"decide", "read", "admin", "backdate"})
 ENGINE_NAMES = ("compiled", "durable")
 
 
@@ -77,6 +78,9 @@ class ServiceSettings:
     api_keys: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)
     bench_endpoints: bool = False  # GET/POST /bench/constant, for bench/http.py only
     log_level: str = "info"
+    new_log: bool = False  # start although the checkpoints say the log lost records
+    store_timeout: float = 5.0  # seconds a log statement may wait on a lock, then 503
+    checkpoint_interval: float = 10.0  # seconds between signed checkpoints of the chain head
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINE_NAMES:
@@ -86,6 +90,8 @@ class ServiceSettings:
             raise SettingsError(f"--port {self.port}: not a TCP port")
         if self.workers < 1:
             raise SettingsError(f"--workers {self.workers}: at least 1")
+        if self.checkpoint_interval <= 0:
+            raise SettingsError("checkpoint_interval must be more than 0 seconds")
         if self.max_body_bytes < 1024 or self.max_batch_items < 1:
             raise SettingsError("max_body_bytes must be at least 1024 and max_batch_items "
                                 "at least 1")
@@ -94,13 +100,14 @@ class ServiceSettings:
     def from_options(cls, *, host: str | None = None, port: int | None = None,
                      policies_dir: Path | str | None = None, db_url: str | None = None,
                      engine: str | None = None, workers: int | None = None,
+                     new_log: bool | None = None,
                      environ: Mapping[str, str] | None = None) -> ServiceSettings:
         """Settings from CLI options (None = default) and the environment (API keys)."""
         env = os.environ if environ is None else environ
         given: dict[str, Any] = {
             "host": host, "port": port, "engine": engine, "workers": workers,
             "policies_dir": Path(policies_dir) if policies_dir is not None else None,
-            "db_url": db_url,
+            "db_url": db_url, "new_log": new_log,
         }
         return cls(**{k: v for k, v in given.items() if v is not None},
                    api_keys=parse_api_keys(env.get(KEYS_ENV)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import reprlib
 from typing import Any, cast
 
 import cerberus
@@ -65,6 +66,12 @@ def _flatten(errors: list[Any]) -> list[Any]:
     return out
 
 
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value as a message shows it: repr, cut to ``limit`` characters."""
+    text = reprlib.repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _describe(err: Any) -> tuple[str, str]:
     """A cerberus error in a process owner's words: (code, message)."""
     field = err.document_path[-1] if err.document_path else "document"
@@ -76,17 +83,17 @@ def _describe(err: Any) -> tuple[str, str]:
         hint = ""
         if isinstance(err.value, bool):
             hint = " (YAML reads yes/no/on/off/NO as booleans: put the code in quotes)"
-        return "type", f"{field!r} must be of type {err.constraint}, not {err.value!r}{hint}"
+        return "type", f"{field!r} must be of type {err.constraint}, not {_shown(err.value)}{hint}"
     if err.code == cerberus.errors.UNALLOWED_VALUE.code:
         allowed = ", ".join(str(a) for a in err.constraint)
-        return "unknown_value", f"{field!r}: unknown value {err.value!r}; allowed: {allowed}"
+        return "unknown_value", f"{field!r}: unknown value {_shown(err.value)}; allowed: {allowed}"
     if err.code == cerberus.errors.REGEX_MISMATCH.code:
-        return "bad_name", f"{err.value!r} is not a valid name here"
+        return "bad_name", f"{_shown(err.value)} is not a valid name here"
     if err.code == cerberus.errors.EMPTY_NOT_ALLOWED.code:
         return "empty", f"{field!r} must not be empty"
     message = cerberus.errors.BasicErrorHandler.messages.get(err.code, "is invalid")
     with contextlib.suppress(KeyError, IndexError):
-        message = message.format(constraint=err.constraint, value=err.value, field=field)
+        message = message.format(constraint=err.constraint, value=_shown(err.value), field=field)
     return "invalid", f"{field!r}: {message}"
 
 

@@ -5,6 +5,9 @@ position of each key and item, so any later check (cerberus, the compiler) can
 say ``file:line:col``. Duplicate keys are an error here, because PyYAML would
 silently keep the last one and a process owner would never know which rule won.
 Only the safe constructors are used: nothing in a policy is ever executed.
+Loading is bounded in time and memory: aliases (``*name``) are refused, since a
+few hundred bytes of nested aliases expand to gigabytes, and nesting deeper than
+``MAX_DEPTH`` is refused before Python's recursion limit is reached.
 """
 
 from __future__ import annotations
@@ -34,8 +37,29 @@ def _pos(file: str, node: Node) -> Position:
     return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+MAX_DEPTH = 64  # far deeper than any policy; keeps composing and checking bounded
+
+
 class _Loader(yaml.SafeLoader):
     file_name = "<string>"
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise _PositionedError(
+                Position(self.file_name, mark.line + 1, mark.column + 1), "yaml_alias",
+                "YAML aliases (*name) are not allowed in policies: write the value out")
+        if self._depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise _PositionedError(
+                Position(self.file_name, mark.line + 1, mark.column + 1), "yaml_depth",
+                f"nested more than {MAX_DEPTH} levels deep")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> PosDict:  # type: ignore[override]
         self.flatten_mapping(node)
@@ -110,8 +134,11 @@ def parse_yaml(text: str, file_name: str) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         raise PolicyError(
-            [PolicyProblem(Position(file_name, 1, 1), "yaml_syntax", str(exc))]
+            [PolicyProblem(Position(file_name, 1, 1), "yaml_syntax", str(exc)[:300])]
         ) from None
+    except RecursionError:
+        raise PolicyError([PolicyProblem(Position(file_name, 1, 1), "yaml_depth",
+                                         "nested too deeply")]) from None
     finally:
         loader.dispose()
 

@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 
-def open_store(url: str) -> DecisionStore:
+def open_store(url: str, timeout: float = 5.0) -> DecisionStore:
     """Open (creating and migrating as needed) the decision log at ``url``.
 
     - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's
@@ -62,6 +62,8 @@ def open_store(url: str) -> DecisionStore:
       optionally with ``?schema=name`` to keep the log in its own schema; any other
       query parameters are passed to libpq.
 
+    ``timeout``: seconds a statement may wait for a lock (SQLite busy_timeout,
+    PostgreSQL lock_timeout and statement_timeout) before failing fast.
     Raises ``StoreError`` for any other URL or if the database can't be opened.
     """
     scheme, sep, rest = url.partition("://")
@@ -73,7 +75,7 @@ def open_store(url: str) -> DecisionStore:
             raise StoreError(f"SQLite URL needs a file path: {url!r} (sqlite:///path/to/file.db)")
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(rest[1:])
+        return _checked(SQLiteStore(rest[1:], busy_timeout=timeout))
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
@@ -85,5 +87,16 @@ def open_store(url: str) -> DecisionStore:
         )
         from .postgres import PostgresStore
 
-        return PostgresStore(conninfo, schema=schemas[-1] if schemas else None)
+        return _checked(PostgresStore(conninfo, schema=schemas[-1] if schemas else None,
+                                      timeout=timeout))
     raise StoreError(f"unsupported store URL scheme {scheme!r} in {url!r}")
+
+
+def _checked(store: DecisionStore) -> DecisionStore:
+    """The schema at its head is not enough: the decisions table must answer too."""
+    try:
+        store.head()
+    except BaseException:
+        store.close()
+        raise
+    return store

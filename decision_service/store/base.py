@@ -12,10 +12,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self
 
+import orjson
+
+from .checkpoints import Checkpoint
 from .errors import StoreClosedError, StoreError
 from .record import GENESIS_HASH, DecisionRecord, DraftRecord, chain_hash
 from .writer import AppendSession, Decide, GroupCommitWriter, WriteStats
@@ -48,7 +51,7 @@ class ChainProblem:
 
     decision_id: str
     seq: int
-    kind: Literal["hash_mismatch", "broken_link", "unreadable"]
+    kind: Literal["hash_mismatch", "broken_link", "unreadable", "truncated", "rechained"]
     detail: str
 
 
@@ -135,10 +138,14 @@ class DecisionStore(ABC):
     def ping(self) -> None:
         """Cheap readiness probe: raise ``StoreError`` unless the database answers.
 
-        A closed store is not ready either (``StoreClosedError``).
+        A closed store is not ready either (``StoreClosedError``), nor one whose last
+        group commit failed, until a write succeeds again.
         """
         if self._writer.closed:
             raise StoreClosedError("the decision store is closed")
+        failure = self._writer.write_error
+        if failure is not None:
+            raise StoreError(f"the last write to the decision log failed: {failure!r}")
         self._ping()
 
     @abstractmethod
@@ -228,6 +235,59 @@ class DecisionStore(ABC):
                     )
             expected_prev = row.record_hash
         return problems
+
+    def head(self) -> tuple[int, str]:
+        """(seq, record_hash) of the newest record; (0, GENESIS_HASH) for an empty log."""
+        tip = self._tip()
+        return (0, GENESIS_HASH) if tip is None else tip
+
+    @abstractmethod
+    def _tip(self) -> tuple[int, str] | None: ...
+
+    def verify_checkpoint(self, checkpoint: Checkpoint) -> list[ChainProblem]:
+        """Does the log still hold the head a signed checkpoint saw? A log cut short
+        is ``truncated``; another record at that position means the chain up to it was
+        rewritten (``rechained``), however consistent the rewritten chain is."""
+        if checkpoint.seq == 0:
+            return []
+        when = checkpoint.signed_at.isoformat()
+        rows = self._fetch_page(checkpoint.seq - 1, 1, None, None)
+        if not rows or rows[0].seq != checkpoint.seq:
+            last = self.head()[0]
+            return [ChainProblem("", checkpoint.seq, "truncated",
+                                 f"the checkpoint of {when} covers records 1 to "
+                                 f"{checkpoint.seq}; the log ends at record {last}: "
+                                 f"records {last + 1} to {checkpoint.seq} are missing")]
+        if rows[0].record_hash != checkpoint.record_hash:
+            return [ChainProblem(rows[0].decision_id, checkpoint.seq, "rechained",
+                                 f"the checkpoint of {when} signed record {checkpoint.seq} as "
+                                 f"{checkpoint.record_hash}; the log now has "
+                                 f"{rows[0].record_hash}: records 1 to {checkpoint.seq} "
+                                 "were rewritten")]
+        return []
+
+    # -- policy bundles --------------------------------------------------------
+
+    def save_bundle(self, bundle_hash: str, texts: Mapping[str, str]) -> None:
+        """Keep the policy texts behind ``bundle_hash`` (once; saving again does nothing)."""
+        payload = orjson.dumps(dict(sorted(texts.items()))).decode()
+        self._save_bundle(bundle_hash, payload, datetime.now(UTC))
+
+    def get_bundle(self, bundle_hash: str) -> dict[str, str] | None:
+        """The policy texts logged under ``bundle_hash``, or None."""
+        payload = self._get_bundle(bundle_hash)
+        if payload is None:
+            return None
+        texts = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
+        if not isinstance(texts, dict):
+            raise StoreError(f"bundle {bundle_hash} is unreadable")
+        return {str(k): str(v) for k, v in texts.items()}
+
+    @abstractmethod
+    def _save_bundle(self, bundle_hash: str, payload: str, stored_at: datetime) -> None: ...
+
+    @abstractmethod
+    def _get_bundle(self, bundle_hash: str) -> Any: ...
 
     # -- lifecycle -----------------------------------------------------------
 

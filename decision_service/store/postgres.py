@@ -128,7 +128,8 @@ class PostgresStore(DecisionStore):
     if missing; without it the connection's default search_path decides.
     """
 
-    def __init__(self, conninfo: str, *, schema: str | None = None, max_batch: int = 512) -> None:
+    def __init__(self, conninfo: str, *, schema: str | None = None, max_batch: int = 512,
+                 timeout: float = 5.0) -> None:
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise StoreError(f"invalid schema name {schema!r}: use [a-z_][a-z0-9_]*")
         self.schema = schema
@@ -138,6 +139,10 @@ class PostgresStore(DecisionStore):
         except psycopg.ProgrammingError as exc:
             raise StoreError(f"invalid PostgreSQL connection string: {exc}") from exc
         options += " -c TimeZone=UTC -c synchronous_commit=on"
+        # A locked table or a stuck statement answers a fast 503, not a request held
+        # for as long as the lock.
+        millis = max(1, int(timeout * 1000))
+        options += f" -c lock_timeout={millis} -c statement_timeout={millis}"
         if schema is not None:
             options += f" -c search_path={schema}"
         self._options = options.strip()
@@ -210,6 +215,19 @@ class PostgresStore(DecisionStore):
         sql += " ORDER BY seq LIMIT %s"
         params.append(limit)
         return [_row(values) for values in self._query(sql, params)]
+
+    def _tip(self) -> tuple[int, str] | None:
+        rows = self._query("SELECT seq, record_hash FROM decisions ORDER BY seq DESC LIMIT 1")
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def _save_bundle(self, bundle_hash: str, payload: str, stored_at: datetime) -> None:
+        self._query("INSERT INTO bundles (bundle_hash, texts, stored_at) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (bundle_hash) DO NOTHING RETURNING 1",
+                    (bundle_hash, payload, stored_at))
+
+    def _get_bundle(self, bundle_hash: str) -> Any:
+        rows = self._query("SELECT texts FROM bundles WHERE bundle_hash = %s", (bundle_hash,))
+        return rows[0][0] if rows else None
 
     def _close_readers(self) -> None:
         self._readers.close()

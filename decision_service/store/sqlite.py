@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -70,10 +70,12 @@ def _row(values: tuple[Any, ...]) -> StoredRow:
 
 
 class _SQLiteAppend(AppendSession):
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, check_file: Callable[[], None]) -> None:
         self._conn = conn
+        self._check_file = check_file
 
     def begin(self) -> tuple[int, str]:
+        self._check_file()
         self._conn.execute("BEGIN IMMEDIATE")
         tip = self._conn.execute(
             "SELECT seq, record_hash FROM decisions ORDER BY seq DESC LIMIT 1"
@@ -129,6 +131,9 @@ class _SQLiteAppend(AppendSession):
 
     def commit(self) -> None:
         self._conn.execute("COMMIT")
+        # A commit into a file that was deleted or replaced meanwhile keeps nothing:
+        # it must fail, so that nobody is told the decision was logged.
+        self._check_file()
 
     def rollback(self) -> None:
         if self._conn.in_transaction:
@@ -142,7 +147,7 @@ class SQLiteStore(DecisionStore):
     """Decision log in the SQLite file at ``path`` (created, with parents, if missing)."""
 
     def __init__(
-        self, path: str | Path, *, busy_timeout: float = 60.0, max_batch: int = 512
+        self, path: str | Path, *, busy_timeout: float = 5.0, max_batch: int = 512
     ) -> None:
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise StoreError("the SQLite decision log needs a file path")
@@ -152,12 +157,28 @@ class SQLiteStore(DecisionStore):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._enable_wal()
             migrate.upgrade_sqlite(self._connect)
+            self._identity = self._file_identity()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite decision log {self.path}: {exc}") from exc
         self._readers: ConnectionPool[sqlite3.Connection] = ConnectionPool(
             self._connect, sqlite3.Connection.close
         )
-        super().__init__(lambda: _SQLiteAppend(self._connect()), max_batch=max_batch)
+        super().__init__(lambda: _SQLiteAppend(self._connect(), self._check_file),
+                         max_batch=max_batch)
+
+    def _file_identity(self) -> tuple[int, int]:
+        status = self.path.stat()
+        return status.st_dev, status.st_ino
+
+    def _check_file(self) -> None:
+        """The log file is still the one opened (checked at each group commit)."""
+        try:
+            same = self._file_identity() == self._identity
+        except OSError:
+            same = False
+        if not same:
+            raise StoreError(f"the decision log file {self.path} was removed or replaced "
+                             "while in use; nothing more can be logged to it")
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit BEGINs; we issue BEGIN IMMEDIATE ourselves.
@@ -213,6 +234,7 @@ class SQLiteStore(DecisionStore):
 
     def _ping(self) -> None:
         # Reads the database header (a shared lock on the file), not just the library.
+        self._check_file()
         with self._reader() as conn:
             conn.execute("PRAGMA schema_version").fetchone()
 
@@ -237,6 +259,23 @@ class SQLiteStore(DecisionStore):
         with self._reader() as conn:
             rows = conn.execute(sql, params).fetchall()
         return [_row(values) for values in rows]
+
+    def _tip(self) -> tuple[int, str] | None:
+        with self._reader() as conn:
+            row = conn.execute(
+                "SELECT seq, record_hash FROM decisions ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def _save_bundle(self, bundle_hash: str, payload: str, stored_at: datetime) -> None:
+        with self._reader() as conn:
+            conn.execute("INSERT OR IGNORE INTO bundles (bundle_hash, texts, stored_at) "
+                         "VALUES (?, ?, ?)", (bundle_hash, payload, _timestamp(stored_at)))
+
+    def _get_bundle(self, bundle_hash: str) -> Any:
+        with self._reader() as conn:
+            row = conn.execute("SELECT texts FROM bundles WHERE bundle_hash = ?",
+                               (bundle_hash,)).fetchone()
+        return None if row is None else row[0]
 
     def _close_readers(self) -> None:
         self._readers.close()

@@ -122,6 +122,8 @@ class GroupCommitWriter:
         self._records = 0
         self._failed_batches = 0
         self._largest_batch = 0
+        # The failure of the last batch written, None once one commits again.
+        self.write_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -220,10 +222,12 @@ class GroupCommitWriter:
                 session.commit()
                 self._commits += 1
                 self._records += len(records)
+                self.write_error = None  # writes work again: ready
             else:
                 session.rollback()  # only releases the lock; nothing to make durable
         except BaseException as exc:  # never let the writer thread die with callers waiting
             self._failed_batches += 1
+            self.write_error = exc  # not ready until a write succeeds
             self._discard_session()  # may be broken; the next batch reconnects
             for request, own in zip(batch, outcomes, strict=True):
                 if isinstance(own, BaseException):
