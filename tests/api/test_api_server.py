@@ -167,5 +167,11 @@ def _all_replaced(server: Server, old: set[int]) -> set[int]:
     def replaced() -> bool:
         now = server.worker_pids()
         return len(now) == len(old) and not now & old
-    wait_until(replaced, f"workers {sorted(old)} to be replaced")
+    try:
+        wait_until(replaced, f"workers {sorted(old)} to be replaced", timeout=150)
+    except AssertionError as exc:
+        supervisor = [line for line in server.stderr.read_text().splitlines()
+                      if "uvicorn.error" in line]
+        raise AssertionError(f"{exc}; now {sorted(server.worker_pids())}; the supervisor "
+                             "said:\n" + "\n".join(supervisor)) from None
     return server.worker_pids()
