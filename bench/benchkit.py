@@ -86,18 +86,25 @@ class Run:
 # -- the server -----------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def start_server(port: int, db_url: str, workers: int = 1) -> subprocess.Popen[bytes]:
+def start_server(port: int, db_url: str, workers: int = 1,
+                 policies: Path = ROOT / "policies") -> subprocess.Popen[bytes]:
     env = {**os.environ, "DECISION_SERVICE_BENCH": "1", "PYTHONPATH": str(ROOT)}
     env.pop("DECISION_SERVICE_API_KEYS", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "decision_service.api", "--port", str(port), "--db", db_url,
-         "--policies", str(ROOT / "policies"), "--workers", str(workers)],
+         "--policies", str(policies), "--workers", str(workers)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -13,7 +13,13 @@ every endpoint) at one concurrency:
 1. single authorization decision vs the constant endpoint, same request body:
    p50 / p99 latency and throughput, and their ratios (goal: p50 within 1.3x);
 2. N deals in one batch request vs the same N deals as single requests
-   (goal: the batch at least 20x faster).
+   (goal: the batch at least 20x faster);
+3. with ``--shadow``: a second server whose policy directory adds a rollout.yaml
+   shadowing authorization with version 2; the same single decisions against
+   both servers, interleaved: p50 / p99 latency and server CPU per decision
+   (the process's user + system time, every thread, the shadow runner's
+   included, counted until every shadow is written) (goal: one shadow costs
+   under 10% more server CPU per decision).
 
 Every decision is durably logged before it is answered (group commit), which is
 part of what is measured. Nothing is asserted; the figures are printed.
@@ -33,6 +39,7 @@ sys.path.append(str(Path(__file__).parent))
 
 import argparse
 import asyncio
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -41,7 +48,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from benchkit import Connection, Run, deals, free_port, start_server
+from benchkit import ROOT, Connection, Run, cpu_seconds, deals, free_port, start_server
+
+SHADOW_ROLLOUT = "shadow:\n  - {policy: authorization, candidate: {version: \"2\"}}\n"
 
 
 async def load(port: int, path: str, bodies: Sequence[bytes], concurrency: int) -> Run:
@@ -125,6 +134,89 @@ async def bench(port: int, args: argparse.Namespace) -> None:
           f"(goal: >= 20x)")
 
 
+async def _get(port: int, path: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                 "Connection: close\r\n\r\n".encode())
+    body = await reader.read()
+    writer.close()
+    return body
+
+
+async def _shadows_written(port: int, expected: int) -> None:
+    """Poll /metrics until ``expected`` shadows are counted (a bench may wait; tests don't)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        text = (await _get(port, "/metrics")).decode()
+        done = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(("decision_service_shadowed_decisions_total{",
+                                       "decision_service_shadow_failures_total{")))
+        if done >= expected:
+            return
+        await asyncio.sleep(0.25)
+    raise SystemExit(f"shadows not written after 120 s ({expected} expected)")
+
+
+async def bench_shadow(plain: tuple[int, int], shadowed: tuple[int, int],
+                       args: argparse.Namespace) -> None:
+    bodies = [orjson.dumps(d) for d in deals(args.requests, args.seed + 2)]
+    warm = bodies[: max(200, args.concurrency * 10)]
+    for port, _ in (plain, shadowed):
+        await load(port, "/v1/decisions/authorization", warm, args.concurrency)
+    await _shadows_written(shadowed[0], len(warm))
+    print(f"\n3. one shadow (authorization version 2) vs none ({args.requests} requests "
+          f"each, concurrency {args.concurrency})")
+    runs = {"plain": Run([], 0.0, 0), "shadowed": Run([], 0.0, 0)}
+    cpu = {"plain": 0.0, "shadowed": 0.0}
+    rounds = 3
+    for part in range(rounds):
+        chunk = bodies[part::rounds]
+        for name, (port, pid) in (("plain", plain), ("shadowed", shadowed)):
+            before = cpu_seconds(pid)
+            run = await load(port, "/v1/decisions/authorization", chunk, args.concurrency)
+            if name == "shadowed":
+                await _shadows_written(port, len(warm) + sum(len(bodies[i::rounds])
+                                                             for i in range(part + 1)))
+            else:
+                await _get(port, "/metrics")  # the same last look, at the same cost
+            cpu[name] += cpu_seconds(pid) - before
+            runs[name].latencies += run.latencies
+            runs[name].seconds += run.seconds
+            runs[name].errors += run.errors
+    for name, run in runs.items():
+        per = cpu[name] / len(run.latencies) * 1e6
+        print(row(name, run) + f"   CPU {per:6.0f} us/decision")
+    extra = cpu["shadowed"] / cpu["plain"] - 1
+    print(f"  shadow cost: p50 {runs['shadowed'].pct(0.5) / runs['plain'].pct(0.5):.2f}x   "
+          f"p99 {runs['shadowed'].pct(0.99) / runs['plain'].pct(0.99):.2f}x   "
+          f"server CPU per decision {extra * 100:+.1f}%   (goal: < +10%)")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def run_shadow(args: argparse.Namespace, tmp: Path) -> None:
+    shadowed_dir = tmp / "shadowed-policies"
+    shutil.copytree(ROOT / "policies", shadowed_dir)
+    (shadowed_dir / "rollout.yaml").write_text(SHADOW_ROLLOUT, encoding="utf-8")
+    ports = free_port(), free_port()
+    plain = start_server(ports[0], f"sqlite:///{tmp / 'plain.db'}")
+    try:
+        shadowed = start_server(ports[1], f"sqlite:///{tmp / 'shadowed.db'}",
+                                policies=shadowed_dir)
+        try:
+            asyncio.run(bench_shadow((ports[0], plain.pid), (ports[1], shadowed.pid), args))
+        finally:
+            _stop(shadowed)
+    finally:
+        _stop(plain)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -132,8 +224,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--db", help="store URL (default: SQLite in a temporary directory)")
+    parser.add_argument("--shadow", action="store_true",
+                        help="also measure the cost of one shadow candidate (3.)")
+    parser.add_argument("--only-shadow", action="store_true", help="measure 3. alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        if args.only_shadow:
+            run_shadow(args, Path(tmp))
+            return
         db_url = args.db or f"sqlite:///{Path(tmp) / 'decisions.db'}"
         port = free_port()
         process = start_server(port, db_url)
@@ -141,11 +239,9 @@ def main() -> None:
             print(f"server: uvicorn, 1 worker, engine compiled, log {db_url}\n")
             asyncio.run(bench(port, args))
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            _stop(process)
+        if args.shadow:
+            run_shadow(args, Path(tmp))
 
 
 if __name__ == "__main__":

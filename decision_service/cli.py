@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 import typer
@@ -25,8 +25,11 @@ from decision_service.errors import (
     PolicyError,
     UnknownPolicyError,
 )
-from decision_service.locations import default_db_url, default_policies_dir
+from decision_service.locations import default_db_url, discover_policies_dir
 from decision_service.policyset import PolicySet
+
+if TYPE_CHECKING:
+    from decision_service.replay import ShadowReplay
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -57,9 +60,11 @@ def _fail(code: int, message: str, fmt: str, details: Any = None) -> NoReturn:
 def _load(directory: Path | None, fmt: str, engines: tuple[str, ...] | None = None) -> PolicySet:
     from decision_service.policy_files import load_policy_dir
 
+    chosen = directory or discover_policies_dir()
     try:
-        return load_policy_dir(directory or default_policies_dir(), engines)
+        policies = load_policy_dir(chosen, engines)
     except PolicyError as exc:
+        err.print(f"policies: {chosen.resolve()}", highlight=False, markup=False)
         if fmt == "json":
             _emit_json({"ok": False, "problems": [p.as_dict() for p in exc.problems]})
         else:
@@ -67,6 +72,10 @@ def _load(directory: Path | None, fmt: str, engines: tuple[str, ...] | None = No
                 err.print(str(problem), highlight=False, markup=False)
             err.print(f"[red]{len(exc.problems)} problem(s); nothing was loaded[/red]")
         raise typer.Exit(EXIT_INVALID) from None
+    # Which rules answered: always said, on stderr so stdout stays the answer.
+    err.print(f"policies: {chosen.resolve()} (bundle {policies.bundle_hash[:12]})",
+              highlight=False, markup=False)
+    return policies
 
 
 def _read_input(source: str, fmt: str) -> Any:
@@ -97,7 +106,8 @@ def validate(directory: Path | None = PoliciesArg, fmt: str = FormatOpt) -> None
     cases = sum(len(c) for c in policies.cases.values())
     if fmt == "json":
         _emit_json({"ok": True, "policies": policies.names(), "versions": versions,
-                    "cases": cases, "bundle_hash": policies.bundle_hash})
+                    "cases": cases, "bundle_hash": policies.bundle_hash,
+                    "policies_dir": str((directory or discover_policies_dir()).resolve())})
     else:
         out.print(f"ok: {len(policies.names())} policies, {versions} versions, {cases} cases "
                   f"(bundle {policies.bundle_hash[:12]})")
@@ -193,6 +203,48 @@ def explain(policy: str = typer.Argument(...),
 
 
 @app.command()
+def show(policy: str = typer.Argument(..., help="Policy id, e.g. authorization."),
+         unit: str | None = typer.Option(None, "--unit", help="Resolve figures for this unit."),
+         version: str | None = typer.Option(None, "--version", help="Version (default: latest)."),
+         lang: str = typer.Option("en", "--lang", help="en or zh."),
+         diff: list[str] = typer.Option([], "--diff", help="Two versions: --diff 1 --diff 2."),
+         policies_dir: Path | None = PoliciesOpt) -> None:
+    """Print a policy's tables as grids with the figures one unit sees, and where
+    each is set; with --diff, what one version changes against another."""
+    from decision_service.showing import diff as diff_versions
+    from decision_service.showing import figure_rows, grids
+
+    policies = _load(policies_dir, "text", ())
+    try:
+        if policy not in policies.versions:
+            raise UnknownPolicyError(policy, policies.names())
+        versions = policies.versions[policy]
+        chosen = policies.version(policy, version) if version else versions[-1]
+        if diff:
+            old, new = (policies.version(policy, v).compiled.policy for v in diff[:2])
+            for line in diff_versions(old, new, policies.org, lang) or ["-"]:
+                out.print(line, highlight=False, markup=False)
+            return
+    except UnknownPolicyError as exc:
+        _fail(EXIT_INVALID, str(exc), "text")
+    if unit is not None and unit not in policies.org.units:
+        _fail(EXIT_INVALID, f"unknown unit {unit!r}", "text")
+    model = chosen.compiled.policy
+    out.print(f"[bold]{model.meta.title.in_language(lang)}[/bold] v{model.meta.version}"
+              f" — {unit or ('默认' if lang == 'zh' else 'defaults')}", highlight=False)
+    headers = ("参数", "取值", "设置于") if lang == "zh" else ("figure", "value", "set in")
+    figures = Table(*headers)
+    for row in figure_rows(model, policies.org, unit, lang):
+        figures.add_row(*row)
+    out.print(figures)
+    for grid in grids(model, policies.org, unit, lang):
+        table = Table(*grid.columns, title=grid.title)
+        for cells in grid.rows:
+            table.add_row(*cells)
+        out.print(table)
+
+
+@app.command()
 def schema(policy: str = typer.Argument(...), policies_dir: Path | None = PoliciesOpt,
            today: str | None = typer.Option(None)) -> None:
     """Print the JSON Schema of a policy's input (the version in force today)."""
@@ -260,10 +312,12 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
     store = _open_store(db, fmt)
     total = 0
     failed = []
+    shadows: dict[str, int] = {"replayed": 0, "reproduced": 0, "recorded_errors": 0}
     try:
         for result in run_replay(policies, store.iter_records(since=since_at, policy=policy),
-                                 bundles=store.get_bundle):
+                                 bundles=store.get_bundle, shadows=store):
             total += 1
+            _count_shadow(shadows, result.shadow, fmt)
             if not result.ok:
                 failed.append(result)
                 if fmt != "json":
@@ -278,9 +332,13 @@ def replay(db: str | None = DbOpt, policies_dir: Path | None = PoliciesOpt,
         policies.close()
     if fmt == "json":
         _emit_json({"ok": not failed, "replayed": total, "failed": len(failed),
-                    "failures": [r.as_dict() for r in failed]})
+                    "failures": [r.as_dict() for r in failed], "shadows": shadows})
     else:
         out.print(f"{total - len(failed)}/{total} logged decisions reproduce")
+        if shadows["replayed"] or shadows["recorded_errors"]:
+            out.print(f"shadows (never answered, reported apart): {shadows['reproduced']}/"
+                      f"{shadows['replayed']} reproduce, {shadows['recorded_errors']} recorded "
+                      "an error")
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
 
 
@@ -317,6 +375,19 @@ def _checkpoint_problems(store: Any, url: str, checkpoints: Path | None,
         return [ChainProblem("", 0, "rechained", f"checkpoint {file}: {exc}")], str(file)
     return (store.verify_checkpoint(checkpoint),
             f"checkpoint of record {checkpoint.seq} at {checkpoint.signed_at.isoformat()}")
+
+
+def _count_shadow(counts: dict[str, int], shadow: ShadowReplay | None, fmt: str) -> None:
+    if shadow is None:
+        return
+    if shadow.ok is None:
+        counts["recorded_errors"] += 1
+        return
+    counts["replayed"] += 1
+    counts["reproduced"] += shadow.ok
+    if not shadow.ok and fmt != "json":
+        err.print(f"SHADOW DIFF {shadow.candidate}: {'; '.join(shadow.differences)}",
+                  highlight=False, markup=False)
 
 
 @app.command()

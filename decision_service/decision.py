@@ -17,14 +17,16 @@ class Reason:
     rule: str
     table: str
     message: Text
+    decisive: bool = False  # this reason alone or with others set the result
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         """The reason as the API and the decision log write it."""
         return {
             "rule": self.rule,
             "table": self.table,
             "message": self.message.en,
             "message_zh": self.message.zh,
+            "decisive": self.decisive,
         }
 
 
@@ -61,10 +63,14 @@ class Decision:
     history: dict[str, float] = field(default_factory=dict)  # A10 totals used
     dimensions: tuple[Dimension, ...] = ()
     lower_routes: tuple[LowerRoute, ...] = ()
+    # Why policy_version decided: the date alone, or the date and a staged
+    # activation (the unit listed, or held back to the version before).
+    version_reason: str = "date"
 
     def as_dict(self) -> dict[str, Any]:
         """The decision body as the API answers it and the CLI prints it."""
-        body: dict[str, Any] = {"policy": self.policy, "policy_version": self.policy_version}
+        body: dict[str, Any] = {"policy": self.policy, "policy_version": self.policy_version,
+                                "version_reason": self.version_reason}
         body.update(self.outputs)
         body["reasons"] = [r.as_dict() for r in self.reasons]
         body["decision_date"] = self.decision_date.isoformat()

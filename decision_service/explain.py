@@ -11,13 +11,14 @@ table with its parameters resolved: "advance payment 15% needs REGION; from
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from decision_service.compiler.compile import CompiledPolicy
 from decision_service.decision import Dimension, LowerRoute, Reason
 from decision_service.engines.reference import Evaluation, field_value
+from decision_service.generated import MAX_TEMPLATES, Template, template_for
 from decision_service.language.cells import parse_cell
 from decision_service.language.model import Text
 
@@ -60,17 +61,42 @@ def fill(text: str, values: dict[str, Any], compiled: CompiledPolicy) -> str:
     )
 
 
-def reasons(compiled: CompiledPolicy, evaluation: Evaluation,
-            values: dict[str, Any]) -> tuple[Reason, ...]:
-    """The reason of every rule that fired, in the order they fired, in zh and en."""
+def reasons(compiled: CompiledPolicy, evaluation: Evaluation, values: dict[str, Any],
+            explain_plan: ExplainPlan | None = None) -> tuple[Reason, ...]:
+    """Every fired rule's reason; ``decisive`` marks those that set the result."""
+    explain_plan = explain_plan or plan(compiled)
+    target = explain_plan.target
+    final = _rank(evaluation.outputs.get(target)) if target else None
+    unit_input = compiled.policy.meta.unit_input
+    unit = values.get(unit_input) if unit_input else None
     out = []
     for t_index, r_index in evaluation.fired:
         table = compiled.tables[t_index]
-        rule = table.rules[r_index].rule
-        text = rule.message or table.table.title
-        message = Text(fill(text.zh, values, compiled), fill(text.en, values, compiled))
-        out.append(Reason(rule=rule.id, table=table.table.id, message=message))
+        compiled_rule = table.rules[r_index]
+        rule = compiled_rule.rule
+        rank = _rank(compiled_rule.then.get(target)) if target else None
+        if rule.message is not None:
+            message = Text(fill(rule.message.zh, values, compiled),
+                           fill(rule.message.en, values, compiled))
+        else:
+            message = _generated(compiled, explain_plan, t_index, r_index, rank, unit, values)
+        decisive = (target is None or table.table.final or t_index in explain_plan.caps
+                    or (rank is not None and rank == final))
+        out.append(Reason(rule=rule.id, table=table.table.id, message=message,
+                          decisive=decisive))
     return tuple(out)
+
+
+def _generated(compiled: CompiledPolicy, explain_plan: ExplainPlan, t_index: int, r_index: int,
+               rank: int | None, unit: Any, values: dict[str, Any]) -> Text:
+    key = (t_index, r_index, unit)
+    template = explain_plan.templates.get(key)
+    if template is None:
+        lower = explain_plan.lower.get((t_index, rank)) if rank is not None else None
+        template = template_for(compiled, t_index, r_index, lower, explain_plan.target, unit)
+        if len(explain_plan.templates) < MAX_TEMPLATES:
+            explain_plan.templates[key] = template
+    return template.render(compiled, values) if isinstance(template, Template) else template
 
 
 def _cell_text(cell: object, values: dict[str, Any], compiled: CompiledPolicy) -> str:
@@ -102,6 +128,8 @@ class ExplainPlan:
     # The change text of a lower route depends only on the unit's parameters:
     # rendered once per (table, value, unit) and kept.
     change_texts: dict[tuple[int, int, Any], str]
+    # Generated reasons, rendered once per (table, rule, unit) up to their value.
+    templates: dict[tuple[int, int, Any], Template | Text] = field(default_factory=dict)
 
 
 def plan(compiled: CompiledPolicy) -> ExplainPlan:
@@ -178,6 +206,8 @@ def dimensions(compiled: CompiledPolicy, explain_plan: ExplainPlan, evaluation: 
             if len(explain_plan.change_texts) < 100_000:
                 explain_plan.change_texts[cache_key] = change
         others = max((v for t, v in asked.items() if t != t_index), default=0)
+        if max(lower_value, others) >= final:
+            continue  # another dimension still asks for this level: no hint
         current, lower = ordering.values[value], ordering.values[lower_value]
         title = table.table.title
         routes.append(LowerRoute(

@@ -13,6 +13,13 @@ def default_policies_dir() -> Path:
     return checkout if checkout.is_dir() else Path("policies")
 
 
+def discover_policies_dir(cwd: Path | None = None) -> Path:
+    """`./policies` of the current directory when it exists, else the shipped set:
+    a process owner working in their own checkout edits what the CLI reads."""
+    local = (cwd or Path.cwd()) / "policies"
+    return local if local.is_dir() else default_policies_dir()
+
+
 def default_db_url() -> str:
     """SQLite in the user's data directory (~/.local/share/decision-service on Linux)."""
     data_dir = Path(platformdirs.user_data_dir("decision-service"))

@@ -40,9 +40,30 @@ from decision_service.inputs import (
     parse_iso_date,
     validate_input,
 )
-from decision_service.language.model import HistoryTotal, OrgTree, Policy, PolicyCase
-from decision_service.language.parse import PolicyExtension, load_cases, load_org, load_policy
+from decision_service.language.model import (
+    HistoryTotal,
+    OrgTree,
+    Policy,
+    PolicyCase,
+    Rollout,
+    ShadowCandidate,
+)
+from decision_service.language.parse import load_cases, load_org
+from decision_service.language.rollout import is_rollout_file, load_rollout
+from decision_service.language.versions import PolicyDocument, load_document, resolve_versions
 from decision_service.language.yamlpos import parse_yaml
+from decision_service.staging import (
+    BY_ACTIVATION,
+    BY_DATE,
+    HELD_BACK,
+    PINNED,
+    ShadowPlan,
+    Staging,
+    candidate_texts,
+    check_activations,
+    check_shadow_names,
+    is_candidate_file,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +84,7 @@ class Prepared:
     values: dict[str, Any]  # validated input with defaults
     decision_date: dt.date
     history_query: HistoryQuery | None
+    version_reason: str = BY_DATE  # why this version decided (staging.BY_DATE etc.)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +124,9 @@ class PolicySet:
 
     def __init__(self, org: OrgTree, versions: dict[str, list[PolicyVersion]],
                  cases: dict[str, list[tuple[str, PolicyCase]]], bundle_hash: str,
-                 engines: tuple[str, ...]) -> None:
+                 engines: tuple[str, ...], staging: Staging | None = None) -> None:
         self.org = org
+        self.staging = staging or Staging()
         self.versions = versions  # by id, sorted by effective_from
         self.cases = cases  # policy id -> (file, case)
         self.bundle_hash = bundle_hash
@@ -119,17 +142,22 @@ class PolicySet:
                    engines: tuple[str, ...] = ENGINES) -> PolicySet:
         """Load a policy set from its files (path -> text) in named stages: read each
         file, resolve the versions that extend another, compile and check each version,
-        read the cases, check the versions' dates, build the engines. Problems of every
-        stage are gathered; any at all raises one ``PolicyError`` and nothing is loaded."""
+        read the cases, check the versions' dates, stage the rollout, build the engines.
+        Problems of every stage are gathered; any at all raises one ``PolicyError`` and
+        nothing is loaded."""
         problems = Problems()
         files = _read_files(texts, problems)
-        policies = _resolve_extensions(files.documents, problems)
+        policies = resolve_versions(files.documents, problems)
         versions = _compile_versions(policies, files.org, problems)
         cases = _read_cases(files.case_files, policies, problems)
         _check_version_dates(versions, problems)
         problems.raise_if_any()
-        _build_engines(versions, engines, problems)
-        policy_set = cls(files.org, versions, cases, _bundle_hash(texts), engines)
+        staging = _staging(files.rollout, texts, versions, files.org, problems)
+        if staging.shadows:
+            # Shadows are evaluated by the compiled engine whatever the service runs.
+            engines = tuple(dict.fromkeys((*engines, "compiled")))
+        _build_engines(versions, engines, problems, staging)
+        policy_set = cls(files.org, versions, cases, _bundle_hash(texts), engines, staging)
         # The exact texts behind bundle_hash: the log keeps them, so replay can
         # decide again with the very bundle that decided.
         policy_set.texts = dict(texts)
@@ -144,6 +172,7 @@ class PolicySet:
     def close(self) -> None:
         """Release the engines (durable-rules keeps rulesets in native memory)."""
         _close_engines(self.versions)
+        self.staging.close()
 
     # -- lookups ---------------------------------------------------------------
 
@@ -165,6 +194,25 @@ class PolicySet:
             raise InputError([FieldProblem(
                 "as_of", "range", f"no version of {name!r} is in force on {on.isoformat()}")])
         return chosen
+
+    def choose_version(self, name: str, on: dt.date,
+                       unit: object = None) -> tuple[PolicyVersion, str]:
+        """The version deciding for ``unit`` on ``on``, and why (``staging.BY_DATE`` etc.).
+
+        The date picks a version; an activation of it holds it to its units, any
+        other unit keeps the version before (itself perhaps held to its own units)."""
+        chosen = self.version_for(name, on)
+        held = self.staging.held.get(name)
+        if not held:
+            return chosen, BY_DATE
+        reason = BY_DATE
+        ordered = self.versions[name]
+        while (step := held.get(chosen.compiled.version)) is not None:
+            if isinstance(unit, str) and unit in step.reaches:
+                return chosen, BY_ACTIVATION
+            chosen = ordered[ordered.index(chosen) - 1]  # checked: a version precedes it
+            reason = HELD_BACK
+        return chosen, reason
 
     def version(self, name: str, version: str) -> PolicyVersion:
         """The given version of ``name`` (as a logged decision names it), whatever its dates."""
@@ -196,7 +244,12 @@ class PolicySet:
             # version it selects. A malformed date is reported by that validation.
             with contextlib.suppress(ValueError):
                 decision_date = parse_iso_date(raw[date_input])
-        chosen = self.version(name, version) if version else self.version_for(name, decision_date)
+        if version:
+            chosen, reason = self.version(name, version), PINNED
+        else:
+            unit_input = latest.compiled.policy.meta.unit_input
+            unit = raw.get(unit_input) if unit_input and isinstance(raw, Mapping) else None
+            chosen, reason = self.choose_version(name, decision_date, unit)
         values = validate_input(chosen.model, raw)
         query = None
         for hist in chosen.compiled.policy.history.values():
@@ -207,7 +260,7 @@ class PolicySet:
                     since=decision_date - dt.timedelta(days=hist.window_days),
                     until=decision_date,
                 )
-        return Prepared(chosen.compiled, values, decision_date, query)
+        return Prepared(chosen.compiled, values, decision_date, query, reason)
 
     def evaluate(self, prepared: Prepared, history: Mapping[str, float] | None = None,
                  engine: str = "compiled") -> Decision:
@@ -229,14 +282,50 @@ class PolicySet:
             policy=compiled.id,
             policy_version=compiled.version,
             outputs=outputs,
-            reasons=explain.reasons(compiled, evaluation, context),
+            reasons=explain.reasons(compiled, evaluation, context, version.explain_plan),
             decision_date=prepared.decision_date,
             engine=engine,
             input=_json_ready(prepared.values),
             history=totals if prepared.history_query else {},
             dimensions=dims,
             lower_routes=routes,
+            version_reason=prepared.version_reason,
         )
+
+    def shadow_plan(self, name: str) -> ShadowPlan | None:
+        """The candidate shadowing ``name``, if ``rollout.yaml`` names one."""
+        return self.staging.shadows.get(name)
+
+    def shadow(self, plan: ShadowPlan, prepared: Prepared, decision: Decision) -> dict[str, Any]:
+        """The candidate's decision on the input ``decision`` answered, as the log keeps it.
+
+        Raises what deciding raises (a candidate refusing the input, say); the caller
+        records that as the shadow's error. The compiled engine decides, with the A10
+        totals the answer saw; nothing here is answered or counted."""
+        target = plan.policies or self
+        name = prepared.policy.id
+        version = (target.version(name, plan.candidate.version) if plan.candidate.version
+                   else target.version_for(name, prepared.decision_date))
+        live = self.version(name, prepared.policy.version)
+        values = (prepared.values if version.model is live.model
+                  else validate_input(version.model, _json_ready(prepared.values)))
+        compiled = version.compiled
+        # Outputs and the rules that fired, not the messages or the explanation: a
+        # shadow is compared, not read by a salesperson, and costs less this way.
+        given = decision.history if prepared.history_query is not None else {}
+        totals = {n: float(given.get(n, 0.0)) for n in compiled.policy.history}
+        evaluation = version.engines["compiled"].evaluate(values, totals)
+        outputs = final_outputs(compiled, evaluation, self._context(compiled, values, totals))
+        differs = sorted(k for k in {*outputs, *decision.outputs}
+                         if outputs.get(k) != decision.outputs.get(k))
+        return {
+            "candidate": plan.describe(),
+            "policy_version": compiled.version,
+            "outputs": outputs,
+            "rules": [compiled.tables[t].rules[r].rule.id for t, r in evaluation.fired],
+            "agrees": not differs,
+            "differs": differs,
+        }
 
     def decide(self, name: str, raw: object, *, today: dt.date | None = None,
                history: Mapping[str, float] | None = None, engine: str = "compiled",
@@ -276,23 +365,83 @@ class PolicySet:
         return context
 
 
+def _staging(rollout: Rollout | None, texts: Mapping[str, str],
+             versions: dict[str, list[PolicyVersion]], org: OrgTree,
+             problems: Problems) -> Staging:
+    """The rollout checked against the loaded versions; problems at its positions."""
+    if rollout is None:
+        return Staging()
+    metas = {name: sorted((v.compiled.policy.meta for v in vs),
+                          key=lambda m: m.effective_from or dt.date.min)
+             for name, vs in versions.items()}
+    held = check_activations(rollout, metas, org, problems)
+    shadows: dict[str, ShadowPlan] = {}
+    for candidate in check_shadow_names(rollout, metas, problems):
+        if candidate.policies is None:
+            shadows[candidate.policy] = ShadowPlan(candidate)
+            continue
+        other = _candidate_set(candidate, texts, problems)
+        if other is not None:
+            shadows[candidate.policy] = ShadowPlan(candidate, other)
+    return Staging(held, shadows, rollout.source_file)
+
+
+def _candidate_set(candidate: ShadowCandidate, texts: Mapping[str, str],
+                   problems: Problems) -> PolicySet | None:
+    """Another policy directory's set, loaded like the live one, or None with problems."""
+    assert candidate.policies is not None
+    own = candidate_texts(texts, candidate.policies)
+    where = candidate.candidate_position
+    if not own:
+        problems.add(where, "candidate_not_found",
+                     f"candidate directory {candidate.policies!r} holds no policy files")
+        return None
+    try:
+        other = PolicySet.from_texts(own, ("compiled",))
+    except PolicyError as exc:
+        problems.add(where, "candidate_invalid",
+                     f"shadow candidate {candidate.policies!r} fails validation "
+                     f"({len(exc.problems)} problem(s) below)")
+        problems.items.extend(
+            dataclasses.replace(p, position=dataclasses.replace(
+                p.position, file=f"{candidate.policies.rstrip('/')}/{p.position.file}"))
+            for p in exc.problems)
+        return None
+    known = [v.compiled.version for v in other.versions.get(candidate.policy, [])]
+    if not known or (candidate.version is not None and candidate.version not in known):
+        other.close()
+        what = "policy" if not known else f"version {candidate.version!r} of"
+        problems.add(where, "unknown_version",
+                     f"candidate {candidate.policies!r} has no {what} {candidate.policy!r}")
+        return None
+    return other
+
+
 # -- loading stages (PolicySet.from_texts) ------------------------------------------
 
 
 class _Files(NamedTuple):
     org: OrgTree
-    documents: list[Policy | PolicyExtension]
+    documents: list[PolicyDocument]
     case_files: list[tuple[str, str]]  # (file, text), read once the policies are known
+    rollout: Rollout | None
 
 
 def _read_files(texts: Mapping[str, str], problems: Problems) -> _Files:
-    """Parse each file by its kind (org tree, policy, cases); no org tree at all stops here."""
+    """Parse each file by its kind (org tree, rollout, policy, cases); a shadow
+    candidate's files are left to the rollout; no org tree at all stops here."""
     org: OrgTree | None = None
-    documents: list[Policy | PolicyExtension] = []
+    documents: list[PolicyDocument] = []
     case_files: list[tuple[str, str]] = []
+    rollout = None
     for file in sorted(texts):
         text = texts[file]
+        if is_candidate_file(file):
+            continue  # a shadow candidate's directory: loaded with the rollout
         try:
+            if is_rollout_file(file):
+                rollout = load_rollout(text, file)
+                continue
             kind = _kind(text, file)
             if kind == "org":
                 if org is not None:
@@ -302,7 +451,7 @@ def _read_files(texts: Mapping[str, str], problems: Problems) -> _Files:
             elif kind == "cases":
                 case_files.append((file, text))
             else:
-                documents.append(load_policy(text, file))
+                documents.append(load_document(text, file))
         except PolicyError as exc:
             problems.items.extend(exc.problems)
     if org is None:
@@ -310,7 +459,7 @@ def _read_files(texts: Mapping[str, str], problems: Problems) -> _Files:
                      "no org tree found (a file starting with `org:`, e.g. org/org.yaml)")
         problems.raise_if_any()
     assert org is not None
-    return _Files(org, documents, case_files)
+    return _Files(org, documents, case_files, rollout)
 
 
 def _compile_versions(policies: list[Policy], org: OrgTree,
@@ -355,9 +504,9 @@ def _read_cases(case_files: list[tuple[str, str]], policies: list[Policy],
 
 
 def _build_engines(versions: dict[str, list[PolicyVersion]], engines: tuple[str, ...],
-                   problems: Problems) -> None:
+                   problems: Problems, staging: Staging) -> None:
     """Sort each policy's versions by date and build their engines; on any problem,
-    close what was built and raise."""
+    close what was built (the staged candidates too) and raise."""
     for policy_versions in versions.values():
         policy_versions.sort(key=lambda v: v.compiled.policy.meta.effective_from
                              or dt.date.min)
@@ -372,6 +521,7 @@ def _build_engines(versions: dict[str, list[PolicyVersion]], engines: tuple[str,
                                  f"engine {name}: {exc}")
     if problems.items:
         _close_engines(versions)
+        staging.close()
         problems.raise_if_any()
 
 
@@ -398,47 +548,6 @@ def _kind(text: str, file: str) -> str:
         if "cases" in doc:
             return "cases"
     return "policy"
-
-
-def _resolve_extensions(documents: list[Policy | PolicyExtension],
-                        problems: Problems) -> list[Policy]:
-    bases = {(d.meta.id, d.meta.version): d for d in documents if isinstance(d, Policy)}
-    policies: list[Policy] = list(bases.values())
-    seen = set(bases)
-    for doc in documents:
-        if not isinstance(doc, PolicyExtension):
-            continue
-        key = (doc.meta.id, doc.meta.version)
-        if key in seen:
-            problems.add(doc.meta.position, "duplicate_version",
-                         f"{doc.meta.id} version {doc.meta.version} is defined twice")
-            continue
-        seen.add(key)
-        base = bases.get((doc.meta.id, doc.extends))
-        if base is None:
-            problems.add(doc.meta.position, "unknown_base",
-                         f"{doc.meta.id} version {doc.meta.version} extends version "
-                         f"{doc.extends}, which is not defined (extend a full policy file)")
-            continue
-        parameters = dict(base.parameters)
-        for name, value in doc.parameter_defaults.items():
-            if name not in parameters:
-                problems.add(doc.parameter_positions[name], "unknown_parameter",
-                             f"version {doc.meta.version} sets unknown parameter {name!r}")
-                continue
-            parameters[name] = dataclasses.replace(parameters[name], default=value,
-                                                   position=doc.parameter_positions[name])
-        meta = dataclasses.replace(
-            base.meta,
-            version=doc.meta.version,
-            effective_from=doc.meta.effective_from,
-            effective_to=doc.meta.effective_to,
-            title=doc.meta.title if doc.meta.title.en != doc.meta.id else base.meta.title,
-            position=doc.meta.position,
-        )
-        policies.append(dataclasses.replace(base, meta=meta, parameters=parameters,
-                                            source_file=doc.source_file))
-    return policies
 
 
 def _check_version_dates(versions: dict[str, list[PolicyVersion]], problems: Problems) -> None:

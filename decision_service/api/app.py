@@ -29,6 +29,7 @@ from decision_service.api import (
     routes_decisions,
     routes_ops,
     routes_policies,
+    routes_rollout,
 )
 from decision_service.api.auth import KeyRing
 from decision_service.api.browser_guard import BrowserGuard
@@ -108,7 +109,8 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
                   lifespan=lifespan)
     app.state.ctx = ctx
     problems.install(app)
-    for module in (routes_decisions, routes_authority, routes_policies, routes_ops):
+    for module in (routes_decisions, routes_authority, routes_policies, routes_rollout,
+                   routes_ops):
         app.include_router(module.router(ctx))
     openapi.install(app, [BatchIn, AuthorityRequest])
     if not ctx.keyring.enabled:

@@ -37,6 +37,19 @@ class Metrics:
         self.reloads = Counter(
             "decision_service_policy_reloads", "Policy reloads, by result", ["result"],
             registry=self.registry)
+        self.shadowed = Counter(
+            "decision_service_shadowed_decisions",
+            "Decisions a shadow candidate also decided, by policy and the candidate's outcome",
+            ["policy", "outcome"], registry=self.registry)
+        self.disagreements = Counter(
+            "decision_service_shadow_disagreements",
+            "Shadowed decisions where the candidate's output differs, by policy and output",
+            ["policy", "output"], registry=self.registry)
+        self.shadow_failures = Counter(
+            "decision_service_shadow_failures",
+            "Shadows that raised, ran past their budget, were dropped (queue full) or "
+            "could not be written, by policy and kind", ["policy", "kind"],
+            registry=self.registry)
         self.pending_writes = Gauge(
             "decision_service_log_pending_writes", "Decisions waiting for the log's writer",
             registry=self.registry)
@@ -58,6 +71,21 @@ class Metrics:
     def observe_decision(self, policy: str, outputs: Mapping[str, Any], seconds: float) -> None:
         self._child(self.decisions, policy, headline_label(outputs)).inc()
         self._child(self.decision_seconds, policy).observe(seconds)
+
+    def observe_shadow(self, policy: str, outputs: Mapping[str, Any],
+                       differs: list[str]) -> None:
+        self._child(self.shadowed, policy, headline_label(outputs)).inc()
+        for output in differs:
+            self._child(self.disagreements, policy, output).inc()
+
+    def shadow_failed(self, policy: str, kind: str) -> None:
+        self._child(self.shadow_failures, policy, kind).inc()
+
+    def shadow_dropped(self, policy: str) -> None:
+        self.shadow_failed(policy, "dropped")
+
+    def shadow_write_failed(self) -> None:
+        self.shadow_failed("*", "write")
 
     def rejected_input(self, policy: str) -> None:
         self._child(self.rejected, policy).inc()

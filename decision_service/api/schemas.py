@@ -33,6 +33,10 @@ class DecisionOut(_Open):
     decision_id: str
     policy: str
     policy_version: str
+    version_reason: str = Field(
+        description="Why this version decided: `date` (the decision date alone), "
+                    "`date+activation` (an activation in rollout.yaml lists the unit), "
+                    "`date+activation_held` (it does not: the version before decided)")
     reasons: list[ReasonOut]
     decision_date: str
     engine: str
@@ -98,6 +102,18 @@ class LoggedDecision(BaseModel):
     reasons: list[dict[str, Any]]
     prev_hash: str
     record_hash: str
+    shadow: dict[str, Any] | None = Field(
+        None, description="The shadow candidate's decision on this input (rollout.yaml), "
+                          "recorded after the answer and never answered; null: no shadow")
+
+
+class RolloutOut(BaseModel):
+    """What rollout.yaml stages and shadows in the active policy set."""
+
+    bundle_hash: str
+    file: str | None
+    activation: list[dict[str, Any]]
+    shadow: list[dict[str, Any]]
 
 
 class TitleOut(BaseModel):

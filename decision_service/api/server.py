@@ -17,8 +17,6 @@ from decision_service.errors import PolicyError
 from decision_service.policy_files import load_policy_dir
 from decision_service.store import StoreError, open_store
 
-WORKER_READY_S = 60  # how long a restarted worker may take to load the policies
-
 
 def fail_to_start(message: str) -> NoReturn:
     print(f"decision-service: error: {message}", file=sys.stderr, flush=True)
@@ -59,9 +57,8 @@ def run(settings: ServiceSettings) -> None:
         os.environ[SETTINGS_ENV] = settings.to_json()
         with tempfile.TemporaryDirectory(prefix="decision-service-") as scratch:
             os.environ[SNAPSHOT_ENV] = str(Path(scratch) / "policies.json")
-            # On SIGHUP uvicorn replaces the workers one by one and gives up (keeping the
-            # old worker, and so the old policy set) if a new one is not ready within
-            # the health-check timeout; a loaded machine needs longer than its default.
+            # A new worker loads and compiles every policy before it is ready; uvicorn's
+            # default of 5 s is easily missed on a busy machine, and a missed restart
+            # keeps the old worker, on the old policy set, for good.
             uvicorn.run("decision_service.api.app:app_from_env", factory=True,
-                        workers=settings.workers, timeout_worker_healthcheck=WORKER_READY_S,
-                        **common)  # type: ignore[arg-type]
+                        workers=settings.workers, timeout_worker_healthcheck=60, **common)  # type: ignore[arg-type]

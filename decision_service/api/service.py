@@ -26,6 +26,7 @@ from decision_service.api.ids import new_id
 from decision_service.api.metrics import Metrics
 from decision_service.api.problems import Problem, invalid_input
 from decision_service.api.registry import PolicyRegistry
+from decision_service.api.shadows import ShadowJob, ShadowRunner
 from decision_service.decision import Decision
 from decision_service.errors import (
     EvaluationError,
@@ -125,9 +126,11 @@ class DecisionService:
         self.store = store
         self.engine = engine
         self.metrics = metrics
+        self.shadows = ShadowRunner(store, metrics)
 
     def close(self) -> None:
-        """Nothing of its own to release; the app closes the store and the registry."""
+        """Writes the shadows still queued; the app closes the store and the registry."""
+        self.shadows.close()
 
     # -- records ---------------------------------------------------------------
 
@@ -138,6 +141,9 @@ class DecisionService:
         if decision.history:
             # The A10 totals this decision saw: replay needs them, as does a reader.
             output["history"] = dict(decision.history)
+        if decision.version_reason != "date":
+            # A staged activation chose the version (rollout.yaml); absent: the date did.
+            output["version_reason"] = decision.version_reason
         return DraftRecord(
             decision_id=decision_id,
             policy=decision.policy,
@@ -211,7 +217,18 @@ class DecisionService:
         self._check_policy(policies, policy)
         prepared = self._prepare(policies, policy, raw, backdate)
         query, decide = self._plan(policies, prepared, request_id, made)
-        return logbook.submit(self.store, query, decide)
+        future = logbook.submit(self.store, query, decide)
+        plan = policies.shadow_plan(policy)
+        if plan is not None:
+            # Once logged (in the writer's thread): only a job is queued, no shadow
+            # work happens on the answer's path.
+            def shadow(done: Future[DecisionRecord]) -> None:
+                if done.exception() is None and made:
+                    self.shadows.submit(ShadowJob(done.result().decision_id, policies, plan,
+                                                  prepared, made[-1]))
+
+            future.add_done_callback(shadow)
+        return future
 
     async def decide_async(self, policy: str, raw: object, request_id: str | None,
                            backdate: bool = True) -> dict[str, Any]:
@@ -311,7 +328,8 @@ class DecisionService:
                 "decision_id", "constraint",
                 f"decision {decision_id} is a {record.policy!r} decision, not a deal "
                 f"authorization ({DEAL_POLICY!r})")])
-        outputs = {k: v for k, v in record.output.items() if k != "history"}
+        outputs = {k: v for k, v in record.output.items()
+                   if k not in ("history", "version_reason")}
         return Decision(policy=record.policy, policy_version=record.policy_version,
                         outputs=outputs, reasons=(), decision_date=record.decision_date,
                         engine=record.engine, input=record.input)
@@ -326,10 +344,13 @@ class DecisionService:
         return record
 
     def get(self, decision_id: str) -> dict[str, Any]:
+        """The logged decision, with the shadow result beside it (null: none, or not yet)."""
         try:
-            return record_as_dict(self._record(decision_id))
+            body = record_as_dict(self._record(decision_id))
+            body["shadow"] = self.store.shadows_of([decision_id]).get(decision_id)
         except Exception as exc:
             raise problem_of(exc) from None
+        return body
 
     @contextmanager
     def policies(self) -> Iterator[PolicySet]:

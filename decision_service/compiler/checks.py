@@ -17,9 +17,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from decision_service.compiler.compile import CompiledPolicy, CompiledRule, CompiledTable, FieldInfo
+from decision_service.compiler.figures import (
+    FigureSource,
+    UnitGroup,
+    describe_units,
+    figure_list,
+    regroup,
+    unit_groups,
+)
 from decision_service.compiler.hit_policies import contribution
 from decision_service.compiler.ir import AnyOf, Const, Fact, Field, holds
-from decision_service.errors import EvaluationError, Problems
+from decision_service.errors import EvaluationError, Position, Problems
 
 MAX_POINTS = 60_000
 _ABSENT = object()
@@ -34,13 +42,6 @@ def _field_index(compiled: CompiledPolicy) -> dict[str, FieldInfo]:
                     f"{info.name} contains {member}", f"{info.key}__{member}", "boolean",
                     "input", optional=info.optional)
     return index
-
-
-def _parameter_sets(compiled: CompiledPolicy) -> list[dict[str, Any]]:
-    distinct: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
-    for params in [compiled.default_parameters, *compiled.parameters_by_unit.values()]:
-        distinct.setdefault(tuple(sorted(params.items())), params)
-    return list(distinct.values())
 
 
 def _samples(info: FieldInfo, constants: set[Any]) -> list[Any]:
@@ -137,14 +138,31 @@ def _describe(fact: Fact, index: dict[str, FieldInfo], table: CompiledTable) -> 
 
 
 def static_checks(compiled: CompiledPolicy, problems: Problems) -> None:
+    """Check every table and declared ordering with the figures of every unit.
+
+    Units that see the same figures are checked once. A problem that every
+    unit has is reported once at the rule; one that only some units have is
+    reported where their figures are set, naming the units, the version and
+    each figure with the place that sets it.
+    """
     index = _field_index(compiled)
-    parameter_sets = _parameter_sets(compiled)
     bounds = _bounds(compiled)
+    all_groups = unit_groups(compiled.policy, compiled.org)
     for table in compiled.tables:
-        points = _points(table, index, parameter_sets, bounds)
-        if points is None:
-            continue
-        _check_table(compiled, table, list(points), index, problems)
+        groups = regroup(all_groups, _table_parameters(compiled, table))
+        found: dict[tuple[str, Position], tuple[str, list[int]]] = {}
+        for g_index, group in enumerate(groups):
+            points = _points(table, index, [_engine_parameters(compiled, group)], bounds)
+            if points is None:
+                continue
+            local = Problems()
+            _check_table(compiled, table, list(points), index, local)
+            for item in local.items:
+                entry = found.setdefault((item.code, item.position), (item.message, []))
+                entry[1].append(g_index)
+        for (code, position), (message, members) in found.items():
+            _report(compiled, groups, members, table, code, position, message, problems)
+    check_orderings(compiled, all_groups, problems)
 
 
 def _check_table(compiled: CompiledPolicy, table: CompiledTable,
@@ -228,3 +246,93 @@ def _check_monotonic(compiled: CompiledPolicy, table: CompiledTable,
                              f"but {field_name}={v2} gives {ordering.values[r2]} where "
                              f"{field_name}={v1} gives {ordering.values[r1]}")
                 return
+
+
+def _engine_parameters(compiled: CompiledPolicy, group: UnitGroup) -> dict[str, Any]:
+    """A group's figures as the engines hold them (fact keys, ordinals)."""
+    return compiled.parameters_by_unit.get(group.units[0], compiled.default_parameters)
+
+
+def _table_parameters(compiled: CompiledPolicy, table: CompiledTable) -> list[str]:
+    keys = {atom.operand.name for rule in table.rules for atom in rule.atoms
+            if not isinstance(atom, AnyOf) and isinstance(atom.operand, Field)}
+    return [name for name in compiled.policy.parameters if compiled.fields[name].key in keys]
+
+
+def _report(compiled: CompiledPolicy, groups: list[UnitGroup], members: list[int],
+            table: CompiledTable, code: str, position: Position, message: str,
+            problems: Problems) -> None:
+    version = compiled.version
+    names = _table_parameters(compiled, table)
+    if len(members) == len(groups):
+        figures = [groups[0].figures[n] for n in names]
+        where = f" (figures: {figure_list(compiled.org, figures)})" if figures else ""
+        problems.add(position, code, f"version {version}: {message}{where}")
+        return
+    for g_index in members:
+        group = groups[g_index]
+        figures = [group.figures[n] for n in names]
+        units = describe_units(compiled.org, group.units)
+        problems.add(_latest(figures, position), code,
+                     f"version {version}, for {units}: {message} "
+                     f"(figures: {figure_list(compiled.org, figures)})")
+
+
+def _latest(figures: list[FigureSource], fallback: Position) -> Position:
+    """Where the owner acts: the unit setting among the figures, else the rule."""
+    settings = [f for f in figures if f.setting is not None]
+    return settings[-1].position if settings else fallback
+
+
+def check_orderings(compiled: CompiledPolicy, all_groups: list[UnitGroup],
+                    problems: Problems) -> None:
+    """Declared orderings of parameters, for every group of units."""
+    policy = compiled.policy
+    for ordering in policy.orderings:
+        unknown = [n for n in ordering.names if n not in policy.parameters]
+        for name in unknown:
+            problems.add(ordering.position, "unknown_parameter",
+                         f"orderings: {name!r} is not a parameter")
+        if unknown:
+            continue
+        failing: dict[tuple[str, str], list[int]] = {}
+        groups = regroup(all_groups, list(ordering.names))
+        for g_index, group in enumerate(groups):
+            for low, high in itertools.pairwise(ordering.names):
+                if not _in_order(group.figures[low].value, group.figures[high].value,
+                                 ordering.direction, ordering.strict):
+                    failing.setdefault((low, high), []).append(g_index)
+        for (low, high), members in failing.items():
+            _report_ordering(compiled, groups, members, ordering.direction, low, high,
+                             problems)
+
+
+def _in_order(first: Any, second: Any, direction: str, strict: bool) -> bool:
+    if direction == "falling":
+        first, second = second, first
+    return bool(first < second) if strict else bool(first <= second)
+
+
+def _report_ordering(compiled: CompiledPolicy, groups: list[UnitGroup], members: list[int],
+                     direction: str, low: str, high: str, problems: Problems) -> None:
+    word = "below" if direction == "rising" else "above"
+    every = len(members) == len(groups)
+    for g_index in members[:1] if every else members:
+        group = groups[g_index]
+        figures = [group.figures[low], group.figures[high]]
+        units = "every unit" if every else describe_units(compiled.org, group.units)
+        position = _culprit(compiled, figures)
+        problems.add(position, "ordering",
+                     f"version {compiled.version}, for {units}: {low} must be {word} {high} "
+                     f"({direction}), but {figure_list(compiled.org, figures)}")
+
+
+def _culprit(compiled: CompiledPolicy, figures: list[FigureSource]) -> Position:
+    """The figure written last: a unit setting, else the latest version's default."""
+    versions = [version for version, _ in compiled.policy.lineage]
+
+    def recency(figure: FigureSource) -> tuple[bool, int]:
+        rank = versions.index(figure.version) if figure.version in versions else -1
+        return figure.setting is not None, rank
+
+    return max(figures, key=recency).position

@@ -335,20 +335,25 @@ class _Compiler:
             if value is not None:
                 defaults[self.fields[name].key] = value
         per_unit_settings: dict[str, dict[str, EngineValue]] = {}
+        set_in: dict[str, dict[str, str]] = {}
         for setting in self.policy.settings:
             for unit in setting.units:
                 if unit not in self.org.units:
                     self.problems.add(setting.position, "unknown_unit", self.unknown_unit(unit))
                     continue
                 target = per_unit_settings.setdefault(unit, {})
+                written_in = set_in.setdefault(unit, {})
                 for name, raw in setting.values.items():
                     value = self.parameter_value(name, raw, setting.position)
                     if value is None:
                         continue
-                    if self.fields[name].key in target:
+                    # A later version's setting replaces an earlier one's; twice in
+                    # one file is a mistake.
+                    if written_in.get(name) == setting.position.file:
                         self.problems.add(setting.position, "duplicate_setting",
                                           f"{name!r} is set twice for unit {unit!r}")
                     target[self.fields[name].key] = value
+                    written_in[name] = setting.position.file
         by_unit: dict[str, dict[str, EngineValue]] = {}
         for code in self.org.units:
             resolved = dict(defaults)

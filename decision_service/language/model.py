@@ -25,6 +25,7 @@ HIT_POLICIES: tuple[HitPolicy, ...] = (
     "scorecard",
 )
 Scalar = str | int | float | bool
+Measure = Literal["usd", "percent", "days"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class InputDecl:
     exclusive_minimum: bool = False
     default: Scalar | list[str] | None = None
     description: Text | None = None
+    label: Text | None = None  # the short name reasons use: 毛利率 / gross margin
+    measure: Measure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class ParameterDecl:
     position: Position
     ordering: str | None = None
     description: Text | None = None
+    measure: Measure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +91,26 @@ class UnitSetting:
 
 
 @dataclass(frozen=True, slots=True)
+class ParameterOrdering:
+    """Parameters that must rank in this order for every unit (after its settings),
+    e.g. value limits rise from SYSTEM_DEPT to BG and margin floors fall."""
+
+    names: tuple[str, ...]
+    direction: Literal["rising", "falling"]
+    strict: bool
+    position: Position
+    note: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DerivedField:
     """A field computed before the tables run: for now only a sum of fields."""
 
     name: str
     sum_of: tuple[str, ...]
     position: Position
+    label: Text | None = None
+    measure: Measure | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +130,7 @@ class HistoryTotal:
     where_output: dict[str, str]
     window_days: int
     position: Position
+    label: Text | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +218,13 @@ class Policy:
     outputs: dict[str, OutputDecl]
     tables: tuple[Table, ...]
     source_file: str
+    orderings: tuple[ParameterOrdering, ...] = ()
+    # (version, file) of every version this one is built from, first version
+    # first: says "set in version 2" for a figure positioned in that file.
+    lineage: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def version_of_file(self, file: str) -> str | None:
+        return next((version for version, name in self.lineage if name == file), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +242,7 @@ class OrgTree:
     units: dict[str, Unit]
     orderings: dict[str, Ordering]
     version: str
+    level_names: dict[str, Text] = field(default_factory=dict)
 
     def chain(self, code: str) -> tuple[str, ...]:
         """The unit and every unit above it, top first (HQ, region, office)."""
@@ -246,3 +273,39 @@ class PolicyCase:
     rules: list[str] | None = None  # rule ids expected to fire, in order
     prior_total: float = 0.0
     today: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """A version held to some units (A11 staged rollout): elsewhere the one before it."""
+
+    policy: str
+    version: str
+    units: tuple[str, ...]  # offices or regions; a region covers its offices
+    position: Position  # of the activation entry
+    unit_positions: tuple[Position, ...]
+    version_position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowCandidate:
+    """A candidate evaluated beside the answer, never answered.
+
+    ``version`` alone: that version of the live set, whatever the dates say.
+    ``policies``: another policy directory (relative to the live one); its version
+    in force on the decision date, or ``version`` when given."""
+
+    policy: str
+    version: str | None
+    policies: str | None
+    position: Position
+    candidate_position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """``rollout.yaml``: what is staged and shadowed. Absent: dates alone decide."""
+
+    activations: tuple[Activation, ...] = ()
+    shadows: tuple[ShadowCandidate, ...] = ()
+    source_file: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import reprlib
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import cerberus
 
@@ -26,6 +26,7 @@ from decision_service.language.model import (
     OutputDecl,
     OutputValue,
     ParameterDecl,
+    ParameterOrdering,
     Policy,
     PolicyCase,
     PolicyMeta,
@@ -169,7 +170,11 @@ def load_org(text: str, file: str) -> OrgTree:
         "levels": Ordering("levels", tuple(org["levels"])),
         "grades": Ordering("grades", tuple(org["grades"])),
     }
-    return OrgTree(units=units, orderings=orderings, version=str(org["version"]))
+    level_names: dict[str, Text] = {}
+    for code, node in (org.get("level_names") or {}).items():
+        level_names[code] = _text(node) or Text(code, code)
+    return OrgTree(units=units, orderings=orderings, version=str(org["version"]),
+                   level_names=level_names)
 
 
 # ---------------------------------------------------------------------------
@@ -215,13 +220,29 @@ def _check_output_value(value: Any, pos: Position, problems: Problems) -> None:
 def load_policy(text: str, file: str) -> Policy | PolicyExtension:
     """Parse one policy file: a whole policy, or a version that ``extends`` another."""
     doc = parse_yaml(text, file)
-    if isinstance(doc, dict) and isinstance(doc.get("policy"), dict) and "extends" in doc["policy"]:
-        return _extension(doc, file)
-    check_shape(doc, shapes.POLICY, file)
     top = Position(file, 1, 1)
+    if isinstance(doc, dict) and isinstance(doc.get("policy"), dict) and "extends" in doc["policy"]:
+        check_shape(doc, shapes.POLICY_EXTENSION, file)
+        params = doc.get("parameters") or PosDict()
+        return PolicyExtension(
+            meta=_meta(doc, file),
+            extends=str(doc["policy"]["extends"]),
+            parameter_defaults=dict(params),
+            parameter_positions={k: _val_pos(params, k, top) for k in params},
+            source_file=file,
+        )
+    return policy_from_doc(doc, file)
+
+
+def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = ()) -> Policy:
+    """A full policy from its parsed document (a file, or a version merged onto its base),
+    one section after another."""
+    top = Position(file, 1, 1)
+    check_shape(doc, shapes.POLICY, file)
     problems = Problems()
+    meta = _meta(doc, file)
     policy = Policy(
-        meta=_meta(doc, file),
+        meta=meta,
         inputs=_inputs(doc, top),
         parameters=_parameters(doc, top),
         settings=_settings(doc, top),
@@ -230,25 +251,14 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
         outputs=_outputs(doc, top, problems),
         tables=tuple(_table(table_doc, top, problems) for table_doc in doc.get("tables") or []),
         source_file=file,
+        orderings=_orderings(doc.get("orderings") or PosList(), top),
+        lineage=lineage or ((meta.version, file),),
     )
     problems.raise_if_any()
     return policy
 
 
-def _extension(doc: dict[str, Any], file: str) -> PolicyExtension:
-    check_shape(doc, shapes.POLICY_EXTENSION, file)
-    top = Position(file, 1, 1)
-    params = doc.get("parameters") or PosDict()
-    return PolicyExtension(
-        meta=_meta(doc, file),
-        extends=str(doc["policy"]["extends"]),
-        parameter_defaults=dict(params),
-        parameter_positions={k: _val_pos(params, k, top) for k in params},
-        source_file=file,
-    )
-
-
-def _inputs(doc: dict[str, Any], top: Position) -> dict[str, InputDecl]:
+def _inputs(doc: Any, top: Position) -> dict[str, InputDecl]:
     inputs: dict[str, InputDecl] = {}
     for name, spec in (doc.get("inputs") or {}).items():
         pos = _val_pos(doc["inputs"], name, top)
@@ -267,11 +277,13 @@ def _inputs(doc: dict[str, Any], top: Position) -> dict[str, InputDecl]:
             default=list(spec["default"]) if isinstance(spec.get("default"), list)
             else spec.get("default"),
             description=_text(spec.get("description")),
+            label=_text(spec.get("label")),
+            measure=spec.get("measure"),
         )
     return inputs
 
 
-def _parameters(doc: dict[str, Any], top: Position) -> dict[str, ParameterDecl]:
+def _parameters(doc: Any, top: Position) -> dict[str, ParameterDecl]:
     parameters: dict[str, ParameterDecl] = {}
     for name, spec in (doc.get("parameters") or {}).items():
         parameters[name] = ParameterDecl(
@@ -281,11 +293,12 @@ def _parameters(doc: dict[str, Any], top: Position) -> dict[str, ParameterDecl]:
             position=_val_pos(doc["parameters"], name, top),
             ordering=spec.get("ordering"),
             description=_text(spec.get("description")),
+            measure=spec.get("measure"),
         )
     return parameters
 
 
-def _settings(doc: dict[str, Any], top: Position) -> tuple[UnitSetting, ...]:
+def _settings(doc: Any, top: Position) -> tuple[UnitSetting, ...]:
     return tuple(
         UnitSetting(
             units=tuple(s["units"]),
@@ -297,14 +310,15 @@ def _settings(doc: dict[str, Any], top: Position) -> tuple[UnitSetting, ...]:
     )
 
 
-def _derived(doc: dict[str, Any], top: Position) -> dict[str, DerivedField]:
+def _derived(doc: Any, top: Position) -> dict[str, DerivedField]:
     return {
-        name: DerivedField(name, tuple(spec["sum"]), _val_pos(doc["derived"], name, top))
+        name: DerivedField(name, tuple(spec["sum"]), _val_pos(doc["derived"], name, top),
+                           _text(spec.get("label")), spec.get("measure"))
         for name, spec in (doc.get("derived") or {}).items()
     }
 
 
-def _history(doc: dict[str, Any], top: Position) -> dict[str, HistoryTotal]:
+def _history(doc: Any, top: Position) -> dict[str, HistoryTotal]:
     return {
         name: HistoryTotal(
             name=name,
@@ -314,12 +328,13 @@ def _history(doc: dict[str, Any], top: Position) -> dict[str, HistoryTotal]:
             where_output={k: str(v) for k, v in spec["where_output"].items()},
             window_days=int(spec["window_days"]),
             position=_val_pos(doc["history"], name, top),
+            label=_text(spec.get("label")),
         )
         for name, spec in (doc.get("history") or {}).items()
     }
 
 
-def _outputs(doc: dict[str, Any], top: Position, problems: Problems) -> dict[str, OutputDecl]:
+def _outputs(doc: Any, top: Position, problems: Problems) -> dict[str, OutputDecl]:
     outputs: dict[str, OutputDecl] = {}
     for name, spec in (doc.get("outputs") or {}).items():
         pos = _val_pos(doc["outputs"], name, top)
@@ -339,6 +354,18 @@ def _outputs(doc: dict[str, Any], top: Position, problems: Problems) -> dict[str
             description=_text(spec.get("description")),
         )
     return outputs
+
+
+def _orderings(nodes: Any, top: Position) -> tuple[ParameterOrdering, ...]:
+    out = []
+    for index, node in enumerate(nodes):
+        direction: Literal["rising", "falling"] = "rising" if "rising" in node else "falling"
+        out.append(ParameterOrdering(
+            names=tuple(node[direction]), direction=direction,
+            strict=bool(node.get("strict", True)),
+            position=nodes.item_positions[index] if isinstance(nodes, PosList) else top,
+            note=_text(node.get("note"))))
+    return tuple(out)
 
 
 def _cells(node: Any, top: Position) -> tuple[dict[str, str], dict[str, Position]]:

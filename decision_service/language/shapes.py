@@ -27,6 +27,8 @@ UNARY_TESTS: dict[str, Any] = {
     "keysrules": NAME,
     "valuesrules": {"type": SCALAR_TYPES, "nullable": False},
 }
+# How reasons write a value: 2,500万美元 / USD 25M, 31%, 90天 / 90 days.
+MEASURE: dict[str, Any] = {"type": "string", "allowed": ["usd", "percent", "days"]}
 BOUND: dict[str, Any] = {"type": ["number", "string"]}
 
 INPUT: dict[str, Any] = {
@@ -47,6 +49,8 @@ INPUT: dict[str, Any] = {
         "exclusive_min": {"type": "boolean"},
         "default": {"type": ["string", "number", "boolean", "list"], "nullable": True},
         "description": TEXT,
+        "label": TEXT,
+        "measure": MEASURE,
     },
 }
 
@@ -57,6 +61,7 @@ PARAMETER: dict[str, Any] = {
         "ordering": {"type": "string"},
         "default": {"type": ["number", "string"], "required": True},
         "description": TEXT,
+        "measure": MEASURE,
     },
 }
 
@@ -83,10 +88,13 @@ OUTPUT: dict[str, Any] = {
     },
 }
 
+RULE_ID: dict[str, Any] = {"type": "string", "regex": r"[A-Za-z0-9_.\-]+"}
 RULE: dict[str, Any] = {
     "type": "dict",
     "schema": {
-        "id": {"type": "string", "regex": r"[A-Za-z0-9_.\-]+"},
+        # Required: reasons, cases, the log and the CRM's texts name rules by id,
+        # so an id must not change when a rule is inserted before it.
+        "id": {**RULE_ID, "required": True},
         "when": UNARY_TESTS,
         "then": OUTPUT_VALUE,
         "score": {"type": "number"},
@@ -122,6 +130,23 @@ TABLE: dict[str, Any] = {
             },
         },
         "rules": {"type": "list", "required": True, "minlength": 1, "schema": RULE},
+    },
+}
+
+# `orderings:` declares how parameters must rank for every unit after its
+# settings, e.g. value limits rise from SYSTEM_DEPT to BG, margin floors fall.
+ORDERINGS: dict[str, Any] = {
+    "type": "list",
+    "schema": {
+        "type": "dict",
+        "schema": {
+            "rising": {"type": "list", "minlength": 2, "schema": NAME,
+                       "excludes": "falling", "required": True},
+            "falling": {"type": "list", "minlength": 2, "schema": NAME,
+                        "excludes": "rising", "required": True},
+            "strict": {"type": "boolean"},
+            "note": TEXT,
+        },
     },
 }
 
@@ -161,7 +186,8 @@ POLICY: dict[str, Any] = {
         "keysrules": NAME,
         "valuesrules": {
             "type": "dict",
-            "schema": {"sum": {"type": "list", "required": True, "minlength": 1, "schema": NAME}},
+            "schema": {"sum": {"type": "list", "required": True, "minlength": 1, "schema": NAME},
+                       "label": TEXT, "measure": MEASURE},
         },
     },
     "history": {
@@ -175,23 +201,53 @@ POLICY: dict[str, Any] = {
                 "where_input": {**UNARY_TESTS, "required": True},
                 "where_output": {**UNARY_TESTS, "required": True},
                 "window_days": {"type": "integer", "required": True, "min": 0},
+                "label": TEXT,
             },
         },
     },
     "outputs": {"type": "dict", "keysrules": NAME, "valuesrules": OUTPUT},
     "tables": {"type": "list", "schema": TABLE},
+    "orderings": ORDERINGS,
 }
 
-# A later version that only moves figures: `extends` the base and overrides
-# parameter defaults (A11: version 2 raises two limits and changes nothing else).
-POLICY_EXTENSION: dict[str, Any] = {
-    "policy": POLICY_META,
+
+def _optional(schema: dict[str, Any]) -> dict[str, Any]:
+    """The same shape with nothing required: a version writes only what changes."""
+    return {key: {k: v for k, v in rule.items() if k != "required"}
+            for key, rule in schema.items()}
+
+
+PLACEMENT: dict[str, Any] = {
+    "before": {"type": "string"},
+    "after": {"type": "string", "excludes": "before"},
+    "remove": {"type": "boolean"},
+}
+VERSION_RULE: dict[str, Any] = {
+    "type": "dict",
+    "schema": {**RULE["schema"], **PLACEMENT},
+}
+VERSION_TABLE: dict[str, Any] = {
+    "type": "dict",
+    "schema": {**_optional(TABLE["schema"]), "id": TABLE["schema"]["id"],
+               "rules": {"type": "list", "minlength": 1, "schema": VERSION_RULE},
+               **PLACEMENT},
+}
+VERSION_INPUT: dict[str, Any] = {"type": "dict", "schema": _optional(INPUT["schema"])}
+
+# A later version (`extends:`) uses the sections of a full policy; what it
+# writes adds or replaces by name, unit or id (see ``versions.py``). A bare
+# number under `parameters` moves that parameter's default.
+POLICY_VERSION: dict[str, Any] = {
+    **POLICY,
     "parameters": {
         "type": "dict",
         "keysrules": NAME,
-        "valuesrules": {"type": ["number", "string"]},
+        "valuesrules": {"type": ["number", "string", "dict"]},
     },
+    "inputs": {"type": "dict", "keysrules": NAME, "valuesrules": VERSION_INPUT},
+    "tables": {"type": "list", "schema": VERSION_TABLE},
 }
+POLICY_EXTENSION = POLICY_VERSION
 
 ORG: dict[str, Any] = {
     "org": {
@@ -200,6 +256,7 @@ ORG: dict[str, Any] = {
         "schema": {
             "version": {"type": "string", "required": True},
             "levels": {**CODE_LIST, "required": True, "minlength": 1},
+            "level_names": {"type": "dict", "valuesrules": TEXT},
             "grades": {**CODE_LIST, "required": True, "minlength": 1},
             "headquarters": {
                 "type": "dict",
@@ -268,6 +325,38 @@ CASES: dict[str, Any] = {
                 "expect_error": {"type": "list", "schema": {"type": "string"}},
                 "prior_total": {"type": "number"},
                 "today": {"type": "date"},
+            },
+        },
+    },
+}
+
+ROLLOUT: dict[str, Any] = {
+    "activation": {
+        "type": "list",
+        "schema": {
+            "type": "dict",
+            "schema": {
+                "policy": {"type": "string", "required": True, "empty": False},
+                "version": {"type": "string", "required": True, "empty": False},
+                "units": {**CODE_LIST, "required": True, "minlength": 1},
+            },
+        },
+    },
+    "shadow": {
+        "type": "list",
+        "schema": {
+            "type": "dict",
+            "schema": {
+                "policy": {"type": "string", "required": True, "empty": False},
+                "candidate": {
+                    "type": "dict",
+                    "required": True,
+                    "minlength": 1,
+                    "schema": {
+                        "version": {"type": "string", "empty": False},
+                        "policies": {"type": "string", "empty": False},
+                    },
+                },
             },
         },
     },

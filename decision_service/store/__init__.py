@@ -62,6 +62,11 @@ def open_store(url: str, timeout: float = 5.0) -> DecisionStore:
       optionally with ``?schema=name`` to keep the log in its own schema; any other
       query parameters are passed to libpq.
 
+    Both take ``pool_max_size`` (reader connections open at most, default 8) and
+    PostgreSQL ``pool_min_size`` (kept open, default 1) as query parameters, e.g.
+    ``sqlite:///log.db?pool_max_size=4``.  A reader that finds every connection in
+    use waits up to ``timeout`` and then gets a ``StoreError``.
+
     ``timeout``: seconds a statement may wait for a lock (SQLite busy_timeout,
     PostgreSQL lock_timeout and statement_timeout) before failing fast.
     Raises ``StoreError`` for any other URL or if the database can't be opened.
@@ -71,25 +76,46 @@ def open_store(url: str, timeout: float = 5.0) -> DecisionStore:
     if not sep:
         raise StoreError(f"not a store URL: {url!r} (expected sqlite:///... or postgresql://...)")
     if scheme == "sqlite":
-        if not rest.startswith("/") or len(rest) < 2:
+        path, _, query_text = rest.partition("?")
+        if not path.startswith("/") or len(path) < 2:
             raise StoreError(f"SQLite URL needs a file path: {url!r} (sqlite:///path/to/file.db)")
+        query = parse_qsl(query_text, keep_blank_values=True)
+        sizes = _pool_sizes(query, url, allowed=("pool_max_size",))
         from .sqlite import SQLiteStore
 
-        return _checked(SQLiteStore(rest[1:], busy_timeout=timeout))
+        return _checked(SQLiteStore(path[1:], busy_timeout=timeout, **sizes))
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
         schemas = [value for key, value in query if key == "schema"]
-        conninfo = urlunsplit(
-            parts._replace(
-                scheme="postgresql", query=urlencode([(k, v) for k, v in query if k != "schema"])
-            )
-        )
+        sizes = _pool_sizes(query, url, allowed=("pool_min_size", "pool_max_size"))
+        passed = [(k, v) for k, v in query if k != "schema" and k not in _POOL_OPTIONS]
+        conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(passed)))
         from .postgres import PostgresStore
 
         return _checked(PostgresStore(conninfo, schema=schemas[-1] if schemas else None,
-                                      timeout=timeout))
+                                      timeout=timeout, **sizes))
     raise StoreError(f"unsupported store URL scheme {scheme!r} in {url!r}")
+
+
+_POOL_OPTIONS = ("pool_min_size", "pool_max_size")
+
+
+def _pool_sizes(query: list[tuple[str, str]], url: str,
+                allowed: tuple[str, ...]) -> dict[str, int]:
+    """The reader pool options of a store URL, each a whole number."""
+    sizes: dict[str, int] = {}
+    for key, value in query:
+        if key in _POOL_OPTIONS and key not in allowed:
+            raise StoreError(f"{key} does not apply to {url.partition(':')[0]} URLs")
+        if key not in allowed:
+            if url.startswith("sqlite"):
+                raise StoreError(f"unknown SQLite URL option {key!r} (known: pool_max_size)")
+            continue
+        if not value.isdigit():
+            raise StoreError(f"{key} in the store URL must be a whole number, not {value!r}")
+        sizes[key] = int(value)
+    return sizes
 
 
 def _checked(store: DecisionStore) -> DecisionStore:

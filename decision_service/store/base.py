@@ -9,7 +9,7 @@ few read queries.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -199,6 +199,36 @@ class DecisionStore(ABC):
                 raise StoreError(f"record {row.decision_id} is unreadable: {row.error}")
             yield row.record
 
+    # -- shadows: candidates' decisions, written after their decision, outside the chain
+
+    @abstractmethod
+    def record_shadows(self, shadows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Attach each shadow result to the decision with that id (one transaction)."""
+
+    @abstractmethod
+    def shadows_of(self, decision_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The shadow results of those decisions that have one, by decision id."""
+
+    def iter_shadowed(
+        self, since: datetime | None = None, policy: str | None = None
+    ) -> Iterator[tuple[DecisionRecord, dict[str, Any]]]:
+        """Each logged decision that has a shadow result, with it, in chain order."""
+        page: list[DecisionRecord] = []
+        for record in self.iter_records(since, policy):
+            page.append(record)
+            if len(page) == _PAGE_SIZE:
+                yield from self._with_shadows(page)
+                page = []
+        yield from self._with_shadows(page)
+
+    def _with_shadows(
+        self, records: list[DecisionRecord]
+    ) -> Iterator[tuple[DecisionRecord, dict[str, Any]]]:
+        found = self.shadows_of([r.decision_id for r in records]) if records else {}
+        for record in records:
+            if record.decision_id in found:
+                yield record, found[record.decision_id]
+
     def verify_chain(self) -> list[ChainProblem]:
         """Recompute every hash and link; an empty list means the log is intact.
 
@@ -269,7 +299,13 @@ class DecisionStore(ABC):
     # -- policy bundles --------------------------------------------------------
 
     def save_bundle(self, bundle_hash: str, texts: Mapping[str, str]) -> None:
-        """Keep the policy texts behind ``bundle_hash`` (once; saving again does nothing)."""
+        """Keep the policy texts behind ``bundle_hash`` (once; saving again does nothing).
+
+        A bundle already kept costs a read, not a write: a log that can no longer be
+        written to still starts, and its decisions — not its start — answer 503.
+        """
+        if self._get_bundle(bundle_hash) is not None:
+            return
         payload = orjson.dumps(dict(sorted(texts.items()))).decode()
         self._save_bundle(bundle_hash, payload, datetime.now(UTC))
 

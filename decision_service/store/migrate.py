@@ -77,12 +77,19 @@ def upgrade_postgres(connect: Callable[[], psycopg.Connection[Any]], schema: str
                 text("SELECT pg_advisory_xact_lock(:cls, hashtext(:name))"),
                 {"cls": PG_MIGRATION_LOCK_CLASS, "name": schema or ""},
             )
-            if schema is not None:
+            if schema is not None and not _schema_exists(conn, schema):
                 # Under the lock: concurrent CREATE SCHEMA IF NOT EXISTS can still
-                # fail on the catalog's unique index.
+                # fail on the catalog's unique index.  Only when missing: a role
+                # without CREATE on the database may use a schema made for it.
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             command.upgrade(_config(conn), "head")
     except (SQLAlchemyError, CommandError) as exc:
         raise StoreError(f"schema migration failed: {exc}") from exc
     finally:
         engine.dispose()
+
+
+def _schema_exists(conn: Connection, schema: str) -> bool:
+    found = conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :name"),
+                         {"name": schema}).first()
+    return found is not None

@@ -19,11 +19,11 @@ import orjson
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import set_json_loads
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import migrate
 from .base import AggregateQuery, AppendSession, DecisionStore, StoredRow, stored_row
 from .errors import StoreError
-from .pool import ConnectionPool
 from .record import GENESIS_HASH, DecisionRecord
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -129,15 +129,20 @@ class PostgresStore(DecisionStore):
     """
 
     def __init__(self, conninfo: str, *, schema: str | None = None, max_batch: int = 512,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, pool_min_size: int = 1, pool_max_size: int = 8) -> None:
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise StoreError(f"invalid schema name {schema!r}: use [a-z_][a-z0-9_]*")
         self.schema = schema
         self._conninfo = conninfo
         try:
-            options = str(conninfo_to_dict(conninfo).get("options") or "")
+            params = conninfo_to_dict(conninfo)
         except psycopg.ProgrammingError as exc:
             raise StoreError(f"invalid PostgreSQL connection string: {exc}") from exc
+        options = str(params.get("options") or "")
+        # Names this log's sessions in pg_stat_activity unless the URL names them.
+        self._application_name = str(params.get("application_name")
+                                     or f"decision-service/{schema or 'default'}")
+        self._timeout = timeout
         options += " -c TimeZone=UTC -c synchronous_commit=on"
         # A locked table or a stuck statement answers a fast 503, not a request held
         # for as long as the lock.
@@ -155,34 +160,60 @@ class PostgresStore(DecisionStore):
         if row is None or row[0] is None:
             raise StoreError("no current schema for the decision log")
         chain_key = int(row[0])
-        self._readers: ConnectionPool[Connection] = ConnectionPool(
-            lambda: self._connect(autocommit=True), psycopg.Connection.close
-        )
+        self._readers = self._reader_pool(pool_min_size, pool_max_size)
         super().__init__(
             lambda: _PostgresAppend(self._connect(autocommit=False), chain_key),
             max_batch=max_batch,
         )
 
     def _connect(self, *, autocommit: bool) -> Connection:
-        conn = psycopg.connect(self._conninfo, autocommit=autocommit, options=self._options)
+        conn = psycopg.connect(self._conninfo, autocommit=autocommit, options=self._options,
+                               application_name=self._application_name)
         set_json_loads(orjson.loads, conn)  # same parser as the canonical form
         return conn
+
+    def _reader_pool(self, min_size: int, max_size: int) -> ConnectionPool[Connection]:
+        """At most ``max_size`` reader sessions, each with the log's session settings
+        (search_path, lock and statement timeouts, UTC, synchronous commit); a reader
+        beyond that waits up to the store timeout for one, then gets a StoreError."""
+        if max_size < 1 or not 0 <= min_size <= max_size:
+            raise StoreError(f"reader pool sizes must satisfy 0 <= pool_min_size ({min_size}) "
+                             f"<= pool_max_size ({max_size}) and pool_max_size >= 1")
+
+        def configure(conn: Connection) -> None:
+            set_json_loads(orjson.loads, conn)
+
+        return ConnectionPool(
+            self._conninfo, min_size=min_size, max_size=max_size, timeout=self._timeout,
+            kwargs={"autocommit": True, "options": self._options,
+                    "application_name": self._application_name},
+            configure=configure, name=f"{self._application_name}/readers", open=True,
+        )
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             with self._readers.connection() as conn:
                 return conn.execute(sql, params).fetchall()
+        except PoolTimeout as exc:
+            raise StoreError(self._pool_exhausted()) from exc
         except psycopg.OperationalError:
             # Idle pooled connections may have been dropped by the server (restart,
-            # idle timeout).  Reads are idempotent: retry once on a new connection.
-            self._readers.discard_idle()
+            # idle timeout); the pool discards a broken one when it comes back and
+            # checks the others.  Reads are idempotent: retry once.
+            self._readers.check()
         except psycopg.Error as exc:
             raise StoreError(f"reading the decision log failed: {exc}") from exc
         try:
             with self._readers.connection() as conn:
                 return conn.execute(sql, params).fetchall()
+        except PoolTimeout as exc:
+            raise StoreError(self._pool_exhausted()) from exc
         except psycopg.Error as exc:
             raise StoreError(f"reading the decision log failed: {exc}") from exc
+
+    def _pool_exhausted(self) -> str:
+        return (f"no reader connection to the decision log came free within "
+                f"{self._timeout:g} s (all {self._readers.max_size} in use)")
 
     def get(self, decision_id: str) -> DecisionRecord | None:
         rows = self._query(
@@ -231,3 +262,20 @@ class PostgresStore(DecisionStore):
 
     def _close_readers(self) -> None:
         self._readers.close()
+
+    # -- shadows -------------------------------------------------------------
+
+    def record_shadows(self, shadows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        rows = [(orjson.dumps(shadow).decode(), decision_id) for decision_id, shadow in shadows]
+        try:
+            with self._readers.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE decisions SET shadow = %s::json WHERE decision_id = %s", rows)
+        except psycopg.Error as exc:
+            raise StoreError(f"recording shadow results failed: {exc}") from exc
+
+    def shadows_of(self, decision_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        rows = self._query(
+            "SELECT decision_id, shadow FROM decisions WHERE decision_id = ANY(%s::text[]) "
+            "AND shadow IS NOT NULL", (list(decision_ids),))
+        return {decision_id: shadow for decision_id, shadow in rows}

@@ -22,7 +22,7 @@ import orjson
 from . import migrate
 from .base import AggregateQuery, AppendSession, DecisionStore, StoredRow, stored_row
 from .errors import StoreError
-from .pool import ConnectionPool
+from .pool import DEFAULT_MAX_SIZE, ConnectionPool
 from .record import GENESIS_HASH, DecisionRecord
 
 _COLUMNS = (
@@ -147,7 +147,8 @@ class SQLiteStore(DecisionStore):
     """Decision log in the SQLite file at ``path`` (created, with parents, if missing)."""
 
     def __init__(
-        self, path: str | Path, *, busy_timeout: float = 5.0, max_batch: int = 512
+        self, path: str | Path, *, busy_timeout: float = 5.0, max_batch: int = 512,
+        pool_max_size: int = DEFAULT_MAX_SIZE,
     ) -> None:
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise StoreError("the SQLite decision log needs a file path")
@@ -161,7 +162,8 @@ class SQLiteStore(DecisionStore):
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite decision log {self.path}: {exc}") from exc
         self._readers: ConnectionPool[sqlite3.Connection] = ConnectionPool(
-            self._connect, sqlite3.Connection.close
+            self._connect, sqlite3.Connection.close, max_size=pool_max_size,
+            timeout=busy_timeout,
         )
         super().__init__(lambda: _SQLiteAppend(self._connect(), self._check_file),
                          max_batch=max_batch)
@@ -279,3 +281,28 @@ class SQLiteStore(DecisionStore):
 
     def _close_readers(self) -> None:
         self._readers.close()
+
+    # -- shadows -------------------------------------------------------------
+
+    def record_shadows(self, shadows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        rows = [(orjson.dumps(shadow).decode(), decision_id) for decision_id, shadow in shadows]
+        with self._reader() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("UPDATE decisions SET shadow = ? WHERE decision_id = ?", rows)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def shadows_of(self, decision_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(decision_ids), _IDS_PER_QUERY):
+            chunk = list(decision_ids[start : start + _IDS_PER_QUERY])
+            marks = ", ".join("?" * len(chunk))
+            with self._reader() as conn:
+                rows = conn.execute(
+                    f"SELECT decision_id, shadow FROM decisions WHERE decision_id IN ({marks}) "
+                    "AND shadow IS NOT NULL", chunk).fetchall()
+            found.update((decision_id, orjson.loads(shadow)) for decision_id, shadow in rows)
+        return found

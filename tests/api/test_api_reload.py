@@ -17,8 +17,8 @@ URL = "/v1/decisions/authorization"
 def _raise_office_limit(policies: Path) -> None:
     path = policies / "authorization" / "authorization.v1.yaml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("office_value_limit: {type: number, default: 20000000}",
-                                 "office_value_limit: {type: number, default: 40000000}"),
+    path.write_text(text.replace("type: number, default: 20000000}",
+                                 "type: number, default: 40000000}"),
                     encoding="utf-8")
 
 

@@ -39,15 +39,3 @@ def policies_copy(tmp_path: Path) -> Path:
     target = tmp_path / "policies"
     shutil.copytree(POLICIES, target)
     return target
-
-
-@pytest.fixture(scope="session", autouse=True)
-def private_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The user config directory (checkpoint key and checkpoints by default) of this run."""
-    home = tmp_path_factory.mktemp("config")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CONFIG_HOME", str(home))
-        for name in ("DECISION_SERVICE_CHECKPOINT_KEY_FILE", "DECISION_SERVICE_CHECKPOINT_KEY",
-                     "DECISION_SERVICE_CHECKPOINT_DIR"):
-            patch.delenv(name, raising=False)
-        yield home

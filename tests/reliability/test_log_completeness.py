@@ -39,13 +39,13 @@ def _sql(db: str, *statements: str) -> None:
 
 
 def test_the_first_start_makes_a_key_apart_from_the_log_and_signs_the_head(
-        tmp_path: Path, private_config_dir: Path) -> None:
+        tmp_path: Path, private_user_dirs: Path) -> None:
     db = f"sqlite:///{tmp_path / 'data' / 'decisions.db'}"
     _log_five(db)
     config = checkpoint_config(db)
     assert config.key_file is not None and config.key_file.is_file()
     assert config.key_file.parent != tmp_path / "data"
-    assert private_config_dir in config.key_file.parents
+    assert private_user_dirs in config.key_file.parents
     note = latest_note(config.file)
     assert note is not None and note.split("\n")[1] == "5"
 
@@ -101,3 +101,13 @@ def test_a_restart_that_finds_the_sqlite_log_gone_refuses_without_new_log(
     with client(db, new_log=True) as app:
         assert app.post(URL, json=deal()).status_code == 200
     assert CliRunner().invoke(cli, ["verify-log", "--db", db]).exit_code == 0
+
+
+def test_the_suite_keeps_the_default_log_and_key_out_of_the_users_home(
+        private_user_dirs: Path) -> None:
+    from decision_service.locations import default_db_url
+
+    assert str(private_user_dirs) in default_db_url()
+    assert checkpoint_config(default_db_url()).key_file is not None
+    key_file = checkpoint_config(default_db_url()).key_file
+    assert key_file is not None and private_user_dirs in key_file.parents

@@ -57,11 +57,14 @@ tables:
     outputs: [level]
     monotonic: {value: increasing}
     rules:
-      - when: {value: "<= office_limit"}
+      - id: T.office
+        when: {value: "<= office_limit"}
         then: OFFICE
-      - when: {value: "<= region_limit"}
+      - id: T.region
+        when: {value: "<= region_limit"}
         then: REGION
-      - when: {value: "> region_limit"}
+      - id: T.company
+        when: {value: "> region_limit"}
         then: COMPANY
 """
 

@@ -81,18 +81,18 @@ def test_validate_broken_copy_exits_2_with_file_line_column(policies_copy: Path)
 @pytest.mark.slow
 def test_validate_broken_copy_json_lists_each_problem(policies_copy: Path) -> None:
     path = policies_copy / "authorization" / "authorization.v1.yaml"
-    group = "  business_group: {type: enum, values: [CARRIER, ENTERPRISE], default: CARRIER}\n"
+    group = "  customer_id: {type: string, description: {zh: 客户编码, en: Customer id}}\n"
     text = edit(path, group, group + group)
     result = cli("validate", str(policies_copy), "--format", "json")
     assert result.exit_code == 2
     body = json.loads(result.stdout)
     assert body["ok"] is False
     [problem] = [p for p in body["problems"] if p["code"] == "duplicate_key"]
-    line, column = at(text, "business_group:", nth=2)
+    line, column = at(text, "customer_id:", nth=2)
     assert problem == {"file": "authorization/authorization.v1.yaml", "line": line,
                        "column": column, "code": "duplicate_key",
                        "message": problem["message"]}
-    assert "'business_group' appears twice" in problem["message"]
+    assert "'customer_id' appears twice" in problem["message"]
 
 
 @pytest.mark.slow
@@ -265,8 +265,9 @@ def test_eval_through_the_installed_command_reads_stdin(shipped: PolicySet) -> N
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("lang", "fragments"), [
-    ("en", ["advance payment 15% ≥ 10%: REGION", "OFFICE would do"]),
-    ("zh", ["预付款 15% ≥ 10%：地区部", "OFFICE 即可"]),
+    ("en", ["advance payment 15% is below the country-office advance-payment floor 20%: "
+            "the region approves", "the LTC pilot office"]),
+    ("zh", ["预付款比例 15% 低于代表处预付款下限 20%，须地区部审批", "德国代表处（LTC试点）"]),
 ])
 def test_explain_prints_reasons_and_lower_routes_in_the_language_asked(
         lang: str, fragments: list[str]) -> None:
@@ -303,3 +304,33 @@ def test_schema_of_authorization_is_a_json_schema_of_its_inputs() -> None:
 def test_schema_of_an_unknown_policy_exits_2() -> None:
     result = cli("schema", "nonsense")
     assert result.exit_code == 2
+
+
+def test_show_resolves_figures_per_unit_so_fr_and_de_differ_where_de_sets_them() -> None:
+    wide = CliRunner(env={"COLUMNS": "250"})
+    fr = wide.invoke(app, ["show", "authorization", "--unit", "FR", "--version", "1"])
+    de = wide.invoke(app, ["show", "authorization", "--unit", "DE", "--version", "1"])
+    assert fr.exit_code == de.exit_code == 0, fr.output + de.output
+    assert "USD 20M" in fr.stdout and "USD 50M" not in fr.stdout
+    assert "USD 50M" in de.stdout and "setting for DE Germany" in de.stdout
+    assert "<= USD 50M" in de.stdout and "<= USD 20M" in fr.stdout
+    fr_lines = set(fr.stdout.splitlines())
+    de_lines = set(de.stdout.splitlines())
+    assert any("25%" in line for line in de_lines - fr_lines)
+
+
+def test_show_diff_says_what_version_2_changes_in_business_words() -> None:
+    result = cli("show", "authorization", "--diff", "1", "--diff", "2", "--lang", "zh")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["代表处金额上限：2,000万美元 → 3,000万美元",
+                                          "代表处毛利率下限：30% → 28%"]
+
+
+def test_cli_reads_policies_of_the_current_directory_and_says_which(
+        policies_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(policies_copy.parent)
+    result = cli("validate")
+    assert result.exit_code == 0, result.output
+    assert f"policies: {policies_copy.resolve()} (bundle " in result.stderr
+    body = json.loads(cli("validate", "--format", "json").stdout)
+    assert body["policies_dir"] == str(policies_copy.resolve())

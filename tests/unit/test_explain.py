@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from samples import TODAY, deal
+from samples import POLICIES, TODAY, deal
 
 from decision_service.decision import Decision
+from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
 
 DAY = dt.date.fromisoformat(TODAY)
@@ -54,11 +55,11 @@ def test_dimensions_mark_only_the_tables_that_set_the_level_as_binding(
     }
 
 
-def test_lowering_one_of_two_binding_dimensions_would_not_lower_the_result(
+def test_lowering_one_of_two_binding_dimensions_gives_no_would_do_hint(
         shipped: PolicySet) -> None:
     decision = decide(shipped, advance_payment_pct=15, gross_margin_pct=25)
-    routes = {r.table: r.would_give for r in decision.lower_routes}
-    assert routes == {"A2": "REGION", "A4": "REGION"}
+    assert decision.outputs["required_level"] == "REGION"
+    assert decision.lower_routes == ()
 
 
 def test_lower_route_for_margin_names_the_next_floor_up(shipped: PolicySet) -> None:
@@ -74,18 +75,29 @@ def test_a_decision_at_the_lowest_level_has_no_lower_route(shipped: PolicySet) -
     assert decision.lower_routes == ()
 
 
-def test_value_reason_in_de_shows_its_own_office_limit_50_000_000(shipped: PolicySet) -> None:
-    decision = decide(shipped, office="DE", contract_value_usd=40_000_000)
-    assert decision.outputs["required_level"] == "OFFICE"
+def test_value_reason_in_de_cites_its_own_office_limit_and_the_setting(
+        shipped: PolicySet) -> None:
+    decision = decide(shipped, office="DE", contract_value_usd=60_000_000)
+    assert decision.outputs["required_level"] == "REGION"
     en, zh = reason(decision, "A1")
-    assert en == "value USD 40,000,000 ≤ 50,000,000: OFFICE"
-    assert zh == "金额 40,000,000 美元 ≤ 50,000,000：代表处"
+    assert en == ("contract value USD 60M is above the country-office value limit USD 50M "
+                  "(setting for DE Germany: Germany, the LTC pilot office): the region approves")
+    assert zh == ("合同金额 6,000万美元 超过代表处金额上限 5,000万美元"
+                  "（DE 德国代表处的设置：德国代表处（LTC试点）），须地区部审批")
 
 
-def test_value_reason_elsewhere_shows_the_default_limits(shipped: PolicySet) -> None:
+def test_value_reason_elsewhere_cites_the_default_limit(shipped: PolicySet) -> None:
     decision = decide(shipped, contract_value_usd=40_000_000)
     assert decision.outputs["required_level"] == "REGION"
-    assert reason(decision, "A1")[0] == "value USD 40,000,000 ≤ 100,000,000: REGION"
+    assert reason(decision, "A1")[0] == ("contract value USD 40M is above the country-office "
+                                         "value limit USD 20M: the region approves")
+
+
+def test_lowest_level_reason_cites_the_threshold_it_met(shipped: PolicySet) -> None:
+    en, zh = reason(decide(shipped), "A1")
+    assert en == ("contract value USD 1M is within the system-department value limit USD 2M: "
+                  "the system department can approve")
+    assert zh == "合同金额 100万美元 不超过系统部金额上限 200万美元，系统部即可审批"
 
 
 def test_lower_route_in_de_is_its_own_office_limit(shipped: PolicySet) -> None:
@@ -103,87 +115,68 @@ def test_lower_route_in_an_ordinary_office_is_the_default_limit(shipped: PolicyS
 
 
 def test_region_setting_of_weu_reaches_its_offices_messages(shipped: PolicySet) -> None:
-    decision = decide(shipped, office="FR", contract_value_usd=120_000_000)
-    assert decision.outputs["required_level"] == "REGION"
-    assert reason(decision, "A1")[0] == "value USD 120,000,000 ≤ 150,000,000: REGION"
+    decision = decide(shipped, office="FR", contract_value_usd=160_000_000)
+    assert decision.outputs["required_level"] == "BG"
+    en, zh = reason(decision, "A1")
+    assert "above the region value limit USD 150M (setting for WEU Western Europe" in en
+    assert "超过地区部金额上限 1.5亿美元（WEU 西欧地区部及其下属单位的设置" in zh
 
 
 def test_payment_term_reason_in_ar_shows_120_days(shipped: PolicySet) -> None:
-    decision = decide(shipped, office="AR", payment_term_days=100)
-    assert decision.outputs["required_level"] == "OFFICE"
-    assert reason(decision, "A3")[0] == "payment term 100 days ≤ 120: OFFICE"
+    decision = decide(shipped, office="AR", payment_term_days=130)
+    assert decision.outputs["required_level"] == "REGION"
+    assert reason(decision, "A3")[1].startswith("账期 130天 超过代表处账期上限 120天（")
 
 
-def test_version_2_messages_show_its_limits_and_de_keeps_its_own(shipped: PolicySet) -> None:
-    v2 = {"as_of": "2027-01-01", "contract_value_usd": 25_000_000}
+def test_version_2_reasons_name_the_version_and_de_keeps_its_own(shipped: PolicySet) -> None:
+    v2 = {"as_of": "2027-01-01", "contract_value_usd": 35_000_000}
     ordinary = decide(shipped, **v2)
-    assert (ordinary.policy_version, ordinary.outputs["required_level"]) == ("2", "OFFICE")
-    assert reason(ordinary, "A1")[0] == "value USD 25,000,000 ≤ 30,000,000: OFFICE"
-    de = decide(shipped, office="DE", **v2)
-    assert reason(de, "A1")[0] == "value USD 25,000,000 ≤ 50,000,000: OFFICE"
-    margin = decide(shipped, as_of="2027-01-01", gross_margin_pct=28)
-    assert reason(margin, "A2")[0] == "margin 28% ≥ 28%: OFFICE"
+    assert (ordinary.policy_version, ordinary.outputs["required_level"]) == ("2", "REGION")
+    assert reason(ordinary, "A1")[0] == ("contract value USD 35M is above the country-office "
+                                         "value limit USD 30M (version 2): the region approves")
+    assert "（第2版）" in reason(ordinary, "A1")[1]
+    de = decide(shipped, office="DE", **{**v2, "contract_value_usd": 55_000_000})
+    assert "USD 50M (setting for DE Germany" in reason(de, "A1")[0]
 
 
 def test_fractional_figures_are_shown_as_written(shipped: PolicySet) -> None:
     decision = decide(shipped, advance_payment_pct=0.01)
-    assert reason(decision, "A4")[0] == "advance payment 0.01% below 10%: BG"
+    assert reason(decision, "A4")[0] == ("advance payment 0.01% is below the region "
+                                         "advance-payment floor 10%: the business group approves")
 
 
-def test_reasons_follow_the_tables_in_order_and_every_matching_term_appears(
+def test_reasons_that_set_the_level_are_marked_decisive(shipped: PolicySet) -> None:
+    decision = decide(shipped, advance_payment_pct=15)
+    assert {r.rule: r.decisive for r in decision.reasons} == {
+        "A1.system-dept": False, "A2.system-dept": False, "A3.system-dept": False,
+        "A4.region": True}
+    assert decision.as_dict()["reasons"][3]["decisive"] is True
+
+
+def test_a10_total_is_spelled_out_as_this_deal_plus_the_earlier_ones(
         shipped: PolicySet) -> None:
-    decision = decide(shipped, non_standard_terms=["EXTENDED_WARRANTY_OVER_3Y", "IP_TRANSFER"],
-                      customer_tier="B", trade_compliance="PENDING")
-    assert [r.rule for r in decision.reasons] == \
-        ["A1.1", "A2.1", "A3.1", "A4.1", "A5.1", "A5.5", "A6.1", "A7.1"]
+    decision = shipped.decide("authorization",
+                              deal(decision_point="ATC", contract_value_usd=12_000_000),
+                              today=DAY, history={"prior_atc_total_usd": 12_000_000})
+    zh = reason(decision, "A1")[1]
+    assert zh.startswith("合同金额 2,400万美元（本单金额 1,200万美元 + "
+                         "近90天同客户同代表处已签 1,200万美元） 超过代表处金额上限 2,000万美元")
 
 
-def test_a_deny_has_only_its_reasons_and_no_levels_to_explain(shipped: PolicySet) -> None:
-    decision = decide(shipped, trade_compliance="FAIL", customer_tier="X")
-    assert decision.outputs == {"outcome": "deny", "required_level": None,
-                                "approver_unit": None}
-    assert [r.rule for r in decision.reasons] == ["A7.fail", "A6.tier-x"]
-    assert decision.dimensions == () and decision.lower_routes == ()
-    assert "explanation" not in decision.as_dict()
-
-
-def test_an_ati_capped_at_region_is_explained_by_the_cap_not_the_dimensions(
-        shipped: PolicySet) -> None:
-    decision = decide(shipped, decision_point="ATI", contract_value_usd=400_000_000)
+def test_a_mea_deal_below_the_middle_east_floor_names_33_percent_and_the_setting() -> None:
+    texts = read_policy_dir(POLICIES)
+    v1 = "authorization/authorization.v1.yaml"
+    texts[v1] = texts[v1].replace(
+        "settings:\n", "settings:\n  - units: [MEA]\n    set: {office_margin_floor: 33}\n"
+        "    note: {zh: 中东地区部毛利要求, en: Middle East margin rule}\n", 1)
+    with PolicySet.from_texts(texts, engines=("compiled",)) as policies:
+        decision = policies.decide("authorization", deal(office="SA", gross_margin_pct=31),
+                                   today=DAY)
     assert decision.outputs["required_level"] == "REGION"
-    assert [r.rule for r in decision.reasons] == ["A1.5", "A8.1"]
-    assert reason(decision, "A8") == ("ATI is decided at REGION level at most",
-                                      "立项最高在地区部决策")
-    assert decision.dimensions == () and decision.lower_routes == ()
-
-
-def test_watch_listed_office_reason_names_the_office(shipped: PolicySet) -> None:
-    decision = decide(shipped, office="AF")
-    assert decision.outputs["required_level"] == "REGION"
-    en, zh = reason(decision, "A9.watchlist")
-    assert en == "office AF is watch-listed and holds no authority of its own: at least REGION"
-    assert "AF" in zh
-    binding = [d.table for d in decision.dimensions if d.binding]
-    assert binding == ["A9.watchlist"]
-
-
-def test_explanation_in_the_answer_body_has_dimensions_and_lower_routes(
-        shipped: PolicySet) -> None:
-    body = decide(shipped, advance_payment_pct=15).as_dict()
-    explanation = body["explanation"]
-    assert [d["table"] for d in explanation["dimensions"]] == ["A1", "A2", "A3", "A4"]
-    [lower] = explanation["lower"]
-    assert set(lower) == {"table", "message", "message_zh", "would_give"}
-    assert lower["would_give"] == "OFFICE"
-    assert {"message", "message_zh"} <= set(body["reasons"][0])
-
-
-def test_grading_messages_substitute_the_inputs(shipped: PolicySet) -> None:
-    decision = shipped.decide("project-grading", {
-        "office": "DE", "contract_value_usd": 1, "strategic_customer": False, "countries": 4,
-        "regions": 2, "new_product": False, "risk_level": "LOW", "gross_margin_pct": 12.5})
-    messages = {r.rule: r.message for r in decision.reasons}
-    assert messages["C.multi-region"].en == "spans 2 regions: at least B"
-    assert messages["S.countries"].en == "4 countries: +10"
-    assert messages["S.low-margin"].en == "margin 12.5% below 15%: +10"
-    assert messages["S.low-margin"].zh == "毛利率 12.5% 低于15% +10"
+    en, zh = reason(decision, "A2")
+    assert zh == ("毛利率 31% 低于代表处毛利率下限 33%（MEA 中东地区部及其下属单位的设置："
+                  "中东地区部毛利要求），须地区部审批")
+    assert "20%" not in zh
+    assert en == ("gross margin 31% is below the country-office margin floor 33% (setting for "
+                  "MEA Middle East and the units below: Middle East margin rule): "
+                  "the region approves")

@@ -45,7 +45,7 @@ tables:
     outputs: [s]
     bands: {output: g, at_least: [[10, A]], else: D}
     rules:
-      - {when: {x: ">= 50"}, score: 10}
+      - {id: R1, when: {x: ">= 50"}, score: 10}
 """
 
 
@@ -95,7 +95,7 @@ tables:
     hit: any
     outputs: [a, b]
     rules:
-      - {when: {x: ">= 0"}, then: {a: one}}
+      - {id: R2, when: {x: ">= 0"}, then: {a: one}}
 """
     body = both(policy, {"x": 1, "flag": True})
     assert (body["a"], body["b"]) == ("one", "kept")
@@ -112,20 +112,20 @@ tables:
     hit: first
     outputs: [l]
     rules:
-      - {when: {}, then: OFFICE}
+      - {id: R3, when: {}, then: OFFICE}
   - id: reset
     title: {zh: 清, en: Reset}
     hit: first
     override: true
     outputs: [l]
     rules:
-      - {when: {l: OFFICE, flag: true}, then: null}
+      - {id: R4, when: {l: OFFICE, flag: true}, then: null}
   - id: read
     title: {zh: 读, en: Read}
     hit: first
     outputs: [m]
     rules:
-      - {when: {l: OFFICE}, then: stale}
+      - {id: R5, when: {l: OFFICE}, then: stale}
 """
     assert both(policy, {"x": 1, "flag": True})["m"] == "fresh"
     assert both(policy, {"x": 1, "flag": False})["m"] == "stale"
@@ -147,7 +147,7 @@ tables:
     hit: {hit}
     outputs: {outputs}
     rules:
-      - {{when: {{}}, then: {then}}}
+      - {{id: r1, when: {{}}, then: {then}}}
 """
     with pytest.raises(PolicyError) as caught:
         PolicySet.from_texts({"org.yaml": ORG, "p.yaml": HEADER + policy}, engines=("compiled",))

@@ -93,9 +93,9 @@ BROKEN = [
     _row("exponent-read-as-float-whatever-its-repr", CELL, "{value: ▶2.5e+7}",
          "number_format"),
     # static checks
-    _row("self-contradicting-rule", '- when: {value: "<= region_limit"}',
-         '- ▶when: {value: "[50..40]"}', "unreachable_rule",
-         "rule T.2 can never fire: its conditions cannot all hold"),
+    _row("self-contradicting-rule", '- id: T.region\n        when: {value: "<= region_limit"}',
+         '- ▶id: T.region\n        when: {value: "[50..40]"}', "unreachable_rule",
+         "rule T.region can never fire: its conditions cannot all hold"),
     # settings
     _row("unknown-unit-in-settings", "outputs:\n  level",
          "settings:\n  - ▶units: [DEU]\n    set: {office_limit: 10}\noutputs:\n  level",
@@ -150,9 +150,10 @@ def test_ordering_comparison_on_an_unordered_enum_is_a_type_error() -> None:
 
 
 def test_cells_false_and_zero_point_zero_in_one_policy_are_both_understood() -> None:
-    text = replace_once(POLICY, '      - when: {value: "<= office_limit"}\n',
-                        "      - when: {urgent: false, value: 0.0}\n        then: OFFICE\n"
-                        '      - when: {value: "<= office_limit"}\n')
+    text = replace_once(POLICY, '      - id: T.office\n        when: {value: "<= office_limit"}\n',
+                        "      - id: T.zero\n"
+                        "        when: {urgent: false, value: 0.0}\n        then: OFFICE\n"
+                        '      - id: T.office\n        when: {value: "<= office_limit"}\n')
     text = text.replace("    monotonic: {value: increasing}\n", "")
     policies = load({"org.yaml": ORG, "limits.yaml": text})
     assert policies.decide("limits", {"office": "FR", "value": 0, "kind": "NEW",
@@ -165,8 +166,8 @@ def test_cells_false_and_zero_point_zero_in_one_policy_are_both_understood() -> 
 def test_rule_after_a_catch_all_in_a_first_table_can_never_fire() -> None:
     text = replace_once(POLICY, '{value: "<= office_limit"}', '{value: "-"}')
     found = [p for p in problems(text) if p.code == "unreachable_rule"]
-    assert [where(p) for p in found] == [at(text, "when:", nth=2), at(text, "when:", nth=3)]
-    assert "rule T.2 can never fire" in found[0].message
+    assert [where(p) for p in found] == [at(text, "id: T.region"), at(text, "id: T.company")]
+    assert "rule T.region can never fire" in found[0].message
     assert "earlier rules of table T match every case it matches" in found[0].message
 
 
@@ -178,44 +179,59 @@ def _unique(rules: str) -> str:
 
 
 def test_unique_table_with_a_gap_names_a_value_no_rule_covers() -> None:
-    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
-                   '      - when: {value: "(office_limit..region_limit)"}\n        then: REGION\n'
-                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    text = _unique('      - id: R3\n'
+                   '        when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - id: R4\n'
+                   '        when: {value: "(office_limit..region_limit)"}\n        then: REGION\n'
+                   '      - id: R5\n'
+                   '        when: {value: "> region_limit"}\n        then: COMPANY\n')
     problem = only(problems(text), "unique_gap")
     assert where(problem) == at(text, "id: T")
     assert "table T is unique but no rule matches value=100" in problem.message
 
 
 def test_unique_table_with_an_overlap_is_reported_at_the_second_rule() -> None:
-    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
-                   '      - when: {value: "[office_limit..region_limit]"}\n        then: REGION\n'
-                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    text = _unique('      - id: R6\n'
+                   '        when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - id: R7\n'
+                   '        when: {value: "[office_limit..region_limit]"}\n        then: REGION\n'
+                   '      - id: R8\n'
+                   '        when: {value: "> region_limit"}\n        then: COMPANY\n')
     problem = only(problems(text), "overlap")
-    assert where(problem) == at(text, "when:", nth=2)
-    assert "rules T.1 and T.2 both match" in problem.message
+    assert where(problem) == at(text, "id: R7")
+    assert "rules R6 and R7 both match" in problem.message
     assert "value=20" in problem.message
 
 
 def test_unique_table_covering_every_valid_value_has_no_gap() -> None:
-    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
-                   '      - when: {value: "(office_limit..region_limit]"}\n        then: REGION\n'
-                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    text = _unique('      - id: R9\n'
+                   '        when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - id: R10\n'
+                   '        when: {value: "(office_limit..region_limit]"}\n        then: REGION\n'
+                   '      - id: R11\n'
+                   '        when: {value: "> region_limit"}\n        then: COMPANY\n')
     policies = load({"org.yaml": ORG, "limits.yaml": text})
     assert policies.names() == ["limits"]
 
 
 def test_unique_table_covering_the_declared_range_from_its_min_has_no_gap() -> None:
-    text = _unique('      - when: {value: "[0..office_limit]"}\n        then: OFFICE\n'
-                   '      - when: {value: "(office_limit..region_limit]"}\n        then: REGION\n'
-                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    text = _unique('      - id: R12\n'
+                   '        when: {value: "[0..office_limit]"}\n        then: OFFICE\n'
+                   '      - id: R13\n'
+                   '        when: {value: "(office_limit..region_limit]"}\n        then: REGION\n'
+                   '      - id: R14\n'
+                   '        when: {value: "> region_limit"}\n        then: COMPANY\n')
     policies = load({"org.yaml": ORG, "limits.yaml": text})
     assert policies.names() == ["limits"]
 
 
 def test_overlapping_unique_table_declared_monotonic_is_a_policy_error_not_a_crash() -> None:
-    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
-                   '      - when: {value: "[office_limit..region_limit]"}\n        then: REGION\n'
-                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    text = _unique('      - id: R15\n'
+                   '        when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - id: R16\n'
+                   '        when: {value: "[office_limit..region_limit]"}\n        then: REGION\n'
+                   '      - id: R17\n'
+                   '        when: {value: "> region_limit"}\n        then: COMPANY\n')
     text = replace_once(text, "    outputs: [level]\n",
                         "    outputs: [level]\n    monotonic: {value: increasing}\n")
     found = problems(text)
@@ -223,27 +239,33 @@ def test_overlapping_unique_table_declared_monotonic_is_a_policy_error_not_a_cra
 
 
 def test_any_table_with_conflicting_outputs_is_reported() -> None:
-    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
-                   '      - when: {value: "[office_limit..region_limit]"}\n        then: REGION\n'
-                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    text = _unique('      - id: R18\n'
+                   '        when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - id: R19\n'
+                   '        when: {value: "[office_limit..region_limit]"}\n        then: REGION\n'
+                   '      - id: R20\n'
+                   '        when: {value: "> region_limit"}\n        then: COMPANY\n')
     text = text.replace("hit: unique", "hit: any")
     problem = only(problems(text), "overlap")
-    assert where(problem) == at(text, "when:", nth=2)
-    assert "hit policy any, but rules T.1 and T.2 match with different outputs" in problem.message
+    assert where(problem) == at(text, "id: R19")
+    assert "hit policy any, but rules R18 and R19 match with different outputs" in problem.message
 
 
 def test_any_table_whose_overlapping_rules_agree_is_valid() -> None:
-    text = _unique('      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
-                   '      - when: {value: "[office_limit..region_limit]"}\n        then: OFFICE\n'
-                   '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+    text = _unique('      - id: R21\n'
+                   '        when: {value: "<= office_limit"}\n        then: OFFICE\n'
+                   '      - id: R22\n'
+                   '        when: {value: "[office_limit..region_limit]"}\n        then: OFFICE\n'
+                   '      - id: R23\n'
+                   '        when: {value: "> region_limit"}\n        then: COMPANY\n')
     policies = load({"org.yaml": ORG, "limits.yaml": text.replace("hit: unique", "hit: any")})
     assert policies.names() == ["limits"]
 
 
-_BAND = ('      - when: {value: "[pilot_from..pilot_to]"}\n        then: OFFICE\n'
-         '      - when: {value: "<= office_limit"}\n        then: OFFICE\n'
-         '      - when: {value: "<= region_limit"}\n        then: REGION\n'
-         '      - when: {value: "> region_limit"}\n        then: COMPANY\n')
+_BAND = ('      - id: R24\n        when: {value: "[pilot_from..pilot_to]"}\n        then: OFFICE\n'
+         '      - id: R25\n        when: {value: "<= office_limit"}\n        then: OFFICE\n'
+         '      - id: R26\n        when: {value: "<= region_limit"}\n        then: REGION\n'
+         '      - id: R27\n        when: {value: "> region_limit"}\n        then: COMPANY\n')
 
 
 def _banded(settings: str = "") -> str:
@@ -260,10 +282,12 @@ def test_table_monotonic_with_default_parameters_is_valid() -> None:
     assert load({"org.yaml": ORG, "limits.yaml": _banded()}).names() == ["limits"]
 
 
-def test_unit_setting_that_breaks_declared_monotonicity_is_reported_at_the_table() -> None:
+def test_unit_setting_that_breaks_declared_monotonicity_is_reported_at_the_setting() -> None:
     text = _banded("settings:\n  - units: [DE]\n    set: {pilot_from: 150, pilot_to: 200}\n")
     problem = only(problems(text), "not_monotonic")
-    assert where(problem) == at(text, "id: T")
+    assert where(problem) == at(text, "units: [DE]")
+    assert "version 1, for DE Germany:" in problem.message
+    assert "pilot_from = 150 (setting for DE Germany, version 1 limits.yaml:" in problem.message
     assert "table T is declared increasing in value" in problem.message
     assert "value=150 gives OFFICE" in problem.message
     assert "gives COMPANY" in problem.message
@@ -318,10 +342,10 @@ def test_unknown_parameter_in_an_extends_file_is_reported_in_that_file() -> None
 
 
 def test_unknown_field_in_an_extends_file_is_reported() -> None:
-    v2 = V2 + "tables: []\n"
+    v2 = V2 + "tables: []\nrulez: []\n"
     problem = only(problems(POLICY, {"limits.v2.yaml": v2}), "unknown_field")
     assert problem.position.file == "limits.v2.yaml"
-    assert where(problem) == at(v2, "tables:")
+    assert where(problem) == at(v2, "rulez:")
 
 
 def test_extends_of_a_missing_version_is_reported() -> None:

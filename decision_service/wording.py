@@ -1,0 +1,88 @@
+"""Values and names as a salesperson reads them: 2,500万美元 / USD 25M, 31%,
+120天, 地区部 / region, 德国代表处. No glossary needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from decision_service.language.model import Measure, OrgTree, Policy, Text
+
+
+def _plain(number: float) -> str:
+    if float(number).is_integer():
+        return f"{int(number):,}"
+    return f"{number:,}"
+
+
+def _short(number: float, unit: float, decimals: int) -> str | None:
+    """``number / unit`` if it is exact to ``decimals`` places, written plainly."""
+    scaled = round(number / unit, decimals)
+    if abs(scaled * unit - number) > 1e-6:
+        return None
+    return _plain(scaled)
+
+
+def amount(value: Any, measure: Measure | None, language: str) -> str:
+    """One value with its measure: 2,500万美元, USD 25M, 31%, 120天."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-" if value is None else str(value)
+    zh = language == "zh"
+    if measure == "usd":
+        if zh:
+            if abs(value) >= 100_000_000 and (text := _short(value, 100_000_000, 4)):
+                return f"{text}亿美元"
+            if abs(value) >= 10_000 and (text := _short(value, 10_000, 2)):
+                return f"{text}万美元"
+            return f"{_plain(value)}美元"
+        if abs(value) >= 1_000_000_000 and (text := _short(value, 1_000_000_000, 3)):
+            return f"USD {text}B"
+        if abs(value) >= 1_000_000 and (text := _short(value, 1_000_000, 3)):
+            return f"USD {text}M"
+        return f"USD {_plain(value)}"
+    if measure == "percent":
+        return f"{_plain(value)}%"
+    if measure == "days":
+        return f"{_plain(value)}天" if zh else f"{_plain(value)} days"
+    return _plain(value)
+
+
+def level_name(org: OrgTree, code: Any, language: str) -> str:
+    text = org.level_names.get(str(code))
+    return text.in_language(language) if text is not None else str(code)
+
+
+def label(policy: Policy, name: str, language: str) -> str:
+    """A field's short name: its label, else its description, else its name."""
+    text: Text | None = None
+    if name in policy.inputs:
+        decl = policy.inputs[name]
+        text = decl.label or decl.description
+    elif name in policy.derived:
+        text = policy.derived[name].label
+    elif name in policy.history:
+        text = policy.history[name].label
+    elif name in policy.parameters:
+        text = policy.parameters[name].description
+    return text.in_language(language) if text is not None else name
+
+
+def measure_of(policy: Policy, name: str) -> Measure | None:
+    if name in policy.inputs:
+        return policy.inputs[name].measure
+    if name in policy.derived:
+        return policy.derived[name].measure
+    if name in policy.history:
+        return "usd" if name.endswith("_usd") else None
+    if name in policy.parameters:
+        return policy.parameters[name].measure or _compared_with(policy, name)
+    return None
+
+
+def _compared_with(policy: Policy, parameter: str) -> Measure | None:
+    """A parameter is measured like the field a cell compares it with."""
+    for table in policy.tables:
+        for rule in table.rules:
+            for field, cell in rule.when.items():
+                if isinstance(cell, str) and parameter in cell.replace("..", " ").split():
+                    return measure_of(policy, field)
+    return None
