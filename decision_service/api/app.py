@@ -104,6 +104,7 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
             store.close()  # finishes every write already submitted
             registry.close()
             log.info("service_stopped")
+            api_logging.flush()
 
     app = FastAPI(title="decision-service", version=_version(), description=DESCRIPTION,
                   lifespan=lifespan)
