@@ -23,6 +23,7 @@ from decision_service.errors import (
     EvaluationError,
     InputError,
     PolicyError,
+    PolicyProblem,
     UnknownPolicyError,
 )
 from decision_service.locations import default_db_url, discover_policies_dir
@@ -57,7 +58,29 @@ def _fail(code: int, message: str, fmt: str, details: Any = None) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _load(directory: Path | None, fmt: str, engines: tuple[str, ...] | None = None) -> PolicySet:
+def _print_problems(problems: list[PolicyProblem], language: str) -> None:
+    """One line per problem, ``file:line:col: code: message``; root problems first."""
+    from decision_service.problem_texts import in_chinese
+
+    for problem in problems:
+        if language != "zh":
+            err.print(str(problem), highlight=False, markup=False)
+            continue
+        said, complete = in_chinese(problem)
+        err.print(f"{problem.position}: {problem.code}: {said}", highlight=False, markup=False)
+        if not complete:
+            err.print(f"    原文：{problem.message}", highlight=False, markup=False)
+    follow_ons = sum(1 for p in problems if p.follows is not None)
+    if language == "zh":
+        extra = f"，其中 {follow_ons} 个是后续问题" if follow_ons else ""
+        err.print(f"[red]共 {len(problems)} 个问题{extra}；没有加载任何策略[/red]")
+    else:
+        extra = f", {follow_ons} of them follow-on" if follow_ons else ""
+        err.print(f"[red]{len(problems)} problem(s){extra}; nothing was loaded[/red]")
+
+
+def _load(directory: Path | None, fmt: str, engines: tuple[str, ...] | None = None,
+          language: str = "en") -> PolicySet:
     from decision_service.policy_files import load_policy_dir
 
     chosen = directory or discover_policies_dir()
@@ -66,16 +89,24 @@ def _load(directory: Path | None, fmt: str, engines: tuple[str, ...] | None = No
     except PolicyError as exc:
         err.print(f"policies: {chosen.resolve()}", highlight=False, markup=False)
         if fmt == "json":
-            _emit_json({"ok": False, "problems": [p.as_dict() for p in exc.problems]})
+            _emit_json({"ok": False, "problems": [_problem_json(p, language)
+                                                  for p in exc.problems]})
         else:
-            for problem in exc.problems:
-                err.print(str(problem), highlight=False, markup=False)
-            err.print(f"[red]{len(exc.problems)} problem(s); nothing was loaded[/red]")
+            _print_problems(exc.problems, language)
         raise typer.Exit(EXIT_INVALID) from None
     # Which rules answered: always said, on stderr so stdout stays the answer.
     err.print(f"policies: {chosen.resolve()} (bundle {policies.bundle_hash[:12]})",
               highlight=False, markup=False)
     return policies
+
+
+def _problem_json(problem: PolicyProblem, language: str) -> dict[str, object]:
+    body = problem.as_dict()
+    if language == "zh":
+        from decision_service.problem_texts import in_chinese
+
+        body["message_zh"] = in_chinese(problem)[0]
+    return body
 
 
 def _read_input(source: str, fmt: str) -> Any:
@@ -99,9 +130,13 @@ def _parse_date(value: str | None, fmt: str) -> dt.date | None:
 
 
 @app.command()
-def validate(directory: Path | None = PoliciesArg, fmt: str = FormatOpt) -> None:
+def validate(directory: Path | None = PoliciesArg, fmt: str = FormatOpt,
+             lang: str = typer.Option("en", "--lang", help="en or zh: the language of problems."),
+             ) -> None:
     """Check every policy, org and cases file; report each problem at file:line:col."""
-    policies = _load(directory, fmt)
+    if lang not in ("en", "zh"):
+        _fail(EXIT_INVALID, f"--lang {lang!r}: use en or zh", fmt)
+    policies = _load(directory, fmt, language=lang)
     versions = sum(len(v) for v in policies.versions.values())
     cases = sum(len(c) for c in policies.cases.values())
     if fmt == "json":

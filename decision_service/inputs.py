@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 from decision_service.errors import FieldProblem, InputError
 from decision_service.language.cells import parse_cell
 from decision_service.language.model import InputDecl, OrgTree, Policy
+from decision_service.language.units import unit_hint
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_TEXT = 200
@@ -101,11 +102,14 @@ def parse_iso_date(value: Any) -> Any:
 IsoDate = Annotated[dt.date, BeforeValidator(parse_iso_date)]
 
 
-def _member_of(codes: frozenset[str], what: str) -> Any:
+def _member_of(org: OrgTree, what: str) -> Any:
+    codes = frozenset(org.codes(what))
+
     def check(value: str) -> str:
         if value not in codes:
-            raise PydanticCustomError("unknown_code", "unknown {what} '{value}'",
-                                      {"what": what, "value": value})
+            raise PydanticCustomError("unknown_code", "unknown {what} '{value}'{hint}",
+                                      {"what": what, "value": value,
+                                       "hint": unit_hint(org, value, (what,))})
         return value
 
     return AfterValidator(check)
@@ -137,7 +141,7 @@ def _annotation(decl: InputDecl, org: OrgTree) -> Any:
     if decl.type == "unit":
         kind = decl.unit_level or "office"
         return Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT),
-                         _member_of(frozenset(org.codes(kind)), kind)]
+                         _member_of(org, kind)]
     if decl.type == "list":
         member: Any = Literal[tuple(decl.values)]
         return Annotated[list[member], Field(strict=True, max_length=len(decl.values)),

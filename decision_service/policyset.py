@@ -33,6 +33,7 @@ from decision_service.errors import (
     Problems,
     UnknownPolicyError,
 )
+from decision_service.follow_ons import mark_follow_ons
 from decision_service.inputs import (
     canonical_identifier,
     holds_plain,
@@ -157,6 +158,7 @@ class PolicySet:
         if org is None:
             problems.add(Position("<policies>", 1, 1), "missing_org",
                          "no org tree found (a file starting with `org:`, e.g. org/org.yaml)")
+            mark_follow_ons(problems, texts)
             problems.raise_if_any()
         assert org is not None
         policies = resolve_versions(documents, problems)
@@ -187,9 +189,10 @@ class PolicySet:
                 continue
             if policy_id not in {p.meta.id for p in policies}:
                 problems.add(Position(file, 1, 1), "unknown_policy",
-                             f"cases for unknown policy {policy_id!r}")
+                             f"cases for unknown policy {policy_id!r}", policy=policy_id)
             cases.setdefault(policy_id, []).extend((file, c) for c in file_cases)
         _check_version_dates(versions, problems)
+        mark_follow_ons(problems, texts)
         problems.raise_if_any()
         staging = _staging(rollout, texts, versions, org, problems)
         if staging.shadows:

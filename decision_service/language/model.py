@@ -25,6 +25,15 @@ HIT_POLICIES: tuple[HitPolicy, ...] = (
     "scorecard",
 )
 Scalar = str | int | float | bool
+
+# Fields every answer (CLI, API, decision log) carries beside a policy's
+# outputs: an output with one of these names would be overwritten or would
+# overwrite them, so validate refuses it.
+ANSWER_FIELDS = frozenset({
+    "decision_id", "policy", "policy_version", "version_reason", "reasons", "decision_date",
+    "engine", "explanation", "history", "shadow", "bundle_hash", "decided_at", "request_id",
+    "input", "output", "prev_hash", "record_hash",
+})
 Measure = Literal["usd", "percent", "days"]
 
 
