@@ -220,59 +220,94 @@ def explain(policy: str = typer.Argument(...),
     if fmt == "json":
         _emit_json(decision.as_dict())
         return
+    _print_explanation(policies, decision, lang)
+    policies.close()
+
+
+def _print_explanation(policies: PolicySet, decision: Any, lang: str) -> None:
+    """The decision as a process owner reads it: levels and units by name."""
+    from decision_service.wording import level_name, output_label, output_value
+
     zh = lang == "zh"
-    outputs = ", ".join(f"{k} = {v}" for k, v in decision.outputs.items())
-    out.print(f"[bold]{decision.policy} v{decision.policy_version}[/bold] "
+    model = policies.version(decision.policy, decision.policy_version).compiled.policy
+    org = policies.org
+    outputs = ("，" if zh else ", ").join(
+        f"{output_label(model, k, lang)} = {output_value(model, org, k, v, lang)}"
+        for k, v in decision.outputs.items())
+    out.print(f"[bold]{model.meta.title.in_language(lang)} v{decision.policy_version}[/bold] "
               f"({decision.decision_date}): {outputs}", highlight=False)
-    table = Table("rule", "理由" if zh else "reason", show_edge=False)
+    table = Table("规则" if zh else "rule", "理由" if zh else "reason", show_edge=False)
     for reason in decision.reasons:
         table.add_row(reason.rule, reason.message.zh if zh else reason.message.en)
     out.print(table)
     for dim in decision.dimensions:
         mark = "*" if dim.binding else " "
-        out.print(f" {mark} {dim.table} {dim.title.zh if zh else dim.title.en}: {dim.value}",
-                  highlight=False)
+        out.print(f" {mark} {dim.table} {dim.title.zh if zh else dim.title.en}: "
+                  f"{level_name(org, dim.value, lang)}", highlight=False, markup=False)
     for route in decision.lower_routes:
         out.print(f"   → {route.message.zh if zh else route.message.en}", highlight=False)
-    policies.close()
 
 
 @app.command()
 def show(policy: str = typer.Argument(..., help="Policy id, e.g. authorization."),
+         versions: list[str] = typer.Argument(None, help="With --diff: the two versions."),
          unit: str | None = typer.Option(None, "--unit", help="Resolve figures for this unit."),
          version: str | None = typer.Option(None, "--version", help="Version (default: latest)."),
          lang: str = typer.Option("en", "--lang", help="en or zh."),
-         diff: list[str] = typer.Option([], "--diff", help="Two versions: --diff 1 --diff 2."),
-         policies_dir: Path | None = PoliciesOpt) -> None:
+         diff: bool = typer.Option(False, "--diff",
+                                   help="What a version changes: show --diff POLICY 1 2."),
+         fmt: str = FormatOpt, policies_dir: Path | None = PoliciesOpt) -> None:
     """Print a policy's tables as grids with the figures one unit sees, and where
     each is set; with --diff, what one version changes against another."""
     from decision_service.showing import diff as diff_versions
-    from decision_service.showing import figure_rows, grids
 
-    policies = _load(policies_dir, "text", ())
+    policies = _load(policies_dir, fmt, ())
     try:
         if policy not in policies.versions:
             raise UnknownPolicyError(policy, policies.names())
-        versions = policies.versions[policy]
-        chosen = policies.version(policy, version) if version else versions[-1]
-        if diff:
-            old, new = (policies.version(policy, v).compiled.policy for v in diff[:2])
-            for line in diff_versions(old, new, policies.org, lang) or ["-"]:
+        if diff or versions:
+            if len(versions or []) != 2:
+                _fail(EXIT_INVALID, "--diff needs two versions: show --diff POLICY 1 2", fmt)
+            old, new = (policies.version(policy, v).compiled.policy for v in versions)
+            changes = diff_versions(old, new, policies.org, lang)
+            if fmt == "json":
+                _emit_json({"policy": policy, "from": versions[0], "to": versions[1],
+                            "changes": changes})
+            for line in ([] if fmt == "json" else changes or ["-"]):
                 out.print(line, highlight=False, markup=False)
             return
+        chosen = policies.version(policy, version) if version else policies.versions[policy][-1]
     except UnknownPolicyError as exc:
-        _fail(EXIT_INVALID, str(exc), "text")
+        _fail(EXIT_INVALID, str(exc), fmt)
     if unit is not None and unit not in policies.org.units:
-        _fail(EXIT_INVALID, f"unknown unit {unit!r}", "text")
-    model = chosen.compiled.policy
+        from decision_service.language.units import unit_hint
+
+        _fail(EXIT_INVALID, f"unknown unit {unit!r}{unit_hint(policies.org, unit)}", fmt)
+    _print_policy(policies, chosen.compiled.policy, unit, lang, fmt)
+
+
+def _print_policy(policies: PolicySet, model: Any, unit: str | None, lang: str,
+                  fmt: str) -> None:
+    from decision_service.showing import figure_rows, grids
+
+    headers = ("参数", "取值", "设置于") if lang == "zh" else ("figure", "value", "set in")
+    rows = figure_rows(model, policies.org, unit, lang)
+    tables = grids(model, policies.org, unit, lang)
+    if fmt == "json":
+        _emit_json({"policy": model.meta.id, "version": model.meta.version, "unit": unit,
+                    "title": model.meta.title.in_language(lang),
+                    "figures": [dict(zip(("figure", "value", "set_in"), row, strict=True))
+                                for row in rows],
+                    "tables": [{"title": g.title, "columns": list(g.columns),
+                                "rows": [list(r) for r in g.rows]} for g in tables]})
+        return
     out.print(f"[bold]{model.meta.title.in_language(lang)}[/bold] v{model.meta.version}"
               f" — {unit or ('默认' if lang == 'zh' else 'defaults')}", highlight=False)
-    headers = ("参数", "取值", "设置于") if lang == "zh" else ("figure", "value", "set in")
     figures = Table(*headers)
-    for row in figure_rows(model, policies.org, unit, lang):
+    for row in rows:
         figures.add_row(*row)
     out.print(figures)
-    for grid in grids(model, policies.org, unit, lang):
+    for grid in tables:
         table = Table(*grid.columns, title=grid.title)
         for cells in grid.rows:
             table.add_row(*cells)
