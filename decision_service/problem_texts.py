@@ -202,3 +202,39 @@ def in_chinese(problem: PolicyProblem | FieldProblem) -> tuple[str, bool]:
     if isinstance(problem, PolicyProblem):
         said += problem.follow_note("zh")
     return said, complete and bool(_placeholders(entry.zh))
+
+
+def codes_table(language: str) -> str:
+    """The table of every problem code for the owners' guide, as Markdown."""
+    from decision_service.problem_texts_en import EXPLAINED
+
+    if language == "zh":
+        lines = ["| 代码 | 问题 | 怎么改 |", "|---|---|---|"]
+        rows = [(code, re.sub(r"\{[a-z_]+\}", "…", t.zh).replace("{{", "{").replace("}}", "}"),
+                 t.fix_zh) for code, t in CATALOGUE.items()]
+    else:
+        lines = ["| code | what it means | the fix |", "|---|---|---|"]
+        rows = [(code, *EXPLAINED[code]) for code in CATALOGUE]
+    for code, said, fix in rows:
+        lines.append(f"| `{code}` | {said.replace('|', '/')} | {fix.replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+BEGIN, END = "<!-- codes:begin -->", "<!-- codes:end -->"
+
+
+def with_codes_table(guide: str, language: str) -> str:
+    """``guide`` with the table of codes between its markers brought up to date."""
+    head, _, rest = guide.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    return f"{head}{BEGIN}\n{codes_table(language)}\n{END}{tail}"
+
+
+if __name__ == "__main__":  # python -m decision_service.problem_texts docs/owners
+    import sys
+    from pathlib import Path
+
+    for lang in ("zh", "en"):
+        path = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/owners") / f"guide.{lang}.md"
+        path.write_text(with_codes_table(path.read_text(encoding="utf-8"), lang),
+                        encoding="utf-8")
