@@ -26,6 +26,7 @@ from decision_service.errors import (
     PolicyProblem,
     UnknownPolicyError,
 )
+from decision_service.inputs import input_json_schema
 from decision_service.locations import default_db_url, discover_policies_dir
 from decision_service.policyset import PolicySet
 
@@ -323,7 +324,7 @@ def schema(policy: str = typer.Argument(...), policies_dir: Path | None = Polici
         version = policies.current(policy, _parse_date(today, "text"))
     except UnknownPolicyError as exc:
         _fail(EXIT_INVALID, str(exc), "text")
-    _emit_json(version.model.model_json_schema())
+    _emit_json(input_json_schema(version.compiled.policy, version.model))
 
 
 @app.command()
@@ -333,6 +334,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
           db: str | None = typer.Option(None, help="sqlite:///file.db or postgresql://..."),
           engine: str = EngineOpt,
           workers: int = typer.Option(1, help="Worker processes."),
+          timezone: str | None = typer.Option(
+              None, help="The business time zone for today's date (IANA name; default "
+              "$DECISION_SERVICE_TIMEZONE, else UTC)."),
           new_log: bool = typer.Option(False, "--new-log",
                                        help="Start a new log although the checkpoints say "
                                             "the log lost records.")) -> None:
@@ -343,7 +347,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
     try:
         settings = ServiceSettings.from_options(host=host, port=port, policies_dir=policies_dir,
                                                 db_url=db, engine=engine, workers=workers,
-                                                new_log=new_log)
+                                                timezone=timezone, new_log=new_log)
     except SettingsError as exc:
         _fail(EXIT_INVALID, str(exc), "text")
     run(settings)

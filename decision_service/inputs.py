@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -102,14 +103,12 @@ def parse_iso_date(value: Any) -> Any:
 IsoDate = Annotated[dt.date, BeforeValidator(parse_iso_date)]
 
 
-def _member_of(org: OrgTree, what: str) -> Any:
-    codes = frozenset(org.codes(what))
-
+def _member_of(codes: frozenset[str], what: str, org: OrgTree) -> Any:
     def check(value: str) -> str:
         if value not in codes:
+            hint = unit_hint(org, value, (what,)) or "; GET /v1/org lists the units"
             raise PydanticCustomError("unknown_code", "unknown {what} '{value}'{hint}",
-                                      {"what": what, "value": value,
-                                       "hint": unit_hint(org, value, (what,))})
+                                      {"what": what, "value": value, "hint": hint})
         return value
 
     return AfterValidator(check)
@@ -130,6 +129,8 @@ def _annotation(decl: InputDecl, org: OrgTree) -> Any:
             # how durable-rules compares numbers: such a value is bad input.
             constraints.setdefault("ge", -MAX_EXACT_INTEGER)
             constraints.setdefault("le", MAX_EXACT_INTEGER)
+        if decl.type == "integer":
+            return Annotated[base, Field(**constraints), BeforeValidator(_integral)]
         return Annotated[base, Field(**constraints)]
     if decl.type == "boolean":
         return Annotated[bool, Field(strict=True)]
@@ -140,13 +141,73 @@ def _annotation(decl: InputDecl, org: OrgTree) -> Any:
         return Literal[tuple(values)]
     if decl.type == "unit":
         kind = decl.unit_level or "office"
-        return Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT),
-                         _member_of(org, kind)]
+        codes = org.codes(kind)
+        return Annotated[str, Field(strict=True, min_length=1, max_length=MAX_TEXT,
+                                    json_schema_extra={"enum": list(codes)}),
+                         _member_of(frozenset(codes), kind, org)]
     if decl.type == "list":
         member: Any = Literal[tuple(decl.values)]
         return Annotated[list[member], Field(strict=True, max_length=len(decl.values)),
                          AfterValidator(_no_duplicates)]
     return Identifier
+
+
+def _integral(value: Any) -> Any:
+    """90.0 for an integer field is 90 (Jackson and JavaScript send whole numbers
+    so); 30.5 stays a float and is refused as not an integer."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_EXACT_INTEGER:
+        return int(value)
+    return value
+
+
+def _received(value: Any) -> str:
+    """What a client sent, in JSON's words, for a type error."""
+    kind = ("null" if value is None else "boolean" if isinstance(value, bool)
+            else "number" if isinstance(value, int | float) else "string"
+            if isinstance(value, str) else "array" if isinstance(value, list)
+            else "object" if isinstance(value, dict) else type(value).__name__)
+    if kind in ("array", "object"):
+        return kind
+    if kind == "string":
+        return f"string {orjson.dumps(value).decode()[:60]}"
+    return "null" if value is None else f"{kind} {orjson.dumps(value).decode()[:60]}"
+
+
+def input_json_schema(policy: Policy, model: type[BaseModel],
+                      examples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The JSON Schema of ``policy``'s input, as the model validates it: enums and
+    ranges from the model, each ``optional_when`` as an if/then (a field optional
+    only when its condition holds is required otherwise), and ``examples``."""
+    schema = model.model_json_schema()
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for name, decl in policy.inputs.items():
+        if decl.optional_when and decl.default is None:
+            groups.setdefault(tuple(sorted(decl.optional_when.items())), []).append(name)
+    rules = []
+    for condition, names in groups.items():
+        exempt = {"properties": {field: _test_schema(test) for field, test in condition},
+                  "required": [field for field, _ in condition]}
+        rules.append({"if": {"not": exempt}, "then": {"required": names}})
+    if rules:
+        schema["allOf"] = rules
+    if examples:
+        schema["examples"] = examples
+    return schema
+
+
+def _test_schema(test_text: str) -> dict[str, Any]:
+    """A unary test (``ATI``, ``in [A, B]``, ``not X``) as JSON Schema."""
+    test = parse_cell(test_text)
+    words = [t.text for t in test.operands]
+    if test.kind == "in":
+        return {"enum": words}
+    if test.kind == "not_in":
+        return {"not": {"enum": words}}
+    if test.kind == "compare" and test.op == "!=":
+        return {"not": {"const": words[0]}}
+    if test.kind == "compare":
+        return {"const": words[0]}
+    return {}
 
 
 def _no_duplicates(values: list[str]) -> list[str]:
@@ -277,6 +338,8 @@ def problems_of(error: ValidationError) -> list[FieldProblem]:
         if item["type"] == "extra_forbidden":
             message = f"unknown field {loc[-1]!r}"
         code = _CODES.get(item["type"], "type")
+        if code == "type" and "input" in item and item["type"] != "missing":
+            message = f"{message}; received {_received(item['input'])}"
         problems.append(FieldProblem(field=field, code=code, message=message))
     return problems
 

@@ -75,6 +75,7 @@ class HistoryQuery:
     key: str
     since: dt.date
     until: dt.date
+    subject: str | None = None  # this decision's deal: never counted against itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,14 @@ def _json_ready(values: Mapping[str, Any]) -> dict[str, Any]:
 def _history_key(policy_id: str, hist: HistoryTotal, values: Mapping[str, Any]) -> str:
     return "|".join([policy_id, hist.name,
                      *(canonical_identifier(values.get(g)) for g in hist.group_by)])
+
+
+def _history_subject(policy_id: str, hist: HistoryTotal,
+                     values: Mapping[str, Any]) -> str | None:
+    """The deal a decision stands for, when the policy names one (``latest_per``)."""
+    if hist.latest_per is None or values.get(hist.latest_per) is None:
+        return None
+    return f"{policy_id}|{hist.name}|{values[hist.latest_per]}"
 
 
 def _matches(tests: Mapping[str, str], values: Mapping[str, Any]) -> bool:
@@ -314,6 +323,7 @@ class PolicySet:
                     key=_history_key(name, hist, values),
                     since=decision_date - dt.timedelta(days=hist.window_days),
                     until=decision_date,
+                    subject=_history_subject(name, hist, values),
                 )
         return Prepared(chosen.compiled, values, decision_date, query, reason)
 
@@ -396,6 +406,17 @@ class PolicySet:
                 amount = decision.input.get(hist.sum_field)
                 if isinstance(amount, int | float):
                     return _history_key(compiled.id, hist, decision.input), float(amount)
+        return None
+
+    def history_subject(self, decision: Decision) -> str | None:
+        """The deal this decision stands for in later totals: its latest decision
+        alone counts.  Set whatever the outcome, so a deal decided again and now
+        denied (or no longer an ATC) stops counting."""
+        compiled = self.version(decision.policy, decision.policy_version).compiled
+        for hist in compiled.policy.history.values():
+            subject = _history_subject(compiled.id, hist, decision.input)
+            if subject is not None:
+                return subject
         return None
 
     @staticmethod

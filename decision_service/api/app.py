@@ -20,25 +20,27 @@ import anyio.to_thread
 import structlog
 from fastapi import FastAPI
 
-from decision_service.api import logging as api_logging
 from decision_service.api import (
+    docs,
     logguard,
     openapi,
     problems,
     routes_authority,
     routes_decisions,
     routes_ops,
+    routes_org,
     routes_policies,
     routes_rollout,
 )
+from decision_service.api import logging as api_logging
 from decision_service.api.auth import KeyRing
 from decision_service.api.browser_guard import BrowserGuard
 from decision_service.api.context import AppContext
 from decision_service.api.metrics import Metrics
 from decision_service.api.registry import PolicyRegistry
-from decision_service.api.schemas import BatchIn
+from decision_service.api.schemas import BatchIn, ExplanationOut, ReasonOut
 from decision_service.api.service import DecisionService
-from decision_service.api.settings import ServiceSettings
+from decision_service.api.settings import ServiceSettings, business_zone
 from decision_service.errors import PolicyError
 from decision_service.ltc.authority import AuthorityRequest
 from decision_service.store import open_store
@@ -80,7 +82,8 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
                                                                   policies.texts)
     metrics = Metrics()
     ctx = AppContext(settings=settings, registry=registry, store=store,
-                     service=DecisionService(registry, store, settings.engine, metrics),
+                     service=DecisionService(registry, store, settings.engine, metrics,
+                                             business_zone(settings.timezone)),
                      metrics=metrics, keyring=KeyRing(settings.api_keys))
 
     @contextlib.asynccontextmanager
@@ -104,15 +107,18 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
             store.close()  # finishes every write already submitted
             registry.close()
             log.info("service_stopped")
+            api_logging.flush()
 
     app = FastAPI(title="decision-service", version=_version(), description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
+    docs.install(app)
     app.state.ctx = ctx
     problems.install(app)
-    for module in (routes_decisions, routes_authority, routes_policies, routes_rollout,
+    for module in (routes_decisions, routes_authority, routes_policies, routes_org,
+                   routes_rollout,
                    routes_ops):
         app.include_router(module.router(ctx))
-    openapi.install(app, [BatchIn, AuthorityRequest])
+    openapi.install(app, [BatchIn, AuthorityRequest, ExplanationOut, ReasonOut], registry)
     if not ctx.keyring.enabled:
         app.add_middleware(BrowserGuard)
     app.add_middleware(api_logging.RequestContext, metrics=metrics)

@@ -31,6 +31,22 @@ def _too_large(limit: int) -> Problem:
                      "message": f"at most {limit} bytes; split large batches"}])
 
 
+def _check_media_type(request: Request) -> None:
+    """A body declared as something other than JSON (a form, say) is 415; no
+    Content-Type at all is read as JSON."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.split(";", 1)[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/")
+                                       and media.endswith("+json")):
+        return
+    raise Problem(415, "unsupported-media-type",
+                  f"the body must be JSON (Content-Type: application/json), not {media!r}",
+                  [{"field": "", "code": "media_type",
+                    "message": f"received Content-Type {media!r}"}])
+
+
 BODY_DEADLINE = 10.0  # seconds to receive a whole body: a stalled client frees its slot
 MAX_FIELDS = 1000  # members of one object: far more than any policy has inputs
 
@@ -55,6 +71,7 @@ def _check_fields(value: Any) -> None:
 
 
 async def read_json(request: Request, limit: int, deadline: float = BODY_DEADLINE) -> Any:
+    _check_media_type(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)

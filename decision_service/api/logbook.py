@@ -13,12 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from decision_service.store import AggregateQuery, DecisionRecord, DecisionStore, DraftRecord
+from decision_service.store import (
+    AggregateQuery,
+    DecisionRecord,
+    DecisionStore,
+    DraftRecord,
+    IdempotencyClaim,
+)
 
 Decide = Callable[[float], DraftRecord]
 
 
 def submit(store: DecisionStore, aggregate: AggregateQuery | None,
-           decide: Decide) -> Future[DecisionRecord]:
+           decide: Decide, claim: IdempotencyClaim | None = None) -> Future[DecisionRecord]:
     """Queue ``decide`` for the log; raises ``StoreClosedError`` once the store is closed."""
-    return store.submit(aggregate, decide)
+    return store.submit(aggregate, decide, claim)

@@ -62,6 +62,14 @@ def _stop_listener() -> None:
 atexit.register(_stop_listener)
 
 
+def flush() -> None:
+    """Write every line queued so far.  Called at shutdown: uvicorn ends the process by
+    re-raising SIGTERM, which skips ``atexit``, so the last lines would be lost."""
+    if _listener is not None:
+        _listener.stop()  # drains the queue, then joins the thread
+        _listener.start()
+
+
 def configure(level: str = "info") -> None:
     """structlog and the stdlib loggers (uvicorn's too) all write one JSON object a line."""
     shared: list[structlog.types.Processor] = [

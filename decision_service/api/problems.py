@@ -28,6 +28,8 @@ _TITLES = {
     "body-too-large": "Request body too large",
     "unknown-policy": "Unknown policy",
     "unknown-decision": "Unknown decision",
+    "unknown-unit": "Unknown unit",
+    "idempotency-key-reused": "Idempotency key used for another request",
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
     "unauthorized": "Missing or unknown API key",

@@ -17,7 +17,7 @@ def router(ctx: AppContext) -> APIRouter:
 
     @api.post("/check", response_class=JSONBody,
               responses={200: {"model": AuthorityOut},
-                         **problems(400, 401, 403, 404, 413, 422, 503)},
+                         **problems(400, 401, 403, 404, 413, 415, 422, 503)},
               openapi_extra={**json_body("AuthorityRequest", "A logged deal (decision_id) or "
                                          "an inline deal, the approver, an optional delegation"),
                              **secured("decide")},

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from decision_service.api.auth import secured
 from decision_service.api.bodies import JSONBody, read_json
 from decision_service.api.context import AppContext, request_id
+from decision_service.api.idempotency import HEADER, REPLAYED_HEADER, checked_key
 from decision_service.api.openapi import json_body, problems
 from decision_service.api.problems import Problem
-from decision_service.api.schemas import BatchOut, DecisionOut, LoggedDecision
+from decision_service.api.schemas import BatchOut, DecisionOut, LoggedDecision, PreviewOut
+
+KEY_DOC = ("A client-chosen key (visible ASCII, at most 200 characters): a retry with the "
+           "same key and body gets the first answer with Idempotent-Replayed: true and logs "
+           "nothing; the same key with another body is 422. Kept with the decision in the "
+           "log (at least 24 hours).")
 
 
-def _batch_items(body: Any, limit: int) -> list[Any]:
-    """The batch envelope: exactly ``{"items": [...]}``, at most ``limit`` items."""
+def _batch_items(body: Any, limit: int) -> tuple[list[Any], bool]:
+    """The batch envelope: ``{"items": [...], "explain"?: bool}``, at most ``limit`` items."""
     if not isinstance(body, dict):
         raise Problem(422, "invalid-input", "the body must be an object {\"items\": [...]}",
                       [{"field": "", "code": "type", "message": "expected a JSON object"}])
-    unknown = [k for k in body if k != "items"]
+    unknown = [k for k in body if k not in ("items", "explain")]
     errors = [{"field": k, "code": "unknown_field", "message": f"unknown field {k!r}"}
               for k in unknown]
     items = body.get("items")
@@ -31,11 +37,19 @@ def _batch_items(body: Any, limit: int) -> list[Any]:
     elif len(items) > limit:
         errors.append({"field": "items", "code": "range",
                        "message": f"{len(items)} items; a batch holds at most {limit}"})
+    explain = body.get("explain", True)
+    if not isinstance(explain, bool):
+        errors.append({"field": "explain", "code": "type",
+                       "message": f"must be true or false, not {explain!r}"})
     if errors:
         fields = ", ".join(e["field"] for e in errors)
         raise Problem(422, "invalid-input", f"invalid batch: {fields}", errors)
     assert isinstance(items, list)
-    return items
+    return items, explain
+
+
+def _replayed(body: Any, replayed: bool) -> JSONBody:
+    return JSONBody(body, headers={REPLAYED_HEADER: "true"} if replayed else None)
 
 
 def router(ctx: AppContext) -> APIRouter:
@@ -46,33 +60,43 @@ def router(ctx: AppContext) -> APIRouter:
     inline = ctx.settings.engine == "compiled"
 
     @api.post("/{policy}", response_class=JSONBody,
-              responses={200: {"model": DecisionOut}, **problems(400, 401, 403, 404, 413, 422,
+              responses={200: {"model": DecisionOut}, **problems(400, 401, 403, 404, 413, 415, 422,
                                                                  503)},
               openapi_extra={**json_body(description="The policy's inputs as a flat object; "
                                          "see GET /v1/policies/{policy} for its schema"),
                              **secured("decide")},
               summary="Decide one input; logged before it is answered")
-    async def decide(policy: str, request: Request) -> JSONBody:
+    async def decide(policy: str, request: Request, explain: bool = True,
+                     idempotency_key: Annotated[str | None, Header(
+                         alias=HEADER, description=KEY_DOC)] = None) -> JSONBody:
         backdate = "backdate" in ctx.keyring.check(request, "decide")
+        key = checked_key(idempotency_key)
         raw = await read_json(request, limit)
         if inline:
-            body = await ctx.service.decide_async(policy, raw, request_id(request), backdate)
+            body, replayed = await ctx.service.decide_async(
+                policy, raw, request_id(request), key, explain, backdate)
         else:
-            body = await run_in_threadpool(ctx.service.decide, policy, raw, request_id(request),
-                                           backdate)
-        return JSONBody(body)
+            body, replayed = await run_in_threadpool(ctx.service.decide, policy, raw,
+                                                     request_id(request), key, explain,
+                                                     backdate)
+        return _replayed(body, replayed)
 
     @api.post("/{policy}/batch", response_class=JSONBody,
-              responses={200: {"model": BatchOut}, **problems(400, 401, 403, 404, 413, 422,
+              responses={200: {"model": BatchOut}, **problems(400, 401, 403, 404, 413, 415, 422,
                                                               503)},
               openapi_extra={**json_body("BatchIn"), **secured("decide")},
               summary="Decide many inputs: one result or one problem per item, in order")
-    async def decide_batch(policy: str, request: Request) -> JSONBody:
+    async def decide_batch(policy: str, request: Request, explain: bool = True,
+                           idempotency_key: Annotated[str | None, Header(
+                               alias=HEADER, description=KEY_DOC)] = None) -> JSONBody:
         backdate = "backdate" in ctx.keyring.check(request, "decide")
-        items = _batch_items(await read_json(request, limit), ctx.settings.max_batch_items)
-        results = await run_in_threadpool(ctx.service.decide_batch, policy, items,
-                                          request_id(request), backdate)
-        return JSONBody({"results": results})
+        key = checked_key(idempotency_key)
+        items, explain_items = _batch_items(await read_json(request, limit),
+                                            ctx.settings.max_batch_items)
+        results, replayed = await run_in_threadpool(
+            ctx.service.decide_batch, policy, items, request_id(request), key,
+            explain and explain_items, backdate)
+        return _replayed({"results": results}, replayed)
 
     @api.get("/{decision_id}", response_class=JSONBody,
              responses={200: {"model": LoggedDecision}, **problems(401, 403, 404, 503)},
@@ -82,4 +106,23 @@ def router(ctx: AppContext) -> APIRouter:
         ctx.keyring.check(request, "read")
         return JSONBody(ctx.service.get(decision_id))
 
+    _add_preview(api, ctx)
     return api
+
+
+def _add_preview(api: APIRouter, ctx: AppContext) -> None:
+    """POST /v1/decisions/{policy}/preview: a what-if, answered like a decision."""
+    limit = ctx.settings.max_body_bytes
+
+    @api.post("/{policy}/preview", response_class=JSONBody,
+              responses={200: {"model": PreviewOut}, **problems(400, 401, 403, 404, 413, 415,
+                                                                422, 503)},
+              openapi_extra={**json_body(description="The policy's inputs, as for a "
+                                         "decision"), **secured("decide")},
+              summary="What the decision would be now: not logged, not counted for A10")
+    async def preview(policy: str, request: Request, explain: bool = True) -> JSONBody:
+        ctx.keyring.check(request, "decide")
+        raw = await read_json(request, limit)
+        body = await run_in_threadpool(ctx.service.preview, policy, raw, explain)
+        return JSONBody(body)
+

@@ -11,11 +11,12 @@ from decision_service.api.auth import secured
 from decision_service.api.bodies import JSONBody
 from decision_service.api.context import AppContext
 from decision_service.api.openapi import problems
+from decision_service.api.policy_schemas import authority_request_schema, input_schema
 from decision_service.api.problems import Problem
 from decision_service.api.schemas import PolicyDetail, PolicyList
 from decision_service.errors import InputError
-from decision_service.ltc.policies import INTERNAL_POLICIES
-from decision_service.policyset import PolicySet, PolicyVersion, utc_today
+from decision_service.ltc.policies import AUTHORITY_POLICY, INTERNAL_POLICIES
+from decision_service.policyset import PolicySet, PolicyVersion
 
 
 def _in_force(policies: PolicySet, name: str, today: dt.date) -> PolicyVersion | None:
@@ -52,6 +53,16 @@ def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _published_input(policies: PolicySet, name: str) -> dict[str, Any]:
+    """What a client sends to decide ``name``: the policy's input with its
+    conditional fields as if/then; for the authority check (whose policy decides
+    on derived facts), the request POST /v1/authority/check takes."""
+    if name == AUTHORITY_POLICY:
+        request, referred = authority_request_schema(policies)
+        return {**request, "$defs": referred}
+    return input_schema(policies, name)
+
+
 def router(ctx: AppContext) -> APIRouter:
     api = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -61,7 +72,7 @@ def router(ctx: AppContext) -> APIRouter:
     def list_policies(request: Request) -> JSONBody:
         ctx.keyring.check(request, "read")
         with ctx.registry.lease() as policies:
-            today = utc_today()
+            today = ctx.service.today()
             return JSONBody({"bundle_hash": policies.bundle_hash,
                              "policies": [_summary(policies, n, today) for n in policies.names()]})
 
@@ -75,12 +86,12 @@ def router(ctx: AppContext) -> APIRouter:
             if policy not in policies.versions:
                 raise Problem(404, "unknown-policy", f"unknown policy {policy!r}; known: "
                               f"{', '.join(policies.names())}")
-            today = utc_today()
+            today = ctx.service.today()
             version = _in_force(policies, policy, today) or policies.versions[policy][-1]
             body = _summary(policies, policy, today)
             body["bundle_hash"] = policies.bundle_hash
             body["outputs"] = list(version.compiled.policy.outputs)
-            body["input_schema"] = version.model.model_json_schema()
+            body["input_schema"] = _published_input(policies, policy)
             return JSONBody(body)
 
     return api

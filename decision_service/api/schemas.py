@@ -9,9 +9,12 @@ policy's exact input schema.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from decision_service.store import DecisionRecord
+from decision_service.store.record import SHOWN_FIELDS
 
 
 class _Open(BaseModel):
@@ -23,6 +26,37 @@ class ReasonOut(BaseModel):
     table: str
     message: str
     message_zh: str
+
+
+class PreviewOut(_Open):
+    """A decision's answer without a decision id: nothing was logged."""
+
+    policy: str
+    policy_version: str
+    reasons: list[ReasonOut]
+    decision_date: str
+    engine: str
+
+
+class DimensionOut(BaseModel):
+    table: str
+    title: str
+    value: str
+    binding: bool
+
+
+class LowerRouteOut(BaseModel):
+    table: str
+    message: str
+    message_zh: str
+    would_give: str | None
+
+
+class ExplanationOut(BaseModel):
+    """How each table judged the deal, and the nearest changes that would lower it."""
+
+    dimensions: list[DimensionOut]
+    lower: list[LowerRouteOut]
 
 
 class DecisionOut(_Open):
@@ -73,6 +107,7 @@ class BatchIn(BaseModel):
     items: list[dict[str, Any]] = Field(
         description="Decision inputs, each as for a single decision; at most the "
                     "service's max_batch_items (10,000 by default)")
+    explain: bool = Field(default=True, description="false: answers without `explanation`")
 
 
 class BatchOut(BaseModel):
@@ -88,25 +123,20 @@ class AuthorityOut(_Open):
     deal_decision_id: str | None = None
 
 
-class LoggedDecision(BaseModel):
-    decision_id: str
-    policy: str
-    policy_version: str
-    bundle_hash: str
-    engine: str
-    decided_at: str
-    decision_date: str
-    request_id: str | None
-    input: dict[str, Any]
-    output: dict[str, Any]
-    reasons: list[dict[str, Any]]
-    prev_hash: str
-    record_hash: str
-    shadow: dict[str, Any] | None = Field(
+def _logged_decision() -> type[BaseModel]:
+    """The schema of ``record_view``, derived from the record's one definition."""
+    hints = get_type_hints(DecisionRecord)
+    fields: dict[str, Any] = {spec.name: (hints[spec.name], ...) for spec in SHOWN_FIELDS}
+    fields["shadow"] = (dict[str, Any] | None, Field(
         None, description="The shadow candidate's decision on this input (rollout.yaml), "
-                          "recorded after the answer and never answered; null: no shadow")
+                          "recorded after the answer and never answered; null: no shadow"))
+    model: type[BaseModel] = create_model(
+        "LoggedDecision", __doc__="A logged decision: input, output, policy version, "
+        "bundle hash, time, and its link in the hash chain.", **fields)
+    return model
 
 
+LoggedDecision = _logged_decision()
 class RolloutOut(BaseModel):
     """What rollout.yaml stages and shadows in the active policy set."""
 
@@ -119,6 +149,21 @@ class RolloutOut(BaseModel):
 class TitleOut(BaseModel):
     zh: str
     en: str
+
+
+class UnitOut(BaseModel):
+    code: str
+    kind: str = Field(description="company, bg, region or office")
+    name: TitleOut
+    parent: str | None
+    region: str | None = Field(description="The region the unit lies in (itself for a region)")
+    watchlist: bool = Field(description="A watch-listed office holds no authority of its own")
+    business_group: str | None = Field(description="For a BG unit: its group")
+
+
+class OrgOut(BaseModel):
+    version: str
+    units: list[UnitOut]
 
 
 class VersionOut(BaseModel):

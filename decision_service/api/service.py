@@ -10,18 +10,20 @@ evaluated there, in ``decide(prior)``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import structlog
 
 from decision_service.api import logbook
+from decision_service.api.idempotency import batch_claims, decision_claim, key_reused
 from decision_service.api.ids import new_id
 from decision_service.api.metrics import Metrics
 from decision_service.api.problems import Problem, invalid_input
@@ -36,14 +38,19 @@ from decision_service.errors import (
 )
 from decision_service.ltc import authority
 from decision_service.ltc.policies import DEAL_POLICY, INTERNAL_POLICIES
-from decision_service.policyset import PolicySet, Prepared, utc_today
+from decision_service.policyset import PolicySet, Prepared
+from decision_service.replay import redecide
+from decision_service.staging import BY_DATE
 from decision_service.store import (
     AggregateQuery,
     DecisionRecord,
     DecisionStore,
     DraftRecord,
+    IdempotencyClaim,
+    IdempotencyKeyUsedError,
     StoreError,
     UnstorableValueError,
+    record_view,
 )
 
 # Ids this service writes are uuid4 hex; anything else outside this alphabet is
@@ -68,6 +75,9 @@ def problem_of(exc: Exception) -> Problem:
         # and the client needs to know this input can't be decided. Logged loudly.
         log.error("policy_cannot_decide", error=str(exc))
         return Problem(422, "cannot-decide", f"the policy cannot decide this input: {exc}")
+    if isinstance(exc, IdempotencyKeyUsedError):
+        return Problem(422, "idempotency-key-reused",
+                       f"the idempotency key was already used (decision {exc.decision_id})")
     if isinstance(exc, UnstorableValueError):
         # The input itself cannot be stored (e.g. a lone surrogate): the client's to fix.
         return Problem(422, "unstorable-input", str(exc))
@@ -102,31 +112,36 @@ def _check_logged_date(prepared: Prepared, today: dt.date) -> None:
 
 
 def record_as_dict(record: DecisionRecord) -> dict[str, Any]:
-    return {
-        "decision_id": record.decision_id,
-        "policy": record.policy,
-        "policy_version": record.policy_version,
-        "bundle_hash": record.bundle_hash,
-        "engine": record.engine,
-        "decided_at": record.decided_at.isoformat(),
-        "decision_date": record.decision_date.isoformat(),
-        "request_id": record.request_id,
-        "input": record.input,
-        "output": record.output,
-        "reasons": record.reasons,
-        "prev_hash": record.prev_hash,
-        "record_hash": record.record_hash,
-    }
+    """The logged decision as GET /v1/decisions/{id} shows it."""
+    return record_view(record)
+
+
+def answer_body(decision: Decision, explain: bool) -> dict[str, Any]:
+    """The answer for ``decision``.  Without ``explain``, the decision alone: policy
+    version, result fields and the A10 totals it saw, no reasons and no explanation
+    (a 10,000-item batch then answers in about 1.5 MB; GET /v1/decisions/{id} has
+    the rest)."""
+    if explain:
+        return decision.as_dict()
+    body: dict[str, Any] = {"policy_version": decision.policy_version, **decision.outputs}
+    if decision.history:
+        body["history"] = dict(decision.history)
+    return body
 
 
 class DecisionService:
     def __init__(self, registry: PolicyRegistry, store: DecisionStore, engine: str,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, zone: tzinfo = UTC) -> None:
         self.registry = registry
         self.store = store
         self.engine = engine
         self.metrics = metrics
         self.shadows = ShadowRunner(store, metrics)
+        self.zone = zone
+
+    def today(self) -> date:
+        """Today in the business time zone: the decision date of a request without as_of."""
+        return datetime.now(self.zone).date()
 
     def close(self) -> None:
         """Writes the shadows still queued; the app closes the store and the registry."""
@@ -135,12 +150,18 @@ class DecisionService:
     # -- records ---------------------------------------------------------------
 
     def _draft(self, policies: PolicySet, decision: Decision, decision_id: str,
-               request_id: str | None) -> DraftRecord:
+               request_id: str | None, claim: IdempotencyClaim | None = None,
+               asked: dict[str, Any] | None = None) -> DraftRecord:
         entry = policies.history_entry(decision)
         output = dict(decision.outputs)
         if decision.history:
             # The A10 totals this decision saw: replay needs them, as does a reader.
             output["history"] = dict(decision.history)
+        if asked is not None:
+            # What was asked, when the policy decides on facts derived from it (the
+            # authority check: the deal's decision id or the inline deal, the
+            # approver, the delegation), so an auditor sees who was checked against what.
+            output["request"] = asked
         if decision.version_reason != "date":
             # A staged activation chose the version (rollout.yaml); absent: the date did.
             output["version_reason"] = decision.version_reason
@@ -158,33 +179,78 @@ class DecisionService:
             reasons=[r.as_dict() for r in decision.reasons],
             agg_key=entry[0] if entry else None,
             agg_amount=entry[1] if entry else None,
+            agg_subject=policies.history_subject(decision),
+            idempotency_key=claim.key if claim else None,
+            request_hash=claim.request_hash if claim else None,
         )
 
     def _plan(self, policies: PolicySet, prepared: Prepared, request_id: str | None,
-              made: list[Decision]) -> tuple[AggregateQuery | None, Decide]:
+              made: list[Decision], claim: IdempotencyClaim | None
+              ) -> tuple[AggregateQuery | None, Decide]:
         """What to hand the log for one validated input; ``made`` receives the Decision."""
         decision_id = new_id()
         query = prepared.history_query
         if query is None:
             decision = policies.evaluate(prepared, engine=self.engine)
             made.append(decision)
-            draft = self._draft(policies, decision, decision_id, request_id)
+            draft = self._draft(policies, decision, decision_id, request_id, claim)
             return None, lambda _prior: draft
 
         def decide(prior: float) -> DraftRecord:
             decision = policies.evaluate(prepared, {query.name: prior}, engine=self.engine)
             made.append(decision)
-            return self._draft(policies, decision, decision_id, request_id)
+            return self._draft(policies, decision, decision_id, request_id, claim)
 
         # A decision dated before today must still see the deals logged before it that
         # are dated after it: otherwise the second half of a split deal, dated
         # yesterday, would not see a first half dated today.
-        until = max(query.until, utc_today())
-        return AggregateQuery(query.key, query.since, until), decide
+        until = max(query.until, self.today())
+        return AggregateQuery(query.key, query.since, until, query.subject), decide
 
     @staticmethod
-    def _answer(record: DecisionRecord, decision: Decision) -> dict[str, Any]:
-        return {"decision_id": record.decision_id, **decision.as_dict()}
+    def _answer(record: DecisionRecord, decision: Decision,
+                explain: bool = True) -> dict[str, Any]:
+        return {"decision_id": record.decision_id, **answer_body(decision, explain)}
+
+    def _replayed(self, policies: PolicySet, record: DecisionRecord,
+                  explain: bool) -> dict[str, Any]:
+        """The answer the logged ``record`` was given: decided again exactly as replay
+        does (same version, date and A10 total), else rebuilt from what was logged."""
+        try:
+            # Pinned to the logged version; the answer gave the reason it was chosen.
+            decision = dataclasses.replace(
+                redecide(policies, record),
+                version_reason=record.output.get("version_reason", BY_DATE))
+        except (UnknownPolicyError, InputError, EvaluationError, ValueError):
+            outputs = {k: v for k, v in record.output.items() if k != "history"}
+            decision = Decision(policy=record.policy, policy_version=record.policy_version,
+                                outputs=outputs, reasons=(), decision_date=record.decision_date,
+                                engine=record.engine, input=record.input,
+                                history=record.output.get("history") or {})
+            body = self._answer(record, decision, explain)
+            if explain:
+                body["reasons"] = record.reasons
+            return body
+        return self._answer(record, decision, explain)
+
+    def _logged_answer(self, policies: PolicySet, claim: IdempotencyClaim, key: str,
+                       explain: bool) -> dict[str, Any] | None:
+        """The first answer for a retried key (None: the key is new); 422 when the
+        key was used for another request."""
+        record = self.store.get_by_keys([claim.key]).get(claim.key)
+        if record is None:
+            return None
+        if record.request_hash != claim.request_hash:
+            raise key_reused(key, record.decision_id)
+        return self._replayed(policies, record, explain)
+
+    def _after_race(self, policies: PolicySet, exc: IdempotencyKeyUsedError, key: str,
+                    explain: bool) -> dict[str, Any]:
+        """Another request with the same key was logged first (under the chain lock)."""
+        if not exc.same_request:
+            raise key_reused(key, exc.decision_id)
+        record = self._record(exc.decision_id)
+        return self._replayed(policies, record, explain)
 
     @staticmethod
     def _check_policy(policies: PolicySet, policy: str) -> None:
@@ -199,7 +265,7 @@ class DecisionService:
     def _prepare(self, policies: PolicySet, policy: str, raw: object,
                  backdate: bool) -> Prepared:
         try:
-            today = utc_today()
+            today = self.today()
             prepared = policies.prepare(policy, raw, today=today)
             _check_text(prepared)
             if not backdate:
@@ -212,12 +278,13 @@ class DecisionService:
     # -- endpoints -------------------------------------------------------------
 
     def _start(self, policies: PolicySet, policy: str, raw: object, request_id: str | None,
-               made: list[Decision], backdate: bool) -> Future[DecisionRecord]:
+               made: list[Decision], claim: IdempotencyClaim | None = None,
+               backdate: bool = True) -> Future[DecisionRecord]:
         """Validate, decide (unless A10 makes the log decide) and hand to the log."""
         self._check_policy(policies, policy)
         prepared = self._prepare(policies, policy, raw, backdate)
-        query, decide = self._plan(policies, prepared, request_id, made)
-        future = logbook.submit(self.store, query, decide)
+        query, decide = self._plan(policies, prepared, request_id, made, claim)
+        future = logbook.submit(self.store, query, decide, claim)
         plan = policies.shadow_plan(policy)
         if plan is not None:
             # Once logged (in the writer's thread): only a job is queued, no shadow
@@ -231,60 +298,125 @@ class DecisionService:
         return future
 
     async def decide_async(self, policy: str, raw: object, request_id: str | None,
-                           backdate: bool = True) -> dict[str, Any]:
+                           key: str | None = None, explain: bool = True,
+                           backdate: bool = True) -> tuple[dict[str, Any], bool]:
         """On the event loop: the compiled engine decides in ~100 µs, less than handing
-        the work to a thread and back; waiting for the commit costs no thread at all."""
+        the work to a thread and back; waiting for the commit costs no thread at all.
+        Returns the answer and whether it is the replay of an earlier one (``key``)."""
         started = time.perf_counter()
         with self.registry.lease() as policies:
             made: list[Decision] = []
+            claim = decision_claim(key, policy, raw)
             try:
+                if claim is not None and key is not None:
+                    first = self._logged_answer(policies, claim, key, explain)
+                    if first is not None:
+                        return first, True
                 record = await asyncio.wrap_future(
-                    self._start(policies, policy, raw, request_id, made, backdate))
+                    self._start(policies, policy, raw, request_id, made, claim, backdate))
+            except IdempotencyKeyUsedError as exc:
+                return self._after_race(policies, exc, key or "", explain), True
             except Exception as exc:
                 raise problem_of(exc) from None
         self.metrics.observe_decision(policy, made[-1].outputs, time.perf_counter() - started)
-        return self._answer(record, made[-1])
+        return self._answer(record, made[-1], explain), False
 
     def decide(self, policy: str, raw: object, request_id: str | None,
-               backdate: bool = True) -> dict[str, Any]:
+               key: str | None = None, explain: bool = True,
+               backdate: bool = True) -> tuple[dict[str, Any], bool]:
         """In a worker thread (the durable engine: slower, and behind a global lock)."""
         started = time.perf_counter()
         with self.registry.lease() as policies:
             made: list[Decision] = []
+            claim = decision_claim(key, policy, raw)
             try:
-                record = self._start(policies, policy, raw, request_id, made,
+                if claim is not None and key is not None:
+                    first = self._logged_answer(policies, claim, key, explain)
+                    if first is not None:
+                        return first, True
+                record = self._start(policies, policy, raw, request_id, made, claim,
                                      backdate).result()
+            except IdempotencyKeyUsedError as exc:
+                return self._after_race(policies, exc, key or "", explain), True
             except Exception as exc:
                 raise problem_of(exc) from None
         self.metrics.observe_decision(policy, made[-1].outputs, time.perf_counter() - started)
-        return self._answer(record, made[-1])
+        return self._answer(record, made[-1], explain), False
+
+    def preview(self, policy: str, raw: object, explain: bool = True) -> dict[str, Any]:
+        """The answer a decision would get now, without a decision id: nothing is
+        logged and nothing counts for A10; the prior total is read from the log."""
+        with self.registry.lease() as policies:
+            try:
+                self._check_policy(policies, policy)
+                prepared = self._prepare(policies, policy, raw, backdate=True)
+                query = prepared.history_query
+                history: dict[str, float] = {}
+                if query is not None:
+                    history[query.name] = self.store.prior_total(
+                        AggregateQuery(query.key, query.since, query.until, query.subject))
+                decision = policies.evaluate(prepared, history, engine=self.engine)
+            except Exception as exc:
+                raise problem_of(exc) from None
+        return answer_body(decision, explain)
 
     def decide_batch(self, policy: str, items: Sequence[object], request_id: str | None,
-                     backdate: bool = True) -> list[dict[str, Any]]:
+                     key: str | None = None, explain: bool = True,
+                     backdate: bool = True) -> tuple[list[dict[str, Any]], bool]:
         """One answer per item, in order: a decision, or a problem object with its index.
-        Every item is submitted before any is awaited, so the log commits them in groups."""
+        Every item is submitted before any is awaited, so the log commits them in groups.
+        With ``key``, items logged by an earlier send of the same batch are answered
+        from the log (and the second value is True)."""
         started = time.perf_counter()
         results: list[dict[str, Any] | None] = [None] * len(items)
+        claims = batch_claims(key, policy, list(items))
         with self.registry.lease() as policies:
             self._check_policy(policies, policy)
+            logged = self._logged_items(claims, key)
             pending: list[tuple[int, list[Decision], Future[DecisionRecord]]] = []
             for index, raw in enumerate(items):
+                claim = claims[index]
+                if claim is not None and claim.key in logged:
+                    results[index] = self._replayed(policies, logged[claim.key], explain)
+                    continue
                 made: list[Decision] = []
                 try:
-                    pending.append((index, made,
-                                    self._start(policies, policy, raw, request_id, made,
-                                                backdate)))
+                    pending.append((index, made, self._start(policies, policy, raw,
+                                                             request_id, made, claim,
+                                                             backdate)))
                 except Exception as exc:
                     results[index] = self._item_problem(index, exc)
             elapsed = (time.perf_counter() - started) / max(len(items), 1)
+            raced = False
             for index, made, future in pending:
                 error = future.exception()
                 if error is None:
-                    results[index] = self._answer(future.result(), made[-1])
+                    results[index] = self._answer(future.result(), made[-1], explain)
                     self.metrics.observe_decision(policy, made[-1].outputs, elapsed)
+                elif isinstance(error, IdempotencyKeyUsedError) and error.same_request:
+                    raced = True
+                    results[index] = self._replayed(policies, self._record(error.decision_id),
+                                                    explain)
                 else:
                     results[index] = self._item_problem(index, error)
-        return [r for r in results if r is not None]
+        return [r for r in results if r is not None], bool(logged) or raced
+
+    def _logged_items(self, claims: list[IdempotencyClaim | None],
+                      key: str | None) -> dict[str, DecisionRecord]:
+        """The items an earlier send of this batch logged; 422 if the key was used
+        for another batch."""
+        keys = [c.key for c in claims if c is not None]
+        if key is None or not keys:
+            return {}
+        try:
+            logged = self.store.get_by_keys(keys)
+        except Exception as exc:
+            raise problem_of(exc) from None
+        digest = claims[0].request_hash if claims[0] is not None else None
+        for record in logged.values():
+            if record.request_hash != digest:
+                raise key_reused(key, record.decision_id)
+        return logged
 
     def _item_problem(self, index: int, exc: BaseException) -> dict[str, Any]:
         if not isinstance(exc, Exception):
@@ -301,7 +433,7 @@ class DecisionService:
         with self.registry.lease() as policies:
             try:
                 request = authority.parse_request(raw, policies.org)
-                today = utc_today()
+                today = self.today()
                 if request.deal is None and not may_read:
                     raise Problem(403, "forbidden", "checking a logged decision by its id "
                                   "reads it: this API key lacks the `read` scope")
@@ -310,7 +442,8 @@ class DecisionService:
                 else:
                     deal = self._logged_deal(request.decision_id or "")
                 decision = authority.check(policies, deal, request, today, self.engine)
-                draft = self._draft(policies, decision, new_id(), request_id)
+                asked = request.model_dump(mode="json", exclude_none=True)
+                draft = self._draft(policies, decision, new_id(), request_id, asked=asked)
                 record = self.store.log_decision(None, lambda _prior: draft)
             except Exception as exc:
                 raise problem_of(exc) from None

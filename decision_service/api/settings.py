@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from decision_service.locations import default_db_url, default_policies_dir
 
 KEYS_ENV = "DECISION_SERVICE_API_KEYS"
 BENCH_ENV = "DECISION_SERVICE_BENCH"
+TIMEZONE_ENV = "DECISION_SERVICE_TIMEZONE"
 # backdate: log decisions dated outside the as_of bounds (loading history).
 SCOPES = frozenset({"decide", "read", "admin", "backdate"})
 ENGINE_NAMES = ("compiled", "durable")
@@ -56,6 +58,15 @@ def parse_api_keys(text: str | None) -> dict[str, frozenset[str]]:
     return keys
 
 
+def business_zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` (``Asia/Shanghai``, ``UTC``); SettingsError if unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"time zone {name!r} (--timezone / {TIMEZONE_ENV}): not an IANA "
+                            "time zone name such as Asia/Shanghai or UTC") from None
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -78,11 +89,16 @@ class ServiceSettings:
     api_keys: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)
     bench_endpoints: bool = False  # GET/POST /bench/constant, for bench/http.py only
     log_level: str = "info"
+    # The business's time zone (IANA name): "today", the decision date of a request
+    # without as_of, is the date there (a Beijing deal at 07:00 is today's, not UTC's
+    # yesterday's).
+    timezone: str = "UTC"
     new_log: bool = False  # start although the checkpoints say the log lost records
     store_timeout: float = 5.0  # seconds a log statement may wait on a lock, then 503
     checkpoint_interval: float = 10.0  # seconds between signed checkpoints of the chain head
 
     def __post_init__(self) -> None:
+        business_zone(self.timezone)
         if self.engine not in ENGINE_NAMES:
             raise SettingsError(f"--engine {self.engine!r}: choose one of "
                                 f"{', '.join(ENGINE_NAMES)}")
@@ -100,14 +116,17 @@ class ServiceSettings:
     def from_options(cls, *, host: str | None = None, port: int | None = None,
                      policies_dir: Path | str | None = None, db_url: str | None = None,
                      engine: str | None = None, workers: int | None = None,
+                     timezone: str | None = None,
                      new_log: bool | None = None,
                      environ: Mapping[str, str] | None = None) -> ServiceSettings:
-        """Settings from CLI options (None = default) and the environment (API keys)."""
+        """Settings from CLI options (None = default) and the environment (API keys,
+        the time zone when no option gives it)."""
         env = os.environ if environ is None else environ
         given: dict[str, Any] = {
             "host": host, "port": port, "engine": engine, "workers": workers,
             "policies_dir": Path(policies_dir) if policies_dir is not None else None,
             "db_url": db_url, "new_log": new_log,
+            "timezone": timezone or env.get(TIMEZONE_ENV) or None,
         }
         return cls(**{k: v for k, v in given.items() if v is not None},
                    api_keys=parse_api_keys(env.get(KEYS_ENV)),

@@ -723,7 +723,8 @@ def _check_references(policy: Policy, problems: Problems) -> None:
                              f"{where}.{name}: only `X`, `not X` and `in [...]` are allowed "
                              f"here, not {text!r}")
     for hist in policy.history.values():
-        for name in (hist.sum_field, *hist.group_by, *hist.where_input):
+        latest_per = (hist.latest_per,) if hist.latest_per else ()
+        for name in (hist.sum_field, *hist.group_by, *hist.where_input, *latest_per):
             if name not in policy.inputs:
                 problems.add(hist.position, "unknown_field",
                              f"{hist.name}: {name!r} is not an input")

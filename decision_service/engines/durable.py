@@ -4,18 +4,147 @@ Each stage of a compiled policy becomes one durable-rules matcher (see
 ``durable_driver`` for how its hazards are handled: one lock, assert and
 retract, strict typing, plain numbers, rule sets split under its limits).
 Everything after matching is the shared, plainly written ``evaluate.run``.
+
+What durable-rules is asked is shaped so that it does little work per decision
+(bench/engine.py measures it):
+
+- every field's kind and the fields every fact carries are declared, so a
+  comparison of two fields is one test (see ``DurableMatcher``);
+- in a first-hit table, a rule also carries the negation of each earlier rule
+  that differs from it in one atom, so that mostly only the winner fires: run
+  takes the first matching rule of such a table, and a later rule that still
+  fires changes nothing;
+- a later stage is asserted only when one of its rules can hold: its atoms that
+  read no output are matched, as a guard, together with the first stage.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from decision_service.compiler.compile import CompiledPolicy
-from decision_service.compiler.ir import Fact
+from decision_service.compiler.compile import CompiledPolicy, CompiledTable
+from decision_service.compiler.ir import AnyOf, Atom, Compare, Const, Fact, Field, MatchRule
+from decision_service.engines.compiled import always_present
 from decision_service.engines.durable_driver import DurableMatcher
-from decision_service.engines.reference import Evaluation, run
+from decision_service.engines.reference import Evaluation, Plan, run
+
+_KIND_OF_FIELD = {"number": "number", "integer": "number", "ordered": "number",
+                  "date": "number", "enum": "string", "string": "string", "boolean": "bool"}
+_NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
+_GUARD = "?"  # suffix of a later-stage rule's guard key
+
+
+def fact_kinds(compiled: CompiledPolicy) -> dict[str, str]:
+    """The kind of value ("number", "string", "bool") each fact key carries."""
+    kinds: dict[str, str] = {}
+    for info in compiled.fields.values():
+        if info.kind == "list":
+            kinds.update((f"{info.key}__{member}", "bool") for member in info.values)
+        elif info.kind in _KIND_OF_FIELD:
+            kinds[info.key] = _KIND_OF_FIELD[info.kind]
+    return kinds
+
+
+def _kind_of(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    return "string" if isinstance(value, str) else "number"
+
+
+def _fields_of(atom: Atom) -> tuple[str, ...]:
+    if isinstance(atom, Compare) and isinstance(atom.operand, Field):
+        return (atom.field, atom.operand.name)
+    return (atom.field,)
+
+
+def _negation(atom: Atom, present: frozenset[str], kinds: Mapping[str, str]
+              ) -> tuple[Atom, ...] | None:
+    """Atoms that hold exactly when ``atom`` does not, for a fact carrying ``present``
+    with values of their declared kinds; None when there are none such."""
+    if any(name not in present for name in _fields_of(atom)):
+        return None  # a missing field would make both false
+    kind = kinds.get(atom.field)
+    if isinstance(atom, AnyOf):
+        if not atom.values or any(_kind_of(v) != kind for v in atom.values):
+            return None
+        return tuple(Compare(atom.field, "!=", Const(v)) for v in atom.values)
+    if isinstance(atom.operand, Const):
+        if _kind_of(atom.operand.value) != kind:
+            return None
+    elif kinds.get(atom.operand.name) != kind or kind is None:
+        return None
+    return (Compare(atom.field, _NEGATED[atom.op], atom.operand),)  # type: ignore[arg-type]
+
+
+def _first_hit_rules(table: CompiledTable, always: frozenset[str],
+                     kinds: Mapping[str, str]) -> list[MatchRule]:
+    """A first-hit table's rules, each also requiring that no earlier rule differing
+    from it in one negatable atom holds. The winner keeps matching exactly."""
+    rules: list[MatchRule] = []
+    shared = len(_common_prefix([r.atoms for r in table.rules]))
+    for i, rule in enumerate(table.rules):
+        own = set(rule.atoms)
+        present = always | {name for atom in rule.atoms for name in _fields_of(atom)}
+        negations: list[Atom] = []
+        for earlier in table.rules[:i]:
+            differing = [atom for atom in earlier.atoms if atom not in own]
+            negation = (_negation(differing[0], present, kinds) if len(differing) == 1
+                        else None)
+            if negation is not None:
+                negations.extend(a for a in negation if a not in negations and a not in own)
+        # Shared atoms first, then the negations in rule order: durable shares the
+        # tests of a common beginning, so the table walks like an if/elif chain.
+        atoms = rule.atoms[:shared] + tuple(negations) + rule.atoms[shared:]
+        rules.append(MatchRule(rule.key, atoms))
+    return rules
+
+
+def _common_prefix(sequences: Sequence[tuple[Atom, ...]]) -> tuple[Atom, ...]:
+    prefix = sequences[0] if sequences else ()
+    for sequence in sequences[1:]:
+        n = 0
+        while n < min(len(prefix), len(sequence)) and prefix[n] == sequence[n]:
+            n += 1
+        prefix = prefix[:n]
+    return prefix
+
+
+def stage_rules(compiled: CompiledPolicy, stage: int) -> list[MatchRule]:
+    """What durable-rules matches for one stage (see the module docstring)."""
+    always, kinds = always_present(compiled), fact_kinds(compiled)
+    rules: list[MatchRule] = []
+    for table in compiled.tables:
+        if table.stage != stage:
+            continue
+        if table.table.hit == "first":
+            rules.extend(_first_hit_rules(table, always, kinds))
+        else:
+            rules.extend(MatchRule(rule.key, rule.atoms) for rule in table.rules)
+        if table.table.hit == "scorecard" and table.when_atoms:
+            rules.append(MatchRule(table.when_key, table.when_atoms))
+    return rules
+
+
+def _output_keys(compiled: CompiledPolicy) -> frozenset[str]:
+    return frozenset(info.key for info in compiled.fields.values() if info.source == "output")
+
+
+def stage_guards(compiled: CompiledPolicy) -> dict[int, list[MatchRule] | None]:
+    """For each later stage, guard rules matched with the first stage: the stage can
+    only match if one of them holds. None: a rule reads only outputs, always assert."""
+    outputs = _output_keys(compiled)
+    guards: dict[int, list[MatchRule] | None] = {}
+    for stage in range(1, compiled.stage_count):
+        stage_guard: list[MatchRule] = []
+        for rule in compiled.match_rules(stage):
+            atoms = tuple(a for a in rule.atoms if not outputs & set(_fields_of(a)))
+            stage_guard.append(MatchRule(f"{rule.key}{_GUARD}{stage}", atoms))
+        # A rule reading only outputs has an empty guard: the stage is always asserted.
+        guards[stage] = (stage_guard if all(rule.atoms for rule in stage_guard)
+                         else None)
+    return guards
 
 
 class DurableEngine:
@@ -23,20 +152,40 @@ class DurableEngine:
 
     def __init__(self, compiled: CompiledPolicy) -> None:
         self.compiled = compiled
+        self._plan = Plan(compiled)
         # Rulesets are named by policy, version and content so a reloaded,
         # changed policy never meets the state of its predecessor.
         digest = hashlib.sha256(repr([t.rules for t in compiled.tables]).encode()).hexdigest()[:12]
+        kinds = fact_kinds(compiled)
+        present = always_present(compiled)
+        guards = stage_guards(compiled)
+        # stage -> the guard keys that let it be asserted (None: always asserted)
+        self._guard_keys = {stage: None if rules is None else frozenset(r.key for r in rules)
+                            for stage, rules in guards.items()}
+        first = stage_rules(compiled, 0) + [r for g in guards.values() for r in g or ()]
         self._matchers = [
             DurableMatcher(f"{compiled.id}-v{compiled.version}-s{stage}-{digest}",
-                           compiled.match_rules(stage))
+                           first if stage == 0 else stage_rules(compiled, stage),
+                           kinds=kinds, present=present)
             for stage in range(compiled.stage_count)
         ]
 
-    def _match(self, stage: int, fact: Fact) -> frozenset[str]:
-        return self._matchers[stage].match(fact)
-
     def evaluate(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Evaluation:
-        return run(self.compiled, self.compiled.fact(values, history), self._match)
+        first: frozenset[str] = frozenset()
+        # The unit's settings: one mapping per unit, its properties written once.
+        settings = self.compiled.parameters_for(values)
+
+        def match(stage: int, fact: Fact) -> frozenset[str]:
+            nonlocal first
+            if stage == 0:
+                first = self._matchers[0].match(fact, settings)
+                return first
+            keys = self._guard_keys[stage]
+            if keys is not None and not keys & first:
+                return frozenset()  # no rule of this stage can hold
+            return self._matchers[stage].match(fact, settings)
+
+        return run(self._plan, self.compiled.fact(values, history), match)
 
     def close(self) -> None:
         for matcher in self._matchers:

@@ -99,7 +99,7 @@ import math
 import re
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
@@ -133,12 +133,14 @@ _EXACT_INT: Final = 2**53  # every int up to here is exactly a double
 
 # One lock for every call into the C engine, whatever the matcher: its state is global.
 _ENGINE_LOCK: Final = threading.Lock()
-_FACT_IDS = itertools.count(1)  # fresh fact id per assert, only advanced under the lock
+_FACT_IDS = itertools.count(1)  # fresh fact id per assert
 _SERIALS = itertools.count(1)  # versions ruleset names within the process
 
 _SID: Final = "0"  # one session per ruleset: each ruleset has its own state store
 _NUMBER, _STRING, _BOOL = 0, 1, 2
 _KIND_PREFIX: Final = ("n", "s", "b")
+_KIND_NAMES: Final = ("number", "string", "bool")
+_ABSENT: Final = object()
 _DURABLE_OP: Final = {"==": "$eq", "!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt",
                       ">=": "$gte"}
 # Property index of a durable fact: slots are hash % 255 (and 256, in case the build
@@ -181,6 +183,10 @@ def _float_text(value: float) -> str | None:
     return text
 
 
+_BOOL_TEXT: Final[dict[bool, _Encoded]] = {False: (_BOOL, "0"), True: (_BOOL, "1")}
+_STRING_TEXT: dict[str, _Encoded] = {}  # bounded cache of encoded short strings
+
+
 def _encode(value: object) -> _Encoded | str:
     """A value as (kind, durable JSON text), or why it cannot travel exactly."""
     # Fast paths for the exact built-in types: this runs for every field of every fact.
@@ -190,6 +196,16 @@ def _encode(value: object) -> _Encoded | str:
             return (_NUMBER, text)
     elif type(value) is int and -_EXACT_INT <= value <= _EXACT_INT:
         return (_NUMBER, str(value))
+    elif type(value) is bool:
+        return _BOOL_TEXT[value]
+    elif type(value) is str:
+        known = _STRING_TEXT.get(value)
+        if known is not None:
+            return known
+        encoded = _encode_slow(value)
+        if len(value) <= 64 and len(_STRING_TEXT) < 4096 and not isinstance(encoded, str):
+            _STRING_TEXT[value] = encoded  # codes and ids repeat: hex them once
+        return encoded
     return _encode_slow(value)
 
 
@@ -243,6 +259,8 @@ class _FieldTest:
     op: str
     field: str
     other: str
+    kind: int | None  # both fields' declared kind; None: one alternative per kind
+    guard: bool  # test that ``other`` exists (unless every fact carries it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +296,15 @@ def _check_name(rule: MatchRule, name: object) -> str:
     return name
 
 
-def _compile_rule(index: int, rule: MatchRule) -> _Rule | None:
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    """What the caller promises about every fact (see ``DurableMatcher``)."""
+
+    kinds: Mapping[str, int]
+    present: frozenset[str]
+
+
+def _compile_rule(index: int, rule: MatchRule, declared: _Declared) -> _Rule | None:
     """The rule as durable tests, or None when it can never hold (an empty AnyOf)."""
     if not isinstance(rule, MatchRule):
         raise DurableLimitError(f"not a MatchRule: {rule!r}")
@@ -287,13 +313,15 @@ def _compile_rule(index: int, rule: MatchRule) -> _Rule | None:
     slots: set[_Slot] = set()
     never = False
     for atom in rule.atoms:
-        test = _compile_atom(rule, atom)
+        test = _compile_atom(rule, atom, declared)
         if test is None:
             never = True  # keep validating the other atoms all the same
             continue
         tests.append(test)
         if isinstance(test, _ConstTest):
             slots.add(test.slot)
+        elif isinstance(test, _FieldTest) and test.kind is not None:
+            slots.update(((test.field, test.kind), (test.other, test.kind)))
         elif isinstance(test, _FieldTest):
             width = max(width, 3)  # one alternative per kind
             slots.update((name, kind) for name in (test.field, test.other)
@@ -306,13 +334,19 @@ def _compile_rule(index: int, rule: MatchRule) -> _Rule | None:
     return _Rule(index, tuple(tests), width, frozenset(slots))
 
 
-def _compile_atom(rule: MatchRule, atom: Atom) -> _Test | None:
+def _compile_atom(rule: MatchRule, atom: Atom, declared: _Declared) -> _Test | None:
     field = _check_name(rule, getattr(atom, "field", None))
     if isinstance(atom, Compare):
         if atom.op not in _DURABLE_OP:
             raise _limit(rule, f"unknown operator {atom.op!r}")
         if isinstance(atom.operand, Field):
-            return _FieldTest(atom.op, field, _check_name(rule, atom.operand.name))
+            other = _check_name(rule, atom.operand.name)
+            kind, other_kind = declared.kinds.get(field), declared.kinds.get(other)
+            if kind is None or other_kind is None:
+                return _FieldTest(atom.op, field, other, None, True)
+            if kind != other_kind:
+                return None  # values of different kinds never compare
+            return _FieldTest(atom.op, field, other, kind, other not in declared.present)
         if not isinstance(atom.operand, Const):
             raise _limit(rule, f"operand {atom.operand!r} is neither Const nor Field")
         kind, text = _const(rule, field, atom.operand.value)
@@ -378,6 +412,13 @@ def _render(test: _Test, names: dict[_Slot, str]) -> str:
     """One test as a durable expression; written by hand so numbers keep their text."""
     if isinstance(test, _ConstTest):
         return f'{{"{_DURABLE_OP[test.op]}":{{"{names[test.slot]}":{test.text}}}}}'
+    if isinstance(test, _FieldTest) and test.kind is not None:
+        op = _DURABLE_OP[test.op]
+        left, right = names[(test.field, test.kind)], names[(test.other, test.kind)]
+        compare = f'{{"{op}":{{"{left}":{{"$m":"{right}"}}}}}}'
+        if not test.guard:  # every fact carries it: match() checks
+            return compare
+        return f'{{"$and":[{{"$ex":{{"{right}":1}}}},{compare}]}}'
     if isinstance(test, _FieldTest):
         op = _DURABLE_OP[test.op]
         alternatives = []
@@ -461,6 +502,36 @@ def _reap_locked() -> None:
 
 # Per kind, the property prefix ('"n3":') of a field in one ruleset, None if unused.
 _Prefixes = tuple[str | None, str | None, str | None]
+# A value's type and its properties: (ruleset position, '"n3":12.5') per ruleset.
+_Written = tuple[type, tuple[tuple[int, str], ...]]
+_WRITTEN_PER_FIELD: Final = 256  # values remembered per field (codes, unit settings)
+_FIXED_REMEMBERED: Final = 1024  # ``fixed`` mappings remembered per matcher
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    field: str
+    kind: int  # declared kind, -1 if none
+    required: bool  # declared present in every fact
+    targets: tuple[tuple[int, _Prefixes], ...]  # (ruleset position, prefixes)
+    written: dict[object, _Written]
+
+
+def _written(plan: _FieldPlan, value: object) -> _Written:
+    """The properties of one value of a field; remembered for the next facts."""
+    encoded = _encode(value)
+    if isinstance(encoded, str):
+        raise ValueError(f"fact field {plan.field!r}: {encoded}")
+    value_kind, text = encoded
+    if plan.kind >= 0 and value_kind != plan.kind:
+        raise ValueError(f"fact field {plan.field!r}: a {_KIND_NAMES[value_kind]}, "
+                         f"declared a {_KIND_NAMES[plan.kind]}")
+    texts = tuple((position, prefix + text) for position, prefixes in plan.targets
+                  if (prefix := prefixes[value_kind]) is not None)
+    written = (type(value), texts)
+    if len(plan.written) < _WRITTEN_PER_FIELD:
+        plan.written[value] = written  # a value equal and of the same type: same text
+    return written
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,17 +547,51 @@ class DurableMatcher:
     names add a per-process serial, so two matchers never share a name. Thread-safe.
     """
 
-    def __init__(self, name: str, rules: Sequence[MatchRule]) -> None:
+    def __init__(self, name: str, rules: Sequence[MatchRule], *,
+                 kinds: Mapping[str, str] | None = None, present: Collection[str] = ()) -> None:
         self.name = name
         self._rulesets: list[_Ruleset] = []
         self._handles: list[int] = []
         self._closed = False
+        unknown = {k for k in (kinds or {}).values() if k not in _KIND_NAMES}
+        if unknown:
+            raise ValueError(f"unknown kinds {sorted(unknown)}; use {', '.join(_KIND_NAMES)}")
+        declared = _Declared({f: _KIND_NAMES.index(k) for f, k in (kinds or {}).items()},
+                             frozenset(present))
+        compiled = self._compile(rules, declared)
+        fields: dict[str, int] = {}
+        for compiled_rule in compiled:
+            for field, _ in sorted(compiled_rule.slots):
+                fields.setdefault(field, len(fields))
 
+        plans: list[tuple[str, str, tuple[tuple[str, _Prefixes], ...]]] = []
+        for chunk in _chunks(compiled):
+            chunk_slots = sorted({slot for rule in chunk for slot in rule.slots})
+            names, prime = _place_names(chunk_slots, fields)
+            per_field: dict[str, list[str | None]] = {}
+            for (field, kind), prop in names.items():
+                per_field.setdefault(field, [None, None, None])[kind] = f'"{prop}":'
+            plans.append((_definition(chunk, names, prime), prime,
+                          tuple((f, (p[0], p[1], p[2])) for f, p in per_field.items())))
+        self._build(plans)
+        # id(fixed) -> (fixed, fields left to the fact, per ruleset fixed properties)
+        self._fixed: dict[int, tuple[Mapping[str, EngineValue], tuple[_FieldPlan, ...],
+                                     tuple[tuple[str, ...], ...]]] = {}
+        # Per field a rule reads: its declared kind (or -1), whether every fact must
+        # carry it, per ruleset holding it (position, property prefix per kind), and
+        # the properties already written for its recent values.
+        self._plan = tuple(
+            _FieldPlan(field, declared.kinds.get(field, -1), field in declared.present,
+                       tuple((i, prefixes) for i, ruleset in enumerate(self._rulesets)
+                             for name, prefixes in ruleset.fields if name == field), {})
+            for field in fields)
+
+    def _compile(self, rules: Sequence[MatchRule], declared: _Declared) -> list[_Rule]:
         compiled: list[_Rule] = []
         always: list[str] = []
         self._keys: dict[str, str] = {}  # durable rule name -> MatchRule key
         for index, rule in enumerate(rules):
-            result = _compile_rule(index, rule)
+            result = _compile_rule(index, rule, declared)
             self._keys[f"r{index}"] = rule.key
             if result is None:
                 continue  # can never hold
@@ -501,25 +606,11 @@ class DurableMatcher:
                              f"{MAX_SLOTS_PER_RULESET}")
             compiled.append(result)
         self._always = frozenset(always)
+        return compiled
 
-        fields: dict[str, int] = {}
-        for compiled_rule in compiled:
-            for field, _ in sorted(compiled_rule.slots):
-                fields.setdefault(field, len(fields))
-        self._fields = tuple(fields)
-
-        plans: list[tuple[str, str, tuple[tuple[str, _Prefixes], ...]]] = []
-        for chunk in _chunks(compiled):
-            chunk_slots = sorted({slot for rule in chunk for slot in rule.slots})
-            names, prime = _place_names(chunk_slots, fields)
-            per_field: dict[str, list[str | None]] = {}
-            for (field, kind), prop in names.items():
-                per_field.setdefault(field, [None, None, None])[kind] = f'"{prop}":'
-            plans.append((_definition(chunk, names, prime), prime,
-                          tuple((f, (p[0], p[1], p[2])) for f, p in per_field.items())))
-
+    def _build(self, plans: list[tuple[str, str, tuple[tuple[str, _Prefixes], ...]]]) -> None:
         digest = hashlib.sha256("\n".join(d for d, _, _ in plans).encode()).hexdigest()[:10]
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80] or "matcher"
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", self.name)[:80] or "matcher"
         serial = next(_SERIALS)
         # Frees the C memory if close() is forgotten; not at exit, when the engine
         # may already be half torn down.
@@ -549,52 +640,89 @@ class DurableMatcher:
                 raise DurableEngineError(f"priming ruleset {ruleset_name!r} fired {fired}")
             return handle
 
-    def match(self, fact: Mapping[str, EngineValue]) -> frozenset[str]:
+    def match(self, fact: Mapping[str, EngineValue],
+              fixed: Mapping[str, EngineValue] | None = None) -> frozenset[str]:
         """The keys of every rule whose atoms all hold for ``fact``.
 
+        ``fixed``: fields shared by many facts (e.g. the settings of a unit), read from
+        it rather than from ``fact``. Its properties are written once per mapping
+        object and reused while it lives, so it must never change.
+
         Raises ValueError, naming the field, for a value durable-rules cannot compare
-        exactly (see the module docstring for the range).
+        exactly (see the module docstring for the range), a value of another kind than
+        declared, or a missing field declared present.
         """
-        encoded: dict[str, _Encoded] = {}
-        for field in self._fields:
-            if field in fact:
-                value = _encode(fact[field])
-                if isinstance(value, str):
-                    raise ValueError(f"fact field {field!r}: {value}")
-                encoded[field] = value
-
+        fixed_parts: tuple[tuple[str, ...], ...]
+        if fixed is None:
+            plan, fixed_parts = self._plan, ((),) * len(self._rulesets)
+        else:
+            plan, fixed_parts = self._fixed_properties(fixed)
         bodies: list[tuple[int, str]] = []
-        for ruleset in self._rulesets:
-            parts = []
-            for field, prefixes in ruleset.fields:
-                known = encoded.get(field)
-                if known is not None:
-                    prefix = prefixes[known[0]]
-                    if prefix is not None:
-                        parts.append(prefix + known[1])
+        for ruleset, parts in zip(self._rulesets, self._properties(fact, plan, fixed_parts),
+                                  strict=True):
             if parts:  # with none of its properties no rule of this ruleset can hold
-                bodies.append((ruleset.handle, ",".join(parts)))
+                # A fresh id for every assert; next() on a count is atomic.
+                bodies.append((ruleset.handle,
+                               f'{{"sid":"{_SID}","id":{next(_FACT_IDS)},{",".join(parts)}}}'))
 
-        keys = set(self._always)
-        with _ENGINE_LOCK:
+        fired: list[str] = []
+        with _ENGINE_LOCK:  # held only around the C calls
             if self._closed:
                 raise RuntimeError(f"matcher {self.name!r} is closed")
             if _ORPHANS:
                 _reap_locked()
-            for handle, properties in bodies:
-                body = f'{{"sid":"{_SID}","id":{next(_FACT_IDS)},{properties}}}'
+            for handle, body in bodies:
                 try:
-                    fired = _fire(handle, body)
+                    fired += _fire(handle, body)
                 except DurableEngineError:
                     raise
                 except Exception as exc:
                     raise DurableEngineError(f"durable-rules failed on a fact: {exc}") from exc
-                for rule_name in fired:
-                    key = self._keys.get(rule_name)
-                    if key is None:
-                        raise DurableEngineError(f"unexpected action {rule_name!r}")
-                    keys.add(key)
-        return frozenset(keys)
+        try:
+            keys = frozenset(map(self._keys.__getitem__, fired))
+        except KeyError as exc:
+            raise DurableEngineError(f"unexpected action {exc.args[0]!r}") from None
+        return keys | self._always if self._always else keys
+
+    def _fixed_properties(self, fixed: Mapping[str, EngineValue]
+                          ) -> tuple[tuple[_FieldPlan, ...], tuple[tuple[str, ...], ...]]:
+        """The fields ``fixed`` leaves to each fact, and per ruleset its properties."""
+        known = self._fixed.get(id(fixed))
+        if known is not None and known[0] is fixed:
+            return known[1], known[2]
+        parts: list[list[str]] = [[] for _ in self._rulesets]
+        for plan in self._plan:
+            if plan.field in fixed:
+                for position, text in _written(plan, fixed[plan.field])[1]:
+                    parts[position].append(text)
+        rest = tuple(plan for plan in self._plan if plan.field not in fixed)
+        entry = (fixed, rest, tuple(tuple(p) for p in parts))
+        if len(self._fixed) >= _FIXED_REMEMBERED:
+            self._fixed.clear()  # settings are few; this only bounds a misuse
+        self._fixed[id(fixed)] = entry  # holds ``fixed``: its id is not reused meanwhile
+        return entry[1], entry[2]
+
+    def _properties(self, fact: Mapping[str, EngineValue], fields: tuple[_FieldPlan, ...],
+                    fixed_parts: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Per ruleset, the fact's properties as JSON text; each value encoded once."""
+        parts: list[list[str]] = [list(texts) for texts in fixed_parts]
+        for plan in fields:
+            value = fact.get(plan.field, _ABSENT)
+            try:
+                known = plan.written.get(value)
+            except TypeError:  # unhashable: not an engine value, _written says so
+                known = None
+            # Same type too: True == 1 == 1.0 as dict keys, but a bool is no number.
+            if known is None or known[0] is not type(value):
+                if value is _ABSENT:
+                    if plan.required:
+                        raise ValueError(f"fact field {plan.field!r} is missing; it was "
+                                         "declared present in every fact")
+                    continue
+                known = _written(plan, value)
+            for position, text in known[1]:
+                parts[position].append(text)
+        return parts
 
     def close(self) -> None:
         """Delete each ruleset's state, then the ruleset. Idempotent."""

@@ -1,6 +1,6 @@
 """The meaning of hit policies, stages and outputs, written once, plainly.
 
-``run`` walks the compiled tables stage by stage and asks a *matcher* which
+``run`` walks the compiled tables (its ``Plan``) stage by stage and asks a *matcher* which
 rules hold for the fact; everything after matching (hit policies, combining
 outputs, final tables, defaults, lookups) is here. The durable backend uses
 this with durable-rules as the matcher; the compiled backend generates its
@@ -10,10 +10,15 @@ together.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from decision_service.compiler.compile import CompiledPolicy, CompiledTable, fact_key
+from decision_service.compiler.compile import (
+    CompiledPolicy,
+    CompiledRule,
+    fact_key,
+)
 from decision_service.compiler.hit_policies import contribution
 from decision_service.compiler.ir import Fact
 from decision_service.language.model import Ref
@@ -32,23 +37,57 @@ class Evaluation(NamedTuple):
     fired: Sequence[tuple[int, int]]  # (table index, rule index), in firing order
 
 
-def run(compiled: CompiledPolicy, fact: Fact, matcher: Matcher) -> Evaluation:
+@functools.cache
+def _output_key(name: str) -> str:
+    return fact_key("o." + name)
+
+
+class Plan:
+    """What ``run`` looks up for every decision, prepared once per policy version."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self.compiled = compiled
+        self.stage_tables = tuple(
+            tuple(table for table in compiled.tables if table.stage == stage)
+            for stage in range(compiled.stage_count))
+        # match key -> its rule (keys of scorecards' `when` are not rules)
+        self.rules = {rule.key: rule for table in compiled.tables for rule in table.rules}
+        # per table, the outputs it combines by max (an override table replaces)
+        self.combined = {table.index: frozenset(
+            () if table.table.override else
+            (name for name, decl in compiled.policy.outputs.items() if decl.combine == "max"))
+            for table in compiled.tables}
+        self.output_keys = tuple((name, _output_key(name)) for name in compiled.policy.outputs)
+
+
+def _rule_index(rule: CompiledRule) -> int:
+    return rule.index
+
+
+def run(plan: Plan, fact: Fact, matcher: Matcher) -> Evaluation:
+    """Decide ``fact``, asking ``matcher`` which rules hold in each stage. From the
+    second stage on, the outputs so far are added to ``fact`` (which run owns)."""
     outputs: dict[str, Any] = {}
     fired: list[tuple[int, int]] = []
-    stage_fact = dict(fact)
-    for stage in range(compiled.stage_count):
+    for stage, tables in enumerate(plan.stage_tables):
         if stage > 0:
-            # Rebuilt each stage: an output reset to null since must not linger.
-            for name in compiled.policy.outputs:
-                stage_fact.pop(fact_key("o." + name), None)
-            for name, value in outputs.items():
+            # Set again each stage: an output reset to null since must not linger.
+            for name, key in plan.output_keys:
+                value = outputs.get(name)
                 if value is not None and not isinstance(value, tuple):
-                    stage_fact[fact_key("o." + name)] = value
-        matched = matcher(stage, stage_fact)
-        for table in compiled.tables:
-            if table.stage != stage:
-                continue
-            hits = [rule for rule in table.rules if rule.key in matched]
+                    fact[key] = value
+                else:
+                    fact.pop(key, None)
+        matched = matcher(stage, fact)
+        by_table: dict[int, list[CompiledRule]] = {}
+        for key in matched:
+            rule = plan.rules.get(key)
+            if rule is not None:
+                by_table.setdefault(rule.table_index, []).append(rule)
+        for table in tables:
+            hits = by_table.get(table.index, [])
+            if len(hits) > 1:
+                hits.sort(key=_rule_index)  # in rule order, as the hit policies expect
             if not hits and (table.table.hit != "scorecard" or
                              (table.when_atoms and table.when_key not in matched)):
                 continue
@@ -58,19 +97,19 @@ def run(compiled: CompiledPolicy, fact: Fact, matcher: Matcher) -> Evaluation:
                     outputs=values,
                     fired=tuple((table.index, rule.index) for rule in winners),
                 )
-            merge(compiled, table, outputs, values)
-            fired.extend((table.index, rule.index) for rule in winners)
+            merge(plan.combined[table.index], outputs, values)
+            for rule in winners:
+                fired.append((table.index, rule.index))
     return Evaluation(outputs=outputs, fired=tuple(fired))
 
 
-def merge(compiled: CompiledPolicy, table: CompiledTable, outputs: dict[str, Any],
-          values: dict[str, Any]) -> None:
+def merge(combined: frozenset[str], outputs: dict[str, Any], values: dict[str, Any]) -> None:
+    """Combine a table's values into the outputs: ``combined`` ones by max."""
     for name, value in values.items():
-        decl = compiled.policy.outputs[name]
-        current = outputs.get(name)
-        if (decl.combine == "max" and not table.table.override and current is not None
-                and value is not None and current >= value):
-            continue
+        if name in combined and value is not None:
+            current = outputs.get(name)
+            if current is not None and current >= value:
+                continue
         outputs[name] = value
 
 

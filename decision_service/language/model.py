@@ -8,6 +8,7 @@ Every element keeps its ``Position`` so later checks can point at the file.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -130,6 +131,8 @@ class HistoryTotal:
     ``where_output`` count; they are grouped by ``group_by`` and summed over
     ``sum_field`` in the ``window_days`` days up to and including this one's date.
     A decision only looks the total up when its own input matches ``where_input``.
+    With ``latest_per`` (an input naming the deal), only the latest decision of
+    each value counts, and a decision never counts its own value's decisions.
     """
 
     name: str
@@ -139,6 +142,7 @@ class HistoryTotal:
     where_output: dict[str, str]
     window_days: int
     position: Position
+    latest_per: str | None = None
     label: Text | None = None
 
 
@@ -270,6 +274,28 @@ class OrgTree:
 
     def codes(self, kind: str) -> tuple[str, ...]:
         return tuple(u.code for u in self.units.values() if u.kind == kind)
+
+    def closest(self, text: str, kind: str | None = None, limit: int = 3) -> list[str]:
+        """Codes of the units (of ``kind``) nearest to ``text``: the same code in
+        another case first ("de" -> DE), then codes and names (zh, en) that look alike."""
+        units = [u for u in self.units.values() if kind is None or u.kind == kind]
+        wanted = text.strip().casefold()
+        found = [u.code for u in units if u.code.casefold() == wanted]
+        by_word: dict[str, str] = {}
+        for unit in units:
+            for word in (unit.code, unit.name.en, unit.name.zh, _initials(unit.name.en)):
+                if word:
+                    by_word.setdefault(word.casefold(), unit.code)
+        for word in difflib.get_close_matches(wanted, list(by_word), n=limit * 3, cutoff=0.5):
+            if by_word[word] not in found:
+                found.append(by_word[word])
+        return found[:limit]
+
+
+def _initials(name: str) -> str:
+    """"UAE" for United Arab Emirates: how people often write a many-word name."""
+    words = name.split()
+    return "".join(word[0] for word in words) if len(words) > 1 else ""
 
 
 @dataclass(frozen=True, slots=True)

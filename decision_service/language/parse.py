@@ -298,6 +298,7 @@ def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = 
             where_input={k: str(v) for k, v in spec["where_input"].items()},
             where_output={k: str(v) for k, v in spec["where_output"].items()},
             window_days=int(spec["window_days"]),
+            latest_per=spec.get("latest_per"),
             position=_val_pos(doc["history"], name, top),
             label=_text(spec.get("label")),
         )

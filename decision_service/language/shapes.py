@@ -201,6 +201,7 @@ POLICY: dict[str, Any] = {
                 "where_input": {**UNARY_TESTS, "required": True},
                 "where_output": {**UNARY_TESTS, "required": True},
                 "window_days": {"type": "integer", "required": True, "min": 0},
+                "latest_per": NAME,
                 "label": TEXT,
             },
         },

@@ -8,42 +8,26 @@ case, so ``UAE`` finds AE (United Arab Emirates) and ``germany`` finds DE.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from decision_service.language.model import OrgTree, Unit
 
 
-def _keys(unit: Unit) -> Iterable[str]:
-    yield unit.code.lower()
-    yield unit.name.en.lower()
-    yield unit.name.zh.lower()
-    words = unit.name.en.split()
-    if len(words) > 1:
-        yield "".join(word[0] for word in words).lower()
-
-
 def suggest_unit(org: OrgTree, text: str, kinds: Iterable[str] | None = None) -> Unit | None:
     """The unit ``text`` most likely means (of ``kinds`` only, when given), or None."""
     wanted = set(kinds) if kinds is not None else None
-    by_key: dict[str, Unit] = {}
-    for unit in org.units.values():
-        if wanted is None or unit.kind in wanted:
-            for key in _keys(unit):
-                by_key.setdefault(key, unit)
-    needle = text.strip().lower()
-    if needle in by_key:
-        return by_key[needle]
-    close = difflib.get_close_matches(needle, list(by_key), n=1, cutoff=0.75)
-    return by_key[close[0]] if close else None
+    for code in org.closest(text, None, limit=len(org.units)):
+        if wanted is None or org.units[code].kind in wanted:
+            return org.units[code]
+    return None
 
 
 def unit_hint(org: OrgTree, text: str, kinds: Iterable[str] | None = None) -> str:
-    """``; did you mean 'AE' (United Arab Emirates, 阿联酋代表处)?`` or ``""``."""
+    """``; did you mean AE (United Arab Emirates, 阿联酋代表处)?`` or ``""``."""
     unit = suggest_unit(org, text, kinds)
     if unit is None or unit.code == text:
         return ""
-    return f"; did you mean {unit.code!r} ({_names(unit.name.en, unit.name.zh)})?"
+    return f"; did you mean {unit.code} ({_names(unit.name.en, unit.name.zh)})?"
 
 
 def unit_hint_zh(org: OrgTree, text: str, kinds: Iterable[str] | None = None) -> str:

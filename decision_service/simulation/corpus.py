@@ -32,6 +32,20 @@ def _corpus_error(where: Position, message: str) -> PolicyError:
     return PolicyError([PolicyProblem(where, "bad_corpus", message)])
 
 
+def jsonl_row(number: int, line: bytes) -> CorpusRow | None:
+    """One JSONL line as a row; None for a blank line (not a row)."""
+    text = line.strip()
+    if not text:
+        return None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return CorpusRow(number, None, None, f"not valid JSON: {exc}")
+    if not isinstance(data, dict):
+        return CorpusRow(number, None, None, "not an object")
+    return CorpusRow(number, data, text, None)
+
+
 def read_jsonl(path: Path, where: Position) -> Iterator[CorpusRow]:
     """One object a line; blank lines are not rows."""
     try:
@@ -40,18 +54,9 @@ def read_jsonl(path: Path, where: Position) -> Iterator[CorpusRow]:
         raise _corpus_error(where, f"cannot read {path}: {exc.strerror}") from None
     with handle:
         for number, line in enumerate(handle, 1):
-            text = line.strip()
-            if not text:
-                continue
-            try:
-                data = orjson.loads(text)
-            except orjson.JSONDecodeError as exc:
-                yield CorpusRow(number, None, None, f"not valid JSON: {exc}")
-                continue
-            if not isinstance(data, dict):
-                yield CorpusRow(number, None, None, "not an object")
-                continue
-            yield CorpusRow(number, data, text, None)
+            row = jsonl_row(number, line)
+            if row is not None:
+                yield row
 
 
 def _cell(kind: str, column: str, text: str) -> Any:

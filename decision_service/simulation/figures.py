@@ -29,8 +29,12 @@ def value_key(value: Any) -> str:
 
 
 def _counts(plan: Plan, rows: list[tuple[int, tuple[Any, ...]]]) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {name: {} for name in plan.outputs}
+    # added up by outputs first: a few hundred distinct tuples for thousands of rows
+    by_outputs: dict[tuple[Any, ...], int] = {}
     for count, outs in rows:
+        by_outputs[outs] = by_outputs.get(outs, 0) + count
+    counts: dict[str, dict[str, int]] = {name: {} for name in plan.outputs}
+    for outs, count in by_outputs.items():
         for name, value in zip(plan.outputs, outs, strict=True):
             bucket = counts[name]
             key = value_key(value)
@@ -44,65 +48,88 @@ def max_bad_rows(plan: Plan, rows: int) -> int:
     return limit if limit is not None else rows // 100
 
 
+# One group of rows as a phase shows it: (count, segment values, input bits of the
+# guards' where, baseline outputs, this phase's outputs)
+Shown = tuple[int, tuple[Any, ...], tuple[bool, ...], tuple[Any, ...], tuple[Any, ...]]
+
+
+def _shown(entries: list[tuple[tuple[Any, ...], int]], k: int, n_dims: int,
+           n_guards: int) -> list[Shown]:
+    shown: list[Shown] = []
+    for signature, count in entries:
+        first = signature[0]
+        dim_values = signature[1:1 + n_dims]
+        bits = signature[1 + n_dims:1 + n_dims + n_guards]
+        before, cand = signature[-2], signature[-1]
+        shown.append((count, dim_values, bits, before, cand if first <= k else before))
+    return shown
+
+
+def _transitions(plan: Plan, shown: list[Shown]) -> dict[str, dict[str, dict[str, int]]]:
+    pairs: dict[tuple[Any, Any], int] = {}
+    for count, _, _, before, after in shown:
+        pairs[before, after] = pairs.get((before, after), 0) + count
+    transitions: dict[str, dict[str, dict[str, int]]] = {}
+    for output in plan.enum_outputs:
+        index = plan.outputs.index(output)
+        matrix: dict[str, dict[str, int]] = {}
+        for (before, after), count in pairs.items():
+            row = matrix.setdefault(value_key(before[index]), {})
+            key = value_key(after[index])
+            row[key] = row.get(key, 0) + count
+        transitions[output] = {b: dict(sorted(r.items())) for b, r in sorted(matrix.items())}
+    return transitions
+
+
+def _segments(seg_index: dict[str, int], shown: list[Shown]
+              ) -> dict[str, dict[str, dict[str, int]]]:
+    segments: dict[str, dict[str, dict[str, int]]] = {}
+    for segment_name, index in seg_index.items():
+        table: dict[str, dict[str, int]] = {}
+        for count, dim_values, _, before, after in shown:
+            cell = table.setdefault(value_key(dim_values[index]), {"rows": 0, "changed": 0})
+            cell["rows"] += count
+            if before != after:
+                cell["changed"] += count
+        segments[segment_name] = dict(sorted(table.items()))
+    return segments
+
+
+def _guards(plan: Plan, per_index: list[int | None], shown: list[Shown]
+            ) -> list[dict[str, Any]]:
+    guards = []
+    for g, guard in enumerate(plan.guards):
+        unit_at = per_index[g]
+        # added up by what the guard reads first: far fewer groups than rows
+        grouped: dict[tuple[Any, bool, Any, Any], int] = {}
+        for count, dim_values, bits, before, after in shown:
+            at = (dim_values[unit_at] if unit_at is not None else None, bits[g], before, after)
+            grouped[at] = grouped.get(at, 0) + count
+        guard_rows: list[GuardRow] = [(count, *at) for at, count in grouped.items()]
+        guards.append(evaluate_guard(guard, plan, guard_rows))
+    return guards
+
+
 def summarize(plan: Plan, result: PartitionResult, bad_rows: int, total_rows: int
               ) -> dict[str, Any]:
     """summary.json, as DESIGN.md fixes it (plus per-phase transitions and segments)."""
     dims = dimensions(plan)
-    n_dims = len(dims)
-    n_guards = len(plan.guards)
     seg_index = {s.name: dims.index(s) for s in plan.segments}
     per_index = [dims.index(g.per) if g.per is not None else None for g in plan.guards]
     entries = sorted(result.tally.items(), key=lambda kv: repr(kv[0]))
-    deals = sum(count for _, count in entries)
-    phases = []
-    all_hold = True
+    phases: list[dict[str, Any]] = []
     for k, name in enumerate(plan.phase_names):
-        shown = []  # (count, first, dims, bits, before, after)
-        for signature, count in entries:
-            first = signature[0]
-            dim_values = signature[1:1 + n_dims]
-            bits = signature[1 + n_dims:1 + n_dims + n_guards]
-            before, cand = signature[-2], signature[-1]
-            shown.append((count, dim_values, bits, before, cand if first <= k else before))
-        changed = sum(c for c, _, _, before, after in shown if before != after)
-        transitions: dict[str, dict[str, dict[str, int]]] = {}
-        for output in plan.enum_outputs:
-            index = plan.outputs.index(output)
-            matrix: dict[str, dict[str, int]] = {}
-            for count, _, _, before, after in shown:
-                row = matrix.setdefault(value_key(before[index]), {})
-                key = value_key(after[index])
-                row[key] = row.get(key, 0) + count
-            transitions[output] = {b: dict(sorted(r.items())) for b, r in sorted(matrix.items())}
-        segments: dict[str, dict[str, dict[str, int]]] = {}
-        for segment_name, index in seg_index.items():
-            table: dict[str, dict[str, int]] = {}
-            for count, dim_values, _, before, after in shown:
-                cell = table.setdefault(value_key(dim_values[index]), {"rows": 0, "changed": 0})
-                cell["rows"] += count
-                if before != after:
-                    cell["changed"] += count
-            segments[segment_name] = dict(sorted(table.items()))
-        guards = []
-        for g, guard in enumerate(plan.guards):
-            unit_at = per_index[g]
-            guard_rows: list[GuardRow] = [
-                (count, dim_values[unit_at] if unit_at is not None else None, bits[g],
-                 before, after)
-                for count, dim_values, bits, before, after in shown]
-            entry = evaluate_guard(guard, plan, guard_rows)
-            all_hold = all_hold and bool(entry["holds"])
-            guards.append(entry)
+        shown = _shown(entries, k, len(dims), len(plan.guards))
         units = plan.phase_units[k]
         phases.append({
             "name": name,
             "units": list(units) if units is not None else "all",
-            "changed": changed,
+            "changed": sum(c for c, _, _, before, after in shown if before != after),
             "baseline": _counts(plan, [(c, before) for c, _, _, before, _ in shown]),
             "candidate": _counts(plan, [(c, after) for c, _, _, _, after in shown]),
-            "transitions": transitions,
-            "segments": segments,
-            "guards": guards,
+            "transitions": _transitions(plan, shown),
+            "segments": _segments(seg_index, shown),
+            "guards": _guards(plan, per_index, shown),
         })
     scenario = plan.scenario
     return {
@@ -114,9 +141,9 @@ def summarize(plan: Plan, result: PartitionResult, bad_rows: int, total_rows: in
         "rows": total_rows,
         "bad_rows": bad_rows,
         "max_bad_rows": max_bad_rows(plan, total_rows),
-        "deals": deals,
+        "deals": sum(count for _, count in entries),
         "phases": phases,
-        "guards_hold": all_hold,
+        "guards_hold": all(bool(g["holds"]) for p in phases for g in p["guards"]),
     }
 
 

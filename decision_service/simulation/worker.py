@@ -8,18 +8,23 @@ history (the deals *it* routed), and the phases are put together afterwards
 from the row's first phase (see ``figures``).
 
 The hot path validates each row once (baseline and candidate share the input
-model when their declarations agree), calls the compiled engine directly and
-turns its ranks into output values through a small cache: no reasons are
-rendered here. Reasons are written out only for the few changed deals the
-report shows.
+model when their declarations agree), calls the compiled engine and numbers
+its outputs through a small cache: no reasons are rendered here. A row is
+counted by the raw inputs its segments read and its two output numbers; the
+segment values (region names, value bands) are worked out once per distinct
+key at the end of the partition, not once per row. Reasons are written out only
+for the few changed deals the report shows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import deque
+import gc
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -30,11 +35,11 @@ from decision_service.simulation.core import (
     InputError,
     PolicySet,
     PolicyVersion,
-    final_outputs,
     validate_input,
 )
 from decision_service.simulation.partition import read_partition
 from decision_service.simulation.plan import Plan, Segment, policy_sets
+from decision_service.simulation.runs import OutputNumbers, Run
 
 Signature = tuple[Any, ...]
 
@@ -75,122 +80,6 @@ class PartitionResult:
         self.rows += other.rows
 
 
-@dataclass(frozen=True)
-class _History:
-    name: str
-    sum_field: str
-    group_by: tuple[str, ...]
-    where_input: tuple[tuple[str, Predicate], ...]
-    where_output: tuple[tuple[str, Predicate], ...]
-    window: dt.timedelta
-
-
-def _tuple(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-class _Run:
-    """One side (baseline or candidate) deciding rows in date order, with its own A10."""
-
-    def __init__(self, policies: PolicySet, name: str, version: str | None,
-                 outputs: tuple[str, ...]) -> None:
-        self.policies = policies
-        self.name = name
-        self.fixed = policies.version(name, version) if version else None
-        self.by_date: dict[dt.date, PolicyVersion] = {}
-        self.outputs = outputs
-        self.memo: dict[Any, tuple[tuple[Any, ...], dict[str, Any]]] = {}
-        latest = policies.versions[name][-1].compiled.policy
-        self.histories = tuple(
-            _History(h.name, h.sum_field, h.group_by,
-                     tuple((k, compile_condition(v)) for k, v in h.where_input.items()),
-                     tuple((k, compile_condition(v)) for k, v in h.where_output.items()),
-                     dt.timedelta(days=h.window_days))
-            for h in latest.history.values())
-        self.windows: dict[Any, deque[tuple[dt.date, float, Any]]] = {}
-        self.lookup_inputs = _lookup_inputs(latest)
-        self.has_deal_id = "deal_id" in latest.inputs
-
-    def version(self, on: dt.date) -> PolicyVersion:
-        if self.fixed is not None:
-            return self.fixed
-        found = self.by_date.get(on)
-        if found is None:
-            found = self.by_date[on] = self.policies.version_for(self.name, on)
-        return found
-
-    def decide(self, version: PolicyVersion, values: dict[str, Any],
-               on: dt.date) -> tuple[tuple[Any, ...], Any, dict[str, float]]:
-        # On the hot path: plain loops, no generators; each A10 test evaluated once.
-        totals: dict[str, float] = {}
-        deal = values.get("deal_id") if self.has_deal_id else None
-        applying: list[tuple[_History, Any]] = []
-        for hist in self.histories:
-            applies = True
-            for name, test in hist.where_input:
-                if not test(values.get(name)):
-                    applies = False
-                    break
-            total: float = 0.0
-            if applies:
-                key = (hist.name, *[values.get(g) for g in hist.group_by])
-                applying.append((hist, key))
-                window = self.windows.get(key)
-                if window:
-                    low = on - hist.window
-                    while window and window[0][0] < low:
-                        window.popleft()
-                    # summed in date order each time: the same figure whatever the
-                    # partitioning, and no drift from running subtractions
-                    for _, amount, other in window:
-                        if deal is None or other != deal:
-                            total += amount
-            totals[hist.name] = total
-        evaluation = version.engines["compiled"].evaluate(values, totals)
-        compiled = version.compiled
-        memo_key = (compiled.version, tuple(evaluation.outputs.items()),
-                    *[values.get(n) for n in self.lookup_inputs])
-        found = self.memo.get(memo_key)
-        if found is None:
-            final = final_outputs(compiled, evaluation, values)
-            found = self.memo[memo_key] = (tuple(_tuple(final[o]) for o in self.outputs), final)
-        outputs, final = found
-        for hist, key in applying:
-            window = self.windows.get(key)
-            if window is None:
-                window = self.windows[key] = deque()
-            if deal is not None:
-                # a deal decided again replaces its earlier decision (A10)
-                for entry in [e for e in window if e[2] == deal]:
-                    window.remove(entry)
-            worth = values.get(hist.sum_field)
-            if not isinstance(worth, int | float):
-                continue
-            counts = True
-            for name, test in hist.where_output:
-                if not test(final.get(name)):
-                    counts = False
-                    break
-            if counts:
-                window.append((on, float(worth), deal))
-        return outputs, evaluation, totals
-
-    def rule_ids(self, version: PolicyVersion, evaluation: Any) -> tuple[str, ...]:
-        tables = version.compiled.tables
-        return tuple(tables[t].rules[r].rule.id for t, r in evaluation.fired)
-
-
-def _lookup_inputs(policy: Any) -> tuple[str, ...]:
-    """Inputs that lookup outputs read (approver_unit from office, business_group)."""
-    names: list[str] = []
-    for decl in policy.outputs.values():
-        for value in decl.lookup_map.values():
-            ref = getattr(value, "field", None)
-            if isinstance(ref, str) and ref.split(".")[0] not in names:
-                names.append(ref.split(".")[0])
-    return tuple(names)
-
-
 def band_label(value: Any, edges: tuple[float, ...]) -> str:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "null"
@@ -200,6 +89,14 @@ def band_label(value: Any, edges: tuple[float, ...]) -> str:
             return f"<{_short(edge)}" if low is None else f"{_short(low)}–{_short(edge)}"
         low = edge
     return f"≥{_short(edges[-1])}" if edges else "all"
+
+
+def band_labels(edges: tuple[float, ...]) -> list[str]:
+    """``band_label`` of every band, by ``bisect_right(edges, value)``."""
+    if not edges:
+        return ["all"]
+    inner = [f"{_short(low)}–{_short(high)}" for low, high in pairwise(edges)]
+    return [f"<{_short(edges[0])}", *inner, f"≥{_short(edges[-1])}"]
 
 
 def _short(number: float) -> str:
@@ -221,23 +118,106 @@ def dimensions(plan: Plan) -> tuple[Segment, ...]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "|".join(value) if value else "none"
     if isinstance(value, dt.date):
         return value.isoformat()
     return "null" if value is None else value
 
 
-def dimension_reader(segment: Segment, plan: Plan) -> Callable[[dict[str, Any]], Any]:
-    """A function giving a row's value of one segment (read once per row)."""
-    name = segment.input or ""
-    if segment.kind == "region":
-        regions = plan.region_of
-        return lambda values: regions.get(str(values.get(name)), "null")
-    if segment.kind == "band":
-        edges = segment.edges
-        return lambda values: band_label(values.get(name), edges)
-    return lambda values: _plain(values.get(name))
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+class RowKeys:
+    """A row's share of its tally key, read per row as cheaply as it can be: the raw
+    inputs segments read (unit first), the band index of each banded number, the
+    input tests of each guard's `where`. ``signature`` turns a key into the values
+    ``figures`` expects (first phase, segment values, guard bits), once per key."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        dims = dimensions(plan)
+        names: list[str] = [plan.unit_input] if plan.unit_input is not None else []
+        for dim in dims:
+            if dim.kind != "band" and dim.input is not None and dim.input not in names:
+                names.append(dim.input)
+        self.names = tuple(names)
+        self.bands = tuple((d.input or "", d.edges) for d in dims if d.kind == "band")
+        self.where = _where_inputs(plan)
+        self.read_inputs = _tuple_reader(self.names, plan.input_types)
+        self.tested = [g for g, tests in enumerate(self.where) if tests]
+        # read per row besides the inputs: band indexes, then the guards' input tests
+        self.extra = [*[_band_reader(name, edges) for name, edges in self.bands],
+                      *[_where_reader(self.where[g]) for g in self.tested]]
+        self.plain = not self.extra
+        self.finishers = [self._finisher(d) for d in dims]
+
+    def key(self, values: dict[str, Any]) -> Any:
+        raw = self.read_inputs(values)
+        if self.plain:
+            return raw
+        return raw, tuple([read(values) for read in self.extra])
+
+    def _finisher(self, dim: Segment) -> Callable[[tuple[Any, ...], tuple[int, ...]], Any]:
+        if dim.kind == "band":
+            at = [d for d, _ in self.bands].index(dim.input or "")
+            labels = band_labels(dim.edges)
+            return lambda raw, bands: labels[bands[at]] if bands[at] >= 0 else "null"
+        index = self.names.index(dim.input or "")
+        if dim.kind == "region":
+            regions = self.plan.region_of
+            return lambda raw, bands: regions.get(str(raw[index]), "null")
+        return lambda raw, bands: _plain(raw[index])
+
+    def signature(self, key: Any) -> tuple[Any, ...]:
+        raw, extra = (key, ()) if self.plain else key
+        bands = extra[:len(self.bands)]
+        bits = [True] * len(self.where)  # a `where` without input tests holds
+        for g, bit in zip(self.tested, extra[len(self.bands):], strict=True):
+            bits[g] = bit
+        unit = raw[0] if self.plan.unit_input is not None else None
+        return (self.plan.first_phase(unit), *[f(raw, bands) for f in self.finishers], *bits)
+
+
+_NUMBERS = (int, float)
+
+
+def _band_reader(name: str, edges: tuple[float, ...]) -> Callable[[dict[str, Any]], int]:
+    """The band of a number input, as ``bisect_right(edges, value)``; -1 for no number."""
+    def read(values: dict[str, Any]) -> int:
+        value: Any = values.get(name)
+        return bisect_right(edges, value) if type(value) in _NUMBERS else -1
+    return read
+
+
+def _where_reader(tests: tuple[tuple[str, Predicate], ...]
+                  ) -> Callable[[dict[str, Any]], bool]:
+    return lambda values: all([test(values.get(k)) for k, test in tests])
+
+
+def _tuple_reader(names: tuple[str, ...], types: dict[str, str]
+                  ) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """Read several inputs of a validated row (which holds every input) at once."""
+    if not names:
+        return lambda values: ()
+    if len(names) == 1:
+        only = names[0]
+        return lambda values: (_hashable(values.get(only)),)
+    def slow(values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple([_hashable(values.get(n)) for n in names])
+
+    if any(types.get(n) == "list" for n in names):
+        return slow
+    fast = itemgetter(*names)
+
+    def read(values: dict[str, Any]) -> tuple[Any, ...]:
+        try:
+            return fast(values)  # type: ignore[no-any-return]
+        except KeyError:  # an input this row's version does not declare
+            return slow(values)
+
+    return read
 
 
 def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
@@ -257,21 +237,37 @@ def _same_inputs(a: PolicyVersion, b: PolicyVersion) -> bool:
                 and a.compiled.org.units.keys() == b.compiled.org.units.keys())
 
 
-def decide_partition(plan: Plan, data: bytes) -> PartitionResult:
-    """Decide every row of one spilled partition (see ``partition``)."""
+def decide_partition(plan: Plan, pieces: list[tuple[bytes, int]]) -> PartitionResult:
+    """Decide every row of one spilled partition, given as its pieces (see ``partition``)."""
+    # The rows make no reference cycles, but the tens of thousands of row tuples held
+    # for sorting would have the cyclic collector walk them over and over: it waits
+    # until the partition is decided.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _decide_rows(plan, read_partition(pieces))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _decide_rows(plan: Plan, rows: list[tuple[bytes, int, bytes]]) -> PartitionResult:
     baseline_set, candidate_set = compiled_policies(plan)
-    base = _Run(baseline_set, plan.policy, plan.baseline_version, plan.outputs)
-    cand = _Run(candidate_set, plan.policy, plan.candidate_version, plan.outputs)
+    numbers = OutputNumbers()
+    base = Run(baseline_set, plan.policy, plan.baseline_version, plan.outputs, numbers)
+    cand = Run(candidate_set, plan.policy, plan.candidate_version, plan.outputs, numbers)
     result = PartitionResult()
-    tally = result.tally
-    readers = [dimension_reader(d, plan) for d in dimensions(plan)]
-    where_inputs = _where_inputs(plan)
+    keys = RowKeys(plan)
+    row_key = keys.key
+    # counted as they come, not listed: a list of every row's key would keep the
+    # garbage collector walking far more objects
+    counted: dict[tuple[Any, int, int], int] = {}
+    count_of = counted.get
     phases = len(plan.phase_names)
     unit_input, date_input, today = plan.unit_input, plan.date_input, plan.today
     share_cache: dict[tuple[int, int], bool] = {}
     loads = orjson.loads
-    for _, line, payload in read_partition(data):
-        result.rows += 1
+    for _, line, payload in rows:
         raw = loads(payload)
         on = today
         try:
@@ -289,8 +285,8 @@ def decide_partition(plan: Plan, data: bytes) -> PartitionResult:
             if shared is None:
                 shared = share_cache[pair] = _same_inputs(base_version, cand_version)
             cand_values = values if shared else validate_input(cand_version.model, raw)
-            base_out, base_eval, base_hist = base.decide(base_version, values, on)
-            cand_out, cand_eval, cand_hist = cand.decide(cand_version, cand_values, on)
+            base_out, base_fired, base_hist = base.decide(base_version, values, on)
+            cand_out, cand_fired, cand_hist = cand.decide(cand_version, cand_values, on)
         except InputError as exc:
             result.bad.append((line, "; ".join(f"{p.field or '<row>'}: {p.message}"
                                                for p in exc.problems)))
@@ -298,18 +294,22 @@ def decide_partition(plan: Plan, data: bytes) -> PartitionResult:
         except EvaluationError as exc:
             result.bad.append((line, f"cannot be decided: {exc}"))
             continue
-        unit = values.get(unit_input) if unit_input else None
-        first = plan.first_phase(unit)
-        signature = (first, *[read(values) for read in readers],
-                     *[all([test(values.get(k)) for k, test in tests])
-                       for tests in where_inputs],
-                     base_out, cand_out)
-        tally[signature] = tally.get(signature, 0) + 1
-        if first < phases and base_out != cand_out:
-            result.changed.append(ChangedRow(
-                line, first, unit, base_out, cand_out, base.rule_ids(base_version, base_eval),
-                cand.rule_ids(cand_version, cand_eval), base_version.compiled.version,
-                cand_version.compiled.version, base_hist, cand_hist, _json_ready(values)))
+        key = (row_key(values), base_out, cand_out)
+        counted[key] = count_of(key, 0) + 1
+        if base_out != cand_out:
+            unit = values.get(unit_input) if unit_input else None
+            first = plan.first_phase(unit)
+            if first < phases:
+                result.changed.append(ChangedRow(
+                    line, first, unit, numbers.values[base_out], numbers.values[cand_out],
+                    base.rule_ids(base_version, base_fired),
+                    cand.rule_ids(cand_version, cand_fired), base_version.compiled.version,
+                    cand_version.compiled.version, base_hist, cand_hist, _json_ready(values)))
+    result.rows = len(rows)
+    tally = result.tally
+    for (key, base_out, cand_out), times in counted.items():
+        signature = (*keys.signature(key), numbers.values[base_out], numbers.values[cand_out])
+        tally[signature] = tally.get(signature, 0) + times
     return result
 
 

@@ -15,9 +15,17 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .base import AggregateQuery, ChainProblem, Decide, DecisionStore, WriteStats
+from .base import (
+    AggregateQuery,
+    ChainProblem,
+    Decide,
+    DecisionStore,
+    IdempotencyClaim,
+    WriteStats,
+)
 from .errors import (
     DuplicateDecisionError,
+    IdempotencyKeyUsedError,
     StoreClosedError,
     StoreError,
     UnstorableValueError,
@@ -25,15 +33,19 @@ from .errors import (
 )
 from .record import (
     GENESIS_HASH,
+    RECORD_FIELDS,
     DecisionRecord,
     DraftRecord,
+    FieldSpec,
     canonical_bytes,
     chain_hash,
+    record_view,
     seal,
 )
 
 __all__ = [
     "GENESIS_HASH",
+    "RECORD_FIELDS",
     "AggregateQuery",
     "ChainProblem",
     "Decide",
@@ -41,6 +53,9 @@ __all__ = [
     "DecisionStore",
     "DraftRecord",
     "DuplicateDecisionError",
+    "FieldSpec",
+    "IdempotencyClaim",
+    "IdempotencyKeyUsedError",
     "StoreClosedError",
     "StoreError",
     "UnstorableValueError",
@@ -49,6 +64,7 @@ __all__ = [
     "canonical_bytes",
     "chain_hash",
     "open_store",
+    "record_view",
     "seal",
 ]
 

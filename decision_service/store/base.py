@@ -20,8 +20,8 @@ import orjson
 
 from .checkpoints import Checkpoint
 from .errors import StoreClosedError, StoreError
-from .record import GENESIS_HASH, DecisionRecord, DraftRecord, chain_hash
-from .writer import AppendSession, Decide, GroupCommitWriter, WriteStats
+from .record import GENESIS_HASH, RECORD_FIELDS, DecisionRecord, DraftRecord, chain_hash
+from .writer import AppendSession, Decide, GroupCommitWriter, PriorTotal, WriteStats
 
 __all__ = [
     "AggregateQuery",
@@ -29,6 +29,7 @@ __all__ = [
     "ChainProblem",
     "Decide",
     "DecisionStore",
+    "IdempotencyClaim",
     "StoredRow",
     "WriteStats",
 ]
@@ -38,11 +39,30 @@ _PAGE_SIZE = 500
 
 @dataclass(frozen=True)
 class AggregateQuery:
-    """Sum of agg_amount where ``agg_key == key`` and ``since <= decision_date <= until``."""
+    """Sum of agg_amount where ``agg_key == key`` and ``since <= decision_date <= until``.
+
+    A record with an ``agg_subject`` counts only while it is the latest record of
+    its subject, and never towards a query of the same ``subject``: a deal decided
+    again replaces its earlier decision and is never counted against itself.
+    """
 
     key: str
     since: date
     until: date
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """A request's ``idempotency_key`` and the digest of the request that carried it.
+
+    The writer checks the claim under the chain lock: a key already logged (or
+    claimed earlier in the same group commit) makes the request fail with
+    ``IdempotencyKeyUsedError`` instead of deciding again.
+    """
+
+    key: str
+    request_hash: str
 
 
 @dataclass(frozen=True)
@@ -66,26 +86,49 @@ class StoredRow(NamedTuple):
     error: str | None
 
 
-# The columns every store selects, in this order; a store passes decoders for
-# the ones its database does not return as Python values already.
-_RECORD_COLUMNS = ("policy", "policy_version", "bundle_hash", "engine", "decided_at",
-                   "decision_date", "request_id", "input", "output", "reasons", "agg_key",
-                   "agg_amount")
+# The columns every store selects and inserts, in this order: seq, then the
+# record's fields as ``RECORD_FIELDS`` defines them.
+COLUMN_NAMES = ("seq", *(f.name for f in RECORD_FIELDS))
+COLUMNS = ", ".join(COLUMN_NAMES)
 
 
 def stored_row(values: tuple[Any, ...],
                decoders: Mapping[str, Callable[[Any], Any]] | None = None) -> StoredRow:
-    """(seq, decision_id, *_RECORD_COLUMNS, prev_hash, record_hash) as a StoredRow."""
-    seq, decision_id, prev_hash, record_hash = values[0], values[1], values[14], values[15]
+    """(seq, *RECORD_FIELDS) as a StoredRow; ``decoders`` by column kind, for the
+    kinds the database does not return as Python values already."""
+    named = dict(zip(COLUMN_NAMES, values, strict=True))
+    seq, decision_id = named.pop("seq"), named["decision_id"]
+    prev_hash, record_hash = named["prev_hash"], named["record_hash"]
     decoders = decoders or {}
     try:
-        fields = {name: decoders[name](value) if name in decoders else value
-                  for name, value in zip(_RECORD_COLUMNS, values[2:14], strict=True)}
-        record = DecisionRecord(decision_id=decision_id, prev_hash=prev_hash,
-                                record_hash=record_hash, **fields)
+        for spec in RECORD_FIELDS:
+            decode = decoders.get(spec.kind)
+            if decode is not None and named[spec.name] is not None:
+                named[spec.name] = decode(named[spec.name])
+        record = DecisionRecord(**named)
     except (ValueError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
         return StoredRow(seq, decision_id, prev_hash, record_hash, None, repr(exc))
     return StoredRow(seq, decision_id, prev_hash, record_hash, record, None)
+
+
+def readable(row: StoredRow) -> DecisionRecord:
+    """The row's record; ``StoreError`` if it can't be decoded."""
+    if row.record is None:
+        raise StoreError(f"record {row.decision_id} is unreadable: {row.error}")
+    return row.record
+
+
+def row_values(seq: int, record: DecisionRecord,
+               encoders: Mapping[str, Callable[[Any], Any]]) -> tuple[Any, ...]:
+    """The row to insert for ``record`` at ``seq``, in ``COLUMN_NAMES`` order;
+    ``encoders`` by column kind (a None stays None)."""
+    values = vars(record)
+    row: list[Any] = [seq]
+    for spec in RECORD_FIELDS:
+        value = values[spec.name]
+        encode = encoders.get(spec.kind)
+        row.append(encode(value) if encode is not None and value is not None else value)
+    return tuple(row)
 
 
 class DecisionStore(ABC):
@@ -105,7 +148,8 @@ class DecisionStore(ABC):
 
     # -- writing -------------------------------------------------------------
 
-    def submit(self, aggregate: AggregateQuery | None, decide: Decide) -> Future[DecisionRecord]:
+    def submit(self, aggregate: AggregateQuery | None, decide: Decide,
+               claim: IdempotencyClaim | None = None) -> Future[DecisionRecord]:
         """Queue a decision for the log without waiting; ``log_decision`` is
         ``submit(...).result()``.
 
@@ -114,9 +158,11 @@ class DecisionStore(ABC):
         (nothing queued) ``StoreClosedError`` after ``close()``, ``StoreError`` from
         inside a ``decide``, and ``UnstorableValueError`` (or ``TypeError``) for an
         aggregate query the log can't run.  Submitting many requests before waiting
-        on any lets the writer commit them in groups.
+        on any lets the writer commit them in groups.  With a ``claim``, a key
+        already logged resolves the future to ``IdempotencyKeyUsedError`` (naming the
+        logged decision) and ``decide`` is not called.
         """
-        return self._writer.submit(aggregate, decide)
+        return self._writer.submit(aggregate, decide, claim)
 
     def log_decision(
         self, aggregate: AggregateQuery | None, decide: Callable[[float], DraftRecord]
@@ -165,6 +211,22 @@ class DecisionStore(ABC):
     @abstractmethod
     def get(self, decision_id: str) -> DecisionRecord | None:
         """The record with this id, or None."""
+
+    def prior_total(self, query: AggregateQuery) -> float:
+        """The total ``query`` would see if it were logged now, read outside the
+        chain lock (a what-if: nothing is written, and a decision committed at the
+        same moment may or may not be in it)."""
+        (logged,) = self._read_prior_totals([query])
+        return logged.plain + sum(amount for subject, amount in logged.by_subject.items()
+                                  if subject != query.subject)
+
+    @abstractmethod
+    def _read_prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
+        """``AppendSession.prior_totals`` on a reader connection."""
+
+    @abstractmethod
+    def get_by_keys(self, keys: Sequence[str]) -> dict[str, DecisionRecord]:
+        """The records logged with these idempotency keys, by key."""
 
     @abstractmethod
     def count(self) -> int:

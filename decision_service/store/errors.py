@@ -36,3 +36,17 @@ class WriteFailedError(StoreError):
     normally nothing was written; only if the connection died during COMMIT itself
     is the outcome unknown (``get(decision_id)`` tells).
     """
+
+
+class IdempotencyKeyUsedError(StoreError):
+    """A decision with this idempotency key is already logged; nothing was written.
+
+    ``same_request`` tells a retry (the same request again: answer with the logged
+    decision ``decision_id``) from a key reused for another request.
+    """
+
+    def __init__(self, key: str, decision_id: str, *, same_request: bool) -> None:
+        super().__init__(f"idempotency key {key!r} was used for decision {decision_id}")
+        self.key = key
+        self.decision_id = decision_id
+        self.same_request = same_request

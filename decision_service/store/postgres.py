@@ -11,7 +11,7 @@ whatever the server default.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +22,19 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import migrate
-from .base import AggregateQuery, AppendSession, DecisionStore, StoredRow, stored_row
+from .base import (
+    COLUMNS,
+    AggregateQuery,
+    AppendSession,
+    DecisionStore,
+    StoredRow,
+    readable,
+    row_values,
+    stored_row,
+)
 from .errors import StoreError
-from .record import GENESIS_HASH, DecisionRecord
+from .record import GENESIS_HASH, JSON, DecisionRecord
+from .writer import PriorTotal
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -32,24 +42,43 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 CHAIN_LOCK_CLASS = 0x44534C47  # "DSLG"
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_COLUMNS = (
-    "seq, decision_id, policy, policy_version, bundle_hash, engine, decided_at, "
-    "decision_date, request_id, input, output, reasons, agg_key, agg_amount, "
-    "prev_hash, record_hash"
-)
 # A batch's rows go in with one COPY: about twice as fast as executemany (pipelined
 # INSERTs).  No ON CONFLICT is needed: the writer has checked the ids under the chain
 # lock, so a conflict is a bug and fails the batch rather than leaving a gap.
-_COPY = f"COPY decisions ({_COLUMNS}) FROM STDIN"
-# Every aggregate of a batch in one round trip; each correlated SUM is an index
-# range scan on the partial index ix_decisions_agg (agg_key = q.k implies NOT NULL).
+_COPY = f"COPY decisions ({COLUMNS}) FROM STDIN"
+# Every aggregate of a batch in one round trip; the join is an index range scan on
+# the partial index ix_decisions_agg.  A record of a subject counts only while no
+# later record of that subject exists (ix_decisions_subject); its amount comes
+# back per subject, so the writer can leave out the query's own.
 _PRIOR_TOTALS = (
-    "SELECT COALESCE((SELECT SUM(d.agg_amount) FROM decisions d "
-    "WHERE d.agg_key = q.k AND d.decision_date BETWEEN q.s AND q.u), 0)::float8 "
+    "SELECT q.n, d.agg_subject, SUM(d.agg_amount)::float8 "
     "FROM unnest(%s::text[], %s::date[], %s::date[]) WITH ORDINALITY AS q(k, s, u, n) "
-    "ORDER BY q.n"
+    "JOIN decisions d ON d.agg_key = q.k AND d.decision_date BETWEEN q.s AND q.u "
+    "WHERE d.agg_subject IS NULL OR NOT EXISTS (SELECT 1 FROM decisions e "
+    "WHERE e.agg_subject = d.agg_subject AND e.seq > d.seq) "
+    "GROUP BY q.n, d.agg_subject"
 )
+_EXISTING_KEYS = ("SELECT idempotency_key, decision_id, request_hash FROM decisions "
+                  "WHERE idempotency_key = ANY(%s::text[])")
+# By column kind: psycopg adapts the rest; JSON goes in as text (``json`` keeps it).
+_ENCODERS: dict[str, Callable[[Any], Any]] = {JSON: lambda value: orjson.dumps(value).decode()}
 _EXISTING_IDS = "SELECT decision_id FROM decisions WHERE decision_id = ANY(%s::text[])"
+
+
+def _params(queries: Sequence[AggregateQuery]) -> tuple[list[Any], ...]:
+    return [q.key for q in queries], [q.since for q in queries], [q.until for q in queries]
+
+
+def _prior_totals(queries: Sequence[AggregateQuery],
+                  rows: Sequence[tuple[Any, ...]]) -> list[PriorTotal]:
+    totals = [PriorTotal(0.0, {}) for _ in queries]
+    for number, subject, total in rows:
+        index = int(number) - 1
+        if subject is None:
+            totals[index] = totals[index]._replace(plain=float(total))
+        else:
+            totals[index].by_subject[subject] = float(total)
+    return totals
 
 
 def _row(values: tuple[Any, ...]) -> StoredRow:
@@ -72,44 +101,25 @@ class _PostgresAppend(AppendSession):
         ).fetchone()
         return (0, GENESIS_HASH) if tip is None else (int(tip[0]), str(tip[1]))
 
-    def prior_totals(self, queries: Sequence[AggregateQuery]) -> list[float]:
+    def prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
         if not queries:
             return []
-        rows = self._conn.execute(
-            _PRIOR_TOTALS,
-            ([q.key for q in queries], [q.since for q in queries], [q.until for q in queries]),
-        ).fetchall()
-        return [float(row[0]) for row in rows]
+        rows = self._conn.execute(_PRIOR_TOTALS, _params(queries)).fetchall()
+        return _prior_totals(queries, rows)
+
+    def existing_keys(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        rows = self._conn.execute(_EXISTING_KEYS, (list(keys),)).fetchall()
+        return {key: (decision_id, digest) for key, decision_id, digest in rows}
 
     def existing_ids(self, decision_ids: Sequence[str]) -> set[str]:
         rows = self._conn.execute(_EXISTING_IDS, (list(decision_ids),)).fetchall()
         return {row[0] for row in rows}
 
     def insert_many(self, first_seq: int, records: Sequence[DecisionRecord]) -> None:
-        dumps = orjson.dumps
         with self._conn.cursor() as cursor, cursor.copy(_COPY) as copy:
             write_row = copy.write_row
             for seq, record in enumerate(records, first_seq):
-                write_row(
-                    (
-                        seq,
-                        record.decision_id,
-                        record.policy,
-                        record.policy_version,
-                        record.bundle_hash,
-                        record.engine,
-                        record.decided_at,
-                        record.decision_date,
-                        record.request_id,
-                        dumps(record.input).decode(),
-                        dumps(record.output).decode(),
-                        dumps(record.reasons).decode(),
-                        record.agg_key,
-                        record.agg_amount,
-                        record.prev_hash,
-                        record.record_hash,
-                    )
-                )
+                write_row(row_values(seq, record, _ENCODERS))
 
     def commit(self) -> None:
         self._conn.commit()
@@ -217,14 +227,19 @@ class PostgresStore(DecisionStore):
 
     def get(self, decision_id: str) -> DecisionRecord | None:
         rows = self._query(
-            f"SELECT {_COLUMNS} FROM decisions WHERE decision_id = %s", (decision_id,)
+            f"SELECT {COLUMNS} FROM decisions WHERE decision_id = %s", (decision_id,)
         )
-        if not rows:
-            return None
-        row = _row(rows[0])
-        if row.record is None:
-            raise StoreError(f"record {decision_id} is unreadable: {row.error}")
-        return row.record
+        return readable(_row(rows[0])) if rows else None
+
+    def _read_prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
+        return _prior_totals(queries, self._query(_PRIOR_TOTALS, _params(queries)))
+
+    def get_by_keys(self, keys: Sequence[str]) -> dict[str, DecisionRecord]:
+        rows = self._query(
+            f"SELECT {COLUMNS} FROM decisions WHERE idempotency_key = ANY(%s::text[])",
+            (list(keys),))
+        records = [readable(_row(values)) for values in rows]
+        return {r.idempotency_key: r for r in records if r.idempotency_key is not None}
 
     def _ping(self) -> None:
         self._query("SELECT 1")
@@ -235,7 +250,7 @@ class PostgresStore(DecisionStore):
     def _fetch_page(
         self, after_seq: int, limit: int, since: datetime | None, policy: str | None
     ) -> list[StoredRow]:
-        sql = f"SELECT {_COLUMNS} FROM decisions WHERE seq > %s"
+        sql = f"SELECT {COLUMNS} FROM decisions WHERE seq > %s"
         params: list[Any] = [after_seq]
         if since is not None:
             sql += " AND decided_at >= %s"

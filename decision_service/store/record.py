@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -28,28 +28,20 @@ from .errors import UnstorableValueError
 
 GENESIS_HASH = "0" * 64
 
-# Fields covered by the hash: everything except prev_hash / record_hash.
-_DRAFT_FIELDS = (
-    "decision_id",
-    "policy",
-    "policy_version",
-    "bundle_hash",
-    "engine",
-    "decided_at",
-    "decision_date",
-    "request_id",
-    "input",
-    "output",
-    "reasons",
-    "agg_key",
-    "agg_amount",
-)
+# How each field is kept.  The dataclasses below are the one definition of the
+# record: the stores' column lists, row encoders and decoders, the JSON view and
+# the API's schema of a logged decision are all derived from their metadata.
+TEXT, OPTIONAL_TEXT, JSON, TIMESTAMP, DATE, FLOAT = (
+    "text", "optional_text", "json", "timestamp", "date", "float")
 
 
-# The same names in sorted order: the canonical dict is built already sorted.
-_SORTED_FIELDS = tuple(sorted(_DRAFT_FIELDS))
-_TEXT_FIELDS = ("decision_id", "policy", "policy_version", "bundle_hash", "engine")
-_OPTIONAL_TEXT_FIELDS = ("request_id", "agg_key")
+def column(kind: str, *, shown: bool = True, since: str | None = None) -> dict[str, Any]:
+    """Field metadata: the column ``kind``, whether ``record_as_dict`` shows it, and
+    for a field added after the first schema, the migration that added it (such a
+    field is hashed only when set, so records written before it keep their hashes)."""
+    return {"column": kind, "shown": shown, "since": since}
+
+
 # How orjson writes U+0000 inside a JSON string.
 _ESCAPED_NUL = b"\\u0000"
 
@@ -79,19 +71,28 @@ def _json_roundtrip_payloads(input_: Any, output: Any, reasons: Any) -> tuple[An
 class DraftRecord:
     """A decision before it is linked into the chain (everything but the hashes)."""
 
-    decision_id: str
-    policy: str
-    policy_version: str
-    bundle_hash: str
-    engine: str
-    decided_at: datetime
-    decision_date: date
-    request_id: str | None
-    input: dict[str, Any]
-    output: dict[str, Any]
-    reasons: list[dict[str, Any]]
-    agg_key: str | None = None
-    agg_amount: float | None = None
+    decision_id: str = field(metadata=column(TEXT))
+    policy: str = field(metadata=column(TEXT))
+    policy_version: str = field(metadata=column(TEXT))
+    bundle_hash: str = field(metadata=column(TEXT))
+    engine: str = field(metadata=column(TEXT))
+    decided_at: datetime = field(metadata=column(TIMESTAMP))
+    decision_date: date = field(metadata=column(DATE))
+    request_id: str | None = field(metadata=column(OPTIONAL_TEXT))
+    input: dict[str, Any] = field(metadata=column(JSON))
+    output: dict[str, Any] = field(metadata=column(JSON))
+    reasons: list[dict[str, Any]] = field(metadata=column(JSON))
+    agg_key: str | None = field(default=None, metadata=column(OPTIONAL_TEXT, shown=False))
+    agg_amount: float | None = field(default=None, metadata=column(FLOAT, shown=False))
+    # Records of one subject (a deal): only the latest counts towards totals, and
+    # a subject's total never includes itself.
+    agg_subject: str | None = field(default=None, metadata=column(
+        OPTIONAL_TEXT, shown=False, since="0002"))
+    # The client's Idempotency-Key and a digest of the request it came with.
+    idempotency_key: str | None = field(default=None, metadata=column(
+        OPTIONAL_TEXT, since="0002"))
+    request_hash: str | None = field(default=None, metadata=column(
+        OPTIONAL_TEXT, shown=False, since="0002"))
 
     def __post_init__(self) -> None:
         if not self.decision_id:
@@ -124,18 +125,58 @@ class DraftRecord:
 class DecisionRecord(DraftRecord):
     """A decision as stored in the log, linked to its predecessor by ``prev_hash``."""
 
-    prev_hash: str
-    record_hash: str
+    prev_hash: str = field(metadata=column(TEXT))
+    record_hash: str = field(metadata=column(TEXT))
 
     def draft(self) -> DraftRecord:
         """The record without its chain link."""
         return DraftRecord(**{name: getattr(self, name) for name in _DRAFT_FIELDS})
 
 
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One field of the record as the stores and the API see it."""
+
+    name: str
+    kind: str
+    shown: bool
+    since: str | None
+
+
+# Every column in table order (after ``seq``), the two hashes last.
+RECORD_FIELDS: tuple[FieldSpec, ...] = tuple(
+    FieldSpec(f.name, f.metadata["column"], f.metadata["shown"], f.metadata["since"])
+    for f in fields(DecisionRecord))
+_DRAFT_FIELDS = tuple(f.name for f in fields(DraftRecord))
+# Hashed always / only when set; in sorted order, so the canonical dict is built sorted.
+_SORTED_FIELDS = tuple(sorted(f.name for f in RECORD_FIELDS[:len(_DRAFT_FIELDS)]
+                              if f.since is None))
+_LATER_FIELDS = tuple(f.name for f in RECORD_FIELDS[:len(_DRAFT_FIELDS)] if f.since)
+_TEXT_FIELDS = tuple(f.name for f in RECORD_FIELDS[:len(_DRAFT_FIELDS)] if f.kind == TEXT)
+_OPTIONAL_TEXT_FIELDS = tuple(f.name for f in RECORD_FIELDS if f.kind == OPTIONAL_TEXT)
+
+
+SHOWN_FIELDS = tuple(f for f in RECORD_FIELDS if f.shown)
+
+
+def record_view(record: DecisionRecord) -> dict[str, Any]:
+    """The record as JSON-ready data for readers (``GET /v1/decisions/{id}``): the
+    fields marked shown, dates and times in ISO 8601."""
+    values = vars(record)
+    view: dict[str, Any] = {}
+    for spec in SHOWN_FIELDS:
+        value = values[spec.name]
+        view[spec.name] = value.isoformat() if spec.kind in (TIMESTAMP, DATE) else value
+    return view
+
+
 def canonical_bytes(record: DraftRecord) -> bytes:
     """Canonical serialisation of the hashed fields (a DecisionRecord's hashes are ignored)."""
     values = vars(record)
     payload = {name: values[name] for name in _SORTED_FIELDS}
+    for name in _LATER_FIELDS:
+        if values[name] is not None:
+            payload[name] = values[name]
     return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
 
 

@@ -20,32 +20,37 @@ from typing import Any
 import orjson
 
 from . import migrate
-from .base import AggregateQuery, AppendSession, DecisionStore, StoredRow, stored_row
+from .base import (
+    COLUMN_NAMES,
+    COLUMNS,
+    AggregateQuery,
+    AppendSession,
+    DecisionStore,
+    StoredRow,
+    readable,
+    row_values,
+    stored_row,
+)
 from .errors import StoreError
 from .pool import DEFAULT_MAX_SIZE, ConnectionPool
-from .record import GENESIS_HASH, DecisionRecord
+from .record import DATE, GENESIS_HASH, JSON, TIMESTAMP, DecisionRecord
+from .writer import PriorTotal
 
-_COLUMNS = (
-    "seq, decision_id, policy, policy_version, bundle_hash, engine, decided_at, "
-    "decision_date, request_id, input, output, reasons, agg_key, agg_amount, "
-    "prev_hash, record_hash"
-)
 # No ON CONFLICT: the writer has checked the ids under the write lock, so a
 # conflict is a bug and must fail the batch rather than leave a gap in the chain.
-_INSERT = (
-    f"INSERT INTO decisions ({_COLUMNS}) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_INSERT = f"INSERT INTO decisions ({COLUMNS}) VALUES ({', '.join('?' * len(COLUMN_NAMES))})"
 # Every aggregate of a batch in one statement: the queries go in as one JSON array
-# of [key, since, until]; each correlated SUM is a range search on the partial
-# index ix_decisions_agg (agg_key, decision_date) — ``agg_key = x`` implies
-# ``agg_key IS NOT NULL`` (EXPLAIN QUERY PLAN: SEARCH d USING INDEX ix_decisions_agg).
-# One statement instead of one per aggregate halves the cost per aggregate.
+# of [key, since, until]; the join is a range search on the partial index
+# ix_decisions_agg (agg_key, decision_date).  A record of a subject counts only
+# while no later record of that subject exists (ix_decisions_subject); its
+# amount comes back per subject, so the writer can leave out the query's own.
 _PRIOR_TOTALS = (
-    "SELECT q.key, (SELECT COALESCE(SUM(d.agg_amount), 0.0) FROM decisions d "
-    "WHERE d.agg_key = json_extract(q.value, '$[0]') "
-    "AND d.decision_date BETWEEN json_extract(q.value, '$[1]') AND json_extract(q.value, '$[2]')) "
-    "FROM json_each(?) AS q"
+    "SELECT q.key, d.agg_subject, SUM(d.agg_amount) FROM json_each(?) AS q "
+    "JOIN decisions d ON d.agg_key = json_extract(q.value, '$[0]') "
+    "AND d.decision_date BETWEEN json_extract(q.value, '$[1]') AND json_extract(q.value, '$[2]') "
+    "WHERE d.agg_subject IS NULL OR NOT EXISTS (SELECT 1 FROM decisions e "
+    "WHERE e.agg_subject = d.agg_subject AND e.seq > d.seq) "
+    "GROUP BY q.key, d.agg_subject"
 )
 # Well below SQLITE_MAX_VARIABLE_NUMBER (999 before SQLite 3.32).
 _IDS_PER_QUERY = 500
@@ -56,17 +61,31 @@ def _timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-_DECODERS = {
-    "decided_at": datetime.fromisoformat,
-    "decision_date": date.fromisoformat,
-    "input": orjson.loads,
-    "output": orjson.loads,
-    "reasons": orjson.loads,
+# By column kind: SQLite keeps timestamps, dates and JSON as text.
+_DECODERS = {TIMESTAMP: datetime.fromisoformat, DATE: date.fromisoformat, JSON: orjson.loads}
+_ENCODERS: dict[str, Callable[[Any], Any]] = {
+    TIMESTAMP: _timestamp,
+    DATE: date.isoformat,
+    JSON: lambda value: orjson.dumps(value).decode(),
 }
 
 
 def _row(values: tuple[Any, ...]) -> StoredRow:
     return stored_row(values, _DECODERS)
+
+
+def _prior_totals(conn: sqlite3.Connection,
+                  queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
+    if not queries:
+        return []
+    spec = orjson.dumps([(q.key, q.since, q.until) for q in queries]).decode()
+    totals = [PriorTotal(0.0, {}) for _ in queries]
+    for index, subject, total in conn.execute(_PRIOR_TOTALS, (spec,)):
+        if subject is None:
+            totals[index] = totals[index]._replace(plain=float(total))
+        else:
+            totals[index].by_subject[subject] = float(total)
+    return totals
 
 
 class _SQLiteAppend(AppendSession):
@@ -82,14 +101,19 @@ class _SQLiteAppend(AppendSession):
         ).fetchone()
         return (0, GENESIS_HASH) if tip is None else (int(tip[0]), str(tip[1]))
 
-    def prior_totals(self, queries: Sequence[AggregateQuery]) -> list[float]:
-        if not queries:
-            return []
-        spec = orjson.dumps([(q.key, q.since, q.until) for q in queries]).decode()
-        totals = [0.0] * len(queries)
-        for index, total in self._conn.execute(_PRIOR_TOTALS, (spec,)):
-            totals[index] = float(total)
-        return totals
+    def prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
+        return _prior_totals(self._conn, queries)
+
+    def existing_keys(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        found: dict[str, tuple[str, str | None]] = {}
+        for start in range(0, len(keys), _IDS_PER_QUERY):
+            chunk = keys[start : start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._conn.execute(
+                "SELECT idempotency_key, decision_id, request_hash FROM decisions "
+                f"WHERE idempotency_key IN ({marks})", chunk)
+            found.update((key, (decision_id, digest)) for key, decision_id, digest in rows)
+        return found
 
     def existing_ids(self, decision_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -103,30 +127,9 @@ class _SQLiteAppend(AppendSession):
         return found
 
     def insert_many(self, first_seq: int, records: Sequence[DecisionRecord]) -> None:
-        dumps = orjson.dumps
         self._conn.executemany(
             _INSERT,
-            [
-                (
-                    seq,
-                    record.decision_id,
-                    record.policy,
-                    record.policy_version,
-                    record.bundle_hash,
-                    record.engine,
-                    _timestamp(record.decided_at),
-                    record.decision_date.isoformat(),
-                    record.request_id,
-                    dumps(record.input).decode(),
-                    dumps(record.output).decode(),
-                    dumps(record.reasons).decode(),
-                    record.agg_key,
-                    record.agg_amount,
-                    record.prev_hash,
-                    record.record_hash,
-                )
-                for seq, record in enumerate(records, first_seq)
-            ],
+            [row_values(seq, record, _ENCODERS) for seq, record in enumerate(records, first_seq)],
         )
 
     def commit(self) -> None:
@@ -225,14 +228,27 @@ class SQLiteStore(DecisionStore):
     def get(self, decision_id: str) -> DecisionRecord | None:
         with self._reader() as conn:
             values = conn.execute(
-                f"SELECT {_COLUMNS} FROM decisions WHERE decision_id = ?", (decision_id,)
+                f"SELECT {COLUMNS} FROM decisions WHERE decision_id = ?", (decision_id,)
             ).fetchone()
-        if values is None:
-            return None
-        row = _row(values)
-        if row.record is None:
-            raise StoreError(f"record {decision_id} is unreadable: {row.error}")
-        return row.record
+        return None if values is None else readable(_row(values))
+
+    def _read_prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
+        with self._reader() as conn:
+            return _prior_totals(conn, queries)
+
+    def get_by_keys(self, keys: Sequence[str]) -> dict[str, DecisionRecord]:
+        found: dict[str, DecisionRecord] = {}
+        with self._reader() as conn:
+            for start in range(0, len(keys), _IDS_PER_QUERY):
+                chunk = keys[start : start + _IDS_PER_QUERY]
+                marks = ", ".join("?" * len(chunk))
+                for values in conn.execute(
+                        f"SELECT {COLUMNS} FROM decisions WHERE idempotency_key IN ({marks})",
+                        chunk):
+                    record = readable(_row(values))
+                    assert record.idempotency_key is not None
+                    found[record.idempotency_key] = record
+        return found
 
     def _ping(self) -> None:
         # Reads the database header (a shared lock on the file), not just the library.
@@ -248,7 +264,7 @@ class SQLiteStore(DecisionStore):
     def _fetch_page(
         self, after_seq: int, limit: int, since: datetime | None, policy: str | None
     ) -> list[StoredRow]:
-        sql = f"SELECT {_COLUMNS} FROM decisions WHERE seq > ?"
+        sql = f"SELECT {COLUMNS} FROM decisions WHERE seq > ?"
         params: list[Any] = [after_seq]
         if since is not None:
             sql += " AND decided_at >= ?"

@@ -9,10 +9,15 @@ Per batch the writer:
   1. opens a transaction that holds the chain lock (``AppendSession.begin``) —
      the lock also spans other processes, which is what makes "read prior total,
      then insert" atomic across processes;
-  2. reads the database totals of every aggregate the batch asks for, in one go;
-  3. for each request, in arrival order: computes the prior total (database total
-     plus the amounts of the batch's earlier records in the same window, kept in
-     memory, so a later request sees an earlier one's record) and calls ``decide``;
+  2. reads the database totals of every aggregate the batch asks for, in one go
+     (per subject where records have one), and which of the batch's idempotency
+     keys are already logged;
+  3. for each request, in arrival order: refuses a claimed idempotency key
+     (``IdempotencyKeyUsedError``: logged before, or earlier in this batch), else
+     computes the prior total (database total plus the amounts of the batch's
+     earlier records in the same window, kept in memory, so a later request sees
+     an earlier one's record; a subject counts by its latest record only, and
+     never towards its own query) and calls ``decide``;
   4. checks the new decision ids against the log (one query for the whole batch;
      sooner, and only then, if a later request's prior total would include a record
      not yet checked), seals the accepted drafts onto the chain in arrival order,
@@ -35,10 +40,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import (
     DuplicateDecisionError,
+    IdempotencyKeyUsedError,
     StoreClosedError,
     StoreError,
     UnstorableValueError,
@@ -47,9 +53,17 @@ from .errors import (
 from .record import DecisionRecord, DraftRecord, link, storable_bytes
 
 if TYPE_CHECKING:
-    from .base import AggregateQuery
+    from .base import AggregateQuery, IdempotencyClaim
 
 Decide = Callable[[float], DraftRecord]
+
+
+class PriorTotal(NamedTuple):
+    """A window's logged total: records without a subject summed, and each
+    subject's latest record where it lies in the window (subject -> amount)."""
+
+    plain: float
+    by_subject: dict[str, float]
 
 
 class AppendSession(ABC):
@@ -63,12 +77,18 @@ class AppendSession(ABC):
         """
 
     @abstractmethod
-    def prior_totals(self, queries: Sequence[AggregateQuery]) -> list[float]:
-        """SUM(agg_amount) for each query inside the current transaction (0.0 if none)."""
+    def prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
+        """Each query's window total inside the current transaction (the query's
+        own subject is left to the caller, which sees it in ``by_subject``)."""
 
     @abstractmethod
     def existing_ids(self, decision_ids: Sequence[str]) -> set[str]:
         """Those of ``decision_ids`` already in the log."""
+
+    @abstractmethod
+    def existing_keys(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """Those of the idempotency ``keys`` already logged: key -> (decision_id,
+        request_hash)."""
 
     @abstractmethod
     def insert_many(self, first_seq: int, records: Sequence[DecisionRecord]) -> None:
@@ -99,6 +119,7 @@ class _Request:
     aggregate: AggregateQuery | None
     decide: Decide
     future: Future[DecisionRecord]
+    claim: IdempotencyClaim | None = None
 
 
 Outcome = DecisionRecord | BaseException
@@ -129,7 +150,8 @@ class GroupCommitWriter:
 
     # -- caller side ---------------------------------------------------------
 
-    def submit(self, aggregate: AggregateQuery | None, decide: Decide) -> Future[DecisionRecord]:
+    def submit(self, aggregate: AggregateQuery | None, decide: Decide,
+               claim: IdempotencyClaim | None = None) -> Future[DecisionRecord]:
         """Queue a request; the future resolves once its record is committed.
 
         Raises at once (nothing queued) if the store is closed, if called from inside
@@ -144,7 +166,7 @@ class GroupCommitWriter:
         with self._lock:
             if self._closed:
                 raise StoreClosedError("the decision store is closed")
-            self._queue.put(_Request(aggregate, decide, future))
+            self._queue.put(_Request(aggregate, decide, future, claim))
         return future
 
     @property
@@ -286,10 +308,21 @@ def _check_query(query: AggregateQuery) -> None:
     for bound in (query.since, query.until):
         if isinstance(bound, datetime) or not isinstance(bound, date):
             raise TypeError("aggregate since and until must be datetime.date values")
+    if query.subject is not None and not isinstance(query.subject, str):
+        raise UnstorableValueError(
+            f"aggregate subject must be a string, not {type(query.subject)!r}")
+
+
+Window = tuple[str, date, date]
+
+
+def _window(query: AggregateQuery) -> Window:
+    return query.key, query.since, query.until
 
 
 class _Batch:
-    """Steps 2-4 of a batch: prior totals, decide() calls, duplicate checks.
+    """Steps 2-4 of a batch: prior totals, idempotency claims, decide() calls,
+    duplicate checks.
 
     ``decide_all`` fills ``outcomes`` with each failed request's exception and
     returns the accepted requests (index -> draft and its canonical bytes) in
@@ -304,35 +337,67 @@ class _Batch:
         self._outcomes = outcomes
         self._accepted: dict[int, tuple[DraftRecord, bytes]] = {}
         self._ids: set[str] = set()
-        # agg_key -> decision_date -> sum of the accepted drafts' agg_amount
+        self._totals: dict[Window, PriorTotal] = {}
+        # Accepted drafts without a subject: agg_key -> decision_date -> amount.
         self._running: dict[str, dict[date, float]] = {}
-        # Accepted but not yet checked against the log, and their agg_keys.
+        # Accepted drafts with a subject, the latest per subject: (agg_key, date, amount).
+        self._latest: dict[str, tuple[str | None, date, float | None]] = {}
+        # Idempotency keys logged before the batch, or claimed by an accepted draft.
+        self._claimed: dict[str, tuple[str, str | None]] = {}
+        # Accepted but not yet checked against the log, their agg_keys and subjects.
         self._unchecked: list[int] = []
         self._unchecked_keys: set[str] = set()
+        self._unchecked_subjects: set[str] = set()
 
     def decide_all(self) -> dict[int, tuple[DraftRecord, bytes]]:
-        queries = list(dict.fromkeys(r.aggregate for r in self._batch if r.aggregate is not None))
-        totals = dict(zip(queries, self._session.prior_totals(queries), strict=True))
+        # One query per window: requests differing only in their subject share it.
+        by_window = {_window(r.aggregate): r.aggregate for r in reversed(self._batch)
+                     if r.aggregate is not None}
+        totals = self._session.prior_totals(list(by_window.values()))
+        self._totals = dict(zip(by_window, totals, strict=True))
+        keys = [r.claim.key for r in self._batch if r.claim is not None]
+        if keys:
+            self._claimed = self._session.existing_keys(keys)
         for index, request in enumerate(self._batch):
+            if request.claim is not None and request.claim.key in self._claimed:
+                decision_id, request_hash = self._claimed[request.claim.key]
+                self._outcomes[index] = IdempotencyKeyUsedError(
+                    request.claim.key, decision_id,
+                    same_request=request_hash == request.claim.request_hash)
+                continue
             query = request.aggregate
             prior = 0.0
             if query is not None:
-                if query.key in self._unchecked_keys:
+                if self._affected_by_unchecked(query):
                     # An unchecked draft may count in this prior: if it duplicates a
                     # logged id it must not, so settle that first.
                     self._check_ids()
-                prior = totals[query] + self._running_total(query)
+                prior = self._prior(query)
             self._decide(index, request, prior)
         self._check_ids()
         return self._accepted
 
-    def _running_total(self, query: AggregateQuery) -> float:
-        by_date = self._running.get(query.key)
-        if not by_date:
-            return 0.0
-        return sum(
-            amount for day, amount in by_date.items() if query.since <= day <= query.until
-        )
+    def _affected_by_unchecked(self, query: AggregateQuery) -> bool:
+        if query.key in self._unchecked_keys:
+            return True
+        logged = self._totals[_window(query)].by_subject
+        return any(subject in logged for subject in self._unchecked_subjects)
+
+    def _prior(self, query: AggregateQuery) -> float:
+        """The logged total, minus the subjects decided again in this batch and the
+        query's own subject, plus this batch's earlier drafts in the window."""
+        logged = self._totals[_window(query)]
+        total = logged.plain + sum(
+            amount for subject, amount in logged.by_subject.items()
+            if subject != query.subject and subject not in self._latest)
+        by_date = self._running.get(query.key) or {}
+        total += sum(amount for day, amount in by_date.items()
+                     if query.since <= day <= query.until)
+        total += sum(
+            amount for subject, (key, day, amount) in self._latest.items()
+            if subject != query.subject and key == query.key and amount is not None
+            and query.since <= day <= query.until)
+        return total
 
     def _decide(self, index: int, request: _Request, prior: float) -> None:
         try:
@@ -349,20 +414,28 @@ class _Batch:
         self._ids.add(draft.decision_id)
         self._accepted[index] = (draft, canonical)
         self._unchecked.append(index)
-        if draft.agg_key is not None and draft.agg_amount is not None:
+        if draft.agg_key is not None:
             self._unchecked_keys.add(draft.agg_key)
-            self._add_running(draft)
+        if draft.agg_subject is not None:
+            self._unchecked_subjects.add(draft.agg_subject)
+        self._add_running(draft)
 
     def _add_running(self, draft: DraftRecord) -> None:
-        assert draft.agg_key is not None and draft.agg_amount is not None
-        by_date = self._running.setdefault(draft.agg_key, {})
-        by_date[draft.decision_date] = by_date.get(draft.decision_date, 0.0) + draft.agg_amount
+        if draft.idempotency_key is not None:
+            self._claimed[draft.idempotency_key] = (draft.decision_id, draft.request_hash)
+        if draft.agg_subject is not None:
+            self._latest[draft.agg_subject] = (draft.agg_key, draft.decision_date,
+                                               draft.agg_amount)
+        elif draft.agg_key is not None and draft.agg_amount is not None:
+            by_date = self._running.setdefault(draft.agg_key, {})
+            by_date[draft.decision_date] = by_date.get(draft.decision_date, 0.0) \
+                + draft.agg_amount
 
     def _check_ids(self) -> None:
         if not self._unchecked:
             return
         unchecked = self._unchecked
-        self._unchecked, self._unchecked_keys = [], set()
+        self._unchecked, self._unchecked_keys, self._unchecked_subjects = [], set(), set()
         logged = self._session.existing_ids(
             [self._accepted[i][0].decision_id for i in unchecked]
         )
@@ -373,10 +446,11 @@ class _Batch:
             if draft.decision_id in logged:
                 del self._accepted[index]
                 self._outcomes[index] = _duplicate(draft)
-        self._running = {}
+                if draft.idempotency_key is not None:
+                    self._claimed.pop(draft.idempotency_key, None)
+        self._running, self._latest = {}, {}
         for draft, _ in self._accepted.values():
-            if draft.agg_key is not None and draft.agg_amount is not None:
-                self._add_running(draft)
+            self._add_running(draft)
 
 
 def _duplicate(draft: DraftRecord) -> DuplicateDecisionError:

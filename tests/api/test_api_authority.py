@@ -26,7 +26,8 @@ def test_a_regional_approver_may_approve_a_logged_regional_deal(
     assert body["allowed"] is True and body["deal_decision_id"] == deal_id
     assert body["policy"] == "authority-check" and body["reasons"]
     logged = shared_client.get(f"/v1/decisions/{body['decision_id']}").json()
-    assert logged["output"] == {"allowed": True}
+    assert logged["output"] == {"allowed": True, "request": {
+        "decision_id": deal_id, "approver": REGION_APPROVER}}
     assert logged["input"]["approver_id"] == "u-2"
 
 
@@ -58,6 +59,9 @@ def test_an_inline_deal_is_decided_then_checked(shared_client: TestClient) -> No
         "deal": deal(contract_value_usd=30_000_000), "approver": REGION_APPROVER}).json()
     assert body["allowed"] is True
     assert "deal_decision_id" not in body
+    logged = shared_client.get(f"/v1/decisions/{body['decision_id']}").json()
+    assert logged["output"]["request"]["deal"]["contract_value_usd"] == 30_000_000
+    assert logged["output"]["request"]["approver"] == REGION_APPROVER
 
 
 def test_a_bad_inline_deal_names_its_fields_under_deal(shared_client: TestClient) -> None:

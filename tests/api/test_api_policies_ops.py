@@ -68,12 +68,12 @@ def test_metrics_count_decisions_by_policy_and_outcome(shared_client: TestClient
 def test_openapi_and_docs_are_served(shared_client: TestClient) -> None:
     document = shared_client.get("/openapi.json").json()
     paths = document["paths"]
-    for path in ("/v1/decisions/{policy}", "/v1/decisions/{policy}/batch",
-                 "/v1/decisions/{decision_id}", "/v1/authority/check", "/v1/policies",
-                 "/v1/policies/{policy}", "/healthz", "/readyz", "/metrics",
-                 "/v1/admin/reload"):
+    for path in ("/v1/decisions/authorization", "/v1/decisions/authorization/batch",
+                 "/v1/decisions/authorization/preview", "/v1/decisions/{decision_id}",
+                 "/v1/authority/check", "/v1/policies", "/v1/policies/{policy}", "/healthz",
+                 "/readyz", "/metrics", "/v1/admin/reload", "/v1/org", "/v1/org/{code}"):
         assert path in paths, path
-    responses = paths["/v1/decisions/{policy}"]["post"]["responses"]
+    responses = paths["/v1/decisions/authorization"]["post"]["responses"]
     assert "application/problem+json" in responses["422"]["content"]
     assert "AuthorityRequest" in document["components"]["schemas"]
     assert "/bench/constant" not in paths

@@ -83,7 +83,11 @@ def test_readers_beyond_the_postgresql_pool_bound_wait_then_fail_fast(tmp_path: 
                 readers.join()
             assert most_waiting == BOUND
             assert len(outcomes) == READERS and all(o != "ok" for o, _ in outcomes)
-            assert sum("came free" in outcome for outcome, _ in outcomes) == READERS - BOUND
+            # The pool's wait and the lock's wait share one timeout: a session freed by
+            # its lock timeout can be handed to a waiter in the same instant, which then
+            # fails on the lock instead of on the pool. Never more than BOUND do.
+            came_free = sum("came free" in outcome for outcome, _ in outcomes)
+            assert READERS - 2 * BOUND <= came_free <= READERS - BOUND
             assert max(seconds for _, seconds in outcomes) < 4
             assert store.count() == 0  # the pool serves again once the lock is gone
         finally:

@@ -75,10 +75,11 @@ def test_quick_form(tmp_path: Path) -> None:
     mine = tmp_path / "my-policies"
     shutil.copytree(default_policies_dir(), mine)
     v1 = mine / "authorization" / "authorization.v1.yaml"
-    text = v1.read_text()
-    old = "en: country-office value limit}, type: number, default: 20000000}"
-    assert text.count(old) == 1  # the edit must apply, or the test proves nothing
-    v1.write_text(text.replace(old, old.replace("20000000", "25000000")))
+    lines = v1.read_text().splitlines(keepends=True)
+    edited = [line.replace("default: 20000000}", "default: 25000000}")
+              if line.lstrip().startswith("office_value_limit:") else line for line in lines]
+    assert edited != lines, "the OFFICE value limit's line was not found"
+    v1.write_text("".join(edited))
     rows = [deal("FR", "C1", 22_000_000, "2026-03-01"), deal("FR", "C2", 26_000_000, "2026-03-01")]
     corpus = write_jsonl(tmp_path / "deals.jsonl", rows)
     code, stdout, _ = simulate("--policy", "authorization", "--baseline",

@@ -62,4 +62,4 @@ def test_figures_match_hand_computation(tmp_path: Path) -> None:
     # rows are file lines: r2 is line 1, r6 line 7, AR line 9, CN-BJ line 10
     assert [line.split(",")[:2] for line in changed[1:]] == [
         ["1", "regions"], ["7", "regions"], ["9", "pilot"], ["10", "everyone"]]
-    assert "A1.3" in changed[1] and "A1.2" in changed[1]
+    assert "A1.region" in changed[1] and "A1.office" in changed[1]

@@ -9,15 +9,22 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
-from decision_service.store import AggregateQuery, DraftRecord, open_store
+from decision_service.store import (
+    AggregateQuery,
+    DecisionRecord,
+    DecisionStore,
+    DraftRecord,
+    open_store,
+)
 
 DAY = date(2024, 6, 30)  # the "today" (as_of) of most tests
 KEY = "deal-42"
@@ -61,6 +68,30 @@ def fixed(**overrides: Any) -> Callable[[float], DraftRecord]:
 
 def window(day: date = DAY, key: str = KEY) -> AggregateQuery:
     return AggregateQuery(key=key, since=day - timedelta(days=90), until=day)
+
+
+@contextmanager
+def one_batch(store: DecisionStore) -> Iterator[None]:
+    """Everything submitted inside the block is written as one batch, in order."""
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(prior: float) -> DraftRecord:
+        inside.set()
+        release.wait(60)
+        return draft(prior, agg_key="holder")
+
+    held = store.submit(None, hold)
+    assert inside.wait(60)
+    try:
+        yield
+    finally:
+        release.set()
+        held.result(60)
+
+
+def outcome(future: Future[DecisionRecord]) -> DecisionRecord | BaseException:
+    error = future.exception(60)
+    return future.result() if error is None else error
 
 
 def split_pg_url(url: str) -> tuple[str, str]:

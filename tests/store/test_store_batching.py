@@ -4,14 +4,11 @@ that fail only their own request, and bulk inserts that keep every byte."""
 from __future__ import annotations
 
 import itertools
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from storekit import DAY, KEY, draft, fixed, recording, window
+from storekit import DAY, KEY, draft, fixed, one_batch, outcome, recording, window
 
 from decision_service.store import (
     AggregateQuery,
@@ -24,30 +21,6 @@ from decision_service.store import (
     UnstorableValueError,
     open_store,
 )
-
-
-@contextmanager
-def one_batch(store: DecisionStore) -> Iterator[None]:
-    """Everything submitted inside the block is written as one batch, in order."""
-    inside, release = threading.Event(), threading.Event()
-
-    def hold(prior: float) -> DraftRecord:
-        inside.set()
-        release.wait(60)
-        return draft(prior, agg_key="holder")
-
-    held = store.submit(None, hold)
-    assert inside.wait(60)
-    try:
-        yield
-    finally:
-        release.set()
-        held.result(60)
-
-
-def outcome(future: Future[DecisionRecord]) -> DecisionRecord | BaseException:
-    error = future.exception(60)
-    return future.result() if error is None else error
 
 
 def test_submit_does_not_wait_and_resolves_in_arrival_order(store: DecisionStore) -> None:

@@ -274,7 +274,7 @@ def test_schema_of_authorization_is_a_json_schema_of_its_inputs() -> None:
     assert set(schema["properties"]) == {
         "decision_point", "office", "business_group", "customer_id", "customer_tier",
         "contract_value_usd", "gross_margin_pct", "payment_term_days", "advance_payment_pct",
-        "non_standard_terms", "trade_compliance", "requester_id", "as_of"}
+        "non_standard_terms", "trade_compliance", "requester_id", "deal_id", "as_of"}
     assert {"decision_point", "office", "customer_id", "customer_tier", "contract_value_usd",
             "trade_compliance"} <= set(schema["required"])
     assert not {"business_group", "requester_id", "as_of", "non_standard_terms",

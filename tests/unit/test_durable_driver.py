@@ -502,3 +502,67 @@ def test_random_rules_and_facts_match_the_python_reference(
     with DurableMatcher("hypothesis", rules) as matcher:
         for fact in facts:
             assert matcher.match(fact) == reference(rules, fact), fact
+
+
+# -- declared kinds and presence -----------------------------------------------------------
+
+DECLARED_KINDS = {"n": "number", "m": "number", "s": "string", "t": "string", "f": "bool"}
+DECLARED_FACTS = st.fixed_dictionaries(
+    {"n": st.sampled_from(POOL[:12]), "s": st.sampled_from(["", "a", "b", "ab", 'q"', "é"])},
+    optional={"m": st.sampled_from(POOL[:12]), "t": st.sampled_from(["a", "b", "中"]),
+              "f": st.booleans()},
+)
+DECLARED_ATOMS = st.builds(
+    Compare, st.sampled_from(list(DECLARED_KINDS)), st.sampled_from(list(OPS)),
+    st.builds(Field, st.sampled_from(list(DECLARED_KINDS))))
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(atoms=st.lists(DECLARED_ATOMS, min_size=1, max_size=8),
+       facts=st.lists(DECLARED_FACTS, min_size=1, max_size=10))
+def test_declared_kinds_and_presence_answer_like_the_python_reference(
+    atoms: list[Compare], facts: list[dict[str, EngineValue]],
+) -> None:
+    rules = [MatchRule(f"k{i}", (atom,)) for i, atom in enumerate(atoms)]
+    with DurableMatcher("declared", rules, kinds=DECLARED_KINDS,
+                        present={"n", "s"}) as matcher:
+        for fact in facts:
+            assert matcher.match(fact) == reference(rules, fact), fact
+
+
+def test_a_value_of_another_kind_than_declared_raises_naming_the_field() -> None:
+    with DurableMatcher("kinds", one(Compare("x", "<", Field("y"))),
+                        kinds={"x": "number", "y": "number"}) as matcher:
+        assert matches(matcher, {"x": 1, "y": 2})
+        with pytest.raises(ValueError, match=r"'y'.*a string, declared a number"):
+            matcher.match({"x": 1, "y": "2"})
+
+
+def test_a_field_declared_present_but_missing_raises_naming_it() -> None:
+    # Unguarded, durable would hold every comparison with the missing operand.
+    with DurableMatcher("present", one(Compare("x", "<", Field("y"))),
+                        kinds={"x": "number", "y": "number"}, present={"y"}) as matcher:
+        assert not matches(matcher, {"x": 3, "y": 2})
+        with pytest.raises(ValueError, match="'y' is missing"):
+            matcher.match({"x": 1})
+
+
+def test_an_unknown_declared_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown kinds"):
+        DurableMatcher("bad-kind", one(Compare("x", "<", Const(1))), kinds={"x": "date"})
+
+
+@settings(max_examples=100, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(rules=RULES, facts=FACTS, settings_=st.lists(
+    st.dictionaries(FIELD_NAMES, VALUES), min_size=1, max_size=3))
+def test_fields_read_from_a_fixed_mapping_answer_as_if_in_the_fact(
+    rules: list[MatchRule], facts: list[dict[str, EngineValue]],
+    settings_: list[dict[str, EngineValue]],
+) -> None:
+    with DurableMatcher("fixed", rules) as matcher:
+        for i, fact in enumerate(facts):
+            fixed = settings_[i % len(settings_)]  # the same mappings come back
+            merged = {k: v for k, v in fact.items() if k not in fixed} | fixed
+            assert matcher.match(fact, fixed) == reference(rules, merged), (fact, fixed)

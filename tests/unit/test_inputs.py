@@ -139,10 +139,17 @@ def test_a_datetime_object_is_not_a_date(shipped: PolicySet) -> None:
     assert (problem.field, problem.code) == ("as_of", "format")
 
 
-def test_integer_field_given_90_point_0_is_a_type_error(shipped: PolicySet) -> None:
-    problem = one(rejected(shipped, "authorization", DEAL, payment_term_days=90.0))
+def test_integer_field_given_90_point_0_takes_it_as_90(shipped: PolicySet) -> None:
+    decision = shipped.decide("authorization", {**DEAL, "payment_term_days": 90.0})
+    assert decision.input["payment_term_days"] == 90
+    assert isinstance(decision.input["payment_term_days"], int)
+
+
+def test_integer_field_given_30_point_5_is_a_type_error_saying_what_came(
+        shipped: PolicySet) -> None:
+    problem = one(rejected(shipped, "authorization", DEAL, payment_term_days=30.5))
     assert (problem.field, problem.code) == ("payment_term_days", "type")
-    assert "integer" in problem.message
+    assert "integer" in problem.message and "received number 30.5" in problem.message
 
 
 @pytest.mark.parametrize(("field", "value"), [
