@@ -23,6 +23,7 @@ from decision_service.errors import (
     EvaluationError,
     InputError,
     PolicyError,
+    PolicyProblem,
     UnknownPolicyError,
 )
 from decision_service.inputs import input_json_schema
@@ -58,7 +59,29 @@ def _fail(code: int, message: str, fmt: str, details: Any = None) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _load(directory: Path | None, fmt: str, engines: tuple[str, ...] | None = None) -> PolicySet:
+def _print_problems(problems: list[PolicyProblem], language: str) -> None:
+    """One line per problem, ``file:line:col: code: message``; root problems first."""
+    from decision_service.problem_texts import in_chinese
+
+    for problem in problems:
+        if language != "zh":
+            err.print(str(problem), highlight=False, markup=False)
+            continue
+        said, complete = in_chinese(problem)
+        err.print(f"{problem.position}: {problem.code}: {said}", highlight=False, markup=False)
+        if not complete:
+            err.print(f"    原文：{problem.message}", highlight=False, markup=False)
+    follow_ons = sum(1 for p in problems if p.follows is not None)
+    if language == "zh":
+        extra = f"，其中 {follow_ons} 个是后续问题" if follow_ons else ""
+        err.print(f"[red]共 {len(problems)} 个问题{extra}；没有加载任何策略[/red]")
+    else:
+        extra = f", {follow_ons} of them follow-on" if follow_ons else ""
+        err.print(f"[red]{len(problems)} problem(s){extra}; nothing was loaded[/red]")
+
+
+def _load(directory: Path | None, fmt: str, engines: tuple[str, ...] | None = None,
+          language: str = "en") -> PolicySet:
     from decision_service.policy_files import load_policy_dir
 
     chosen = directory or discover_policies_dir()
@@ -67,16 +90,24 @@ def _load(directory: Path | None, fmt: str, engines: tuple[str, ...] | None = No
     except PolicyError as exc:
         err.print(f"policies: {chosen.resolve()}", highlight=False, markup=False)
         if fmt == "json":
-            _emit_json({"ok": False, "problems": [p.as_dict() for p in exc.problems]})
+            _emit_json({"ok": False, "problems": [_problem_json(p, language)
+                                                  for p in exc.problems]})
         else:
-            for problem in exc.problems:
-                err.print(str(problem), highlight=False, markup=False)
-            err.print(f"[red]{len(exc.problems)} problem(s); nothing was loaded[/red]")
+            _print_problems(exc.problems, language)
         raise typer.Exit(EXIT_INVALID) from None
     # Which rules answered: always said, on stderr so stdout stays the answer.
     err.print(f"policies: {chosen.resolve()} (bundle {policies.bundle_hash[:12]})",
               highlight=False, markup=False)
     return policies
+
+
+def _problem_json(problem: PolicyProblem, language: str) -> dict[str, object]:
+    body = problem.as_dict()
+    if language == "zh":
+        from decision_service.problem_texts import in_chinese
+
+        body["message_zh"] = in_chinese(problem)[0]
+    return body
 
 
 def _read_input(source: str, fmt: str) -> Any:
@@ -100,9 +131,13 @@ def _parse_date(value: str | None, fmt: str) -> dt.date | None:
 
 
 @app.command()
-def validate(directory: Path | None = PoliciesArg, fmt: str = FormatOpt) -> None:
+def validate(directory: Path | None = PoliciesArg, fmt: str = FormatOpt,
+             lang: str = typer.Option("en", "--lang", help="en or zh: the language of problems."),
+             ) -> None:
     """Check every policy, org and cases file; report each problem at file:line:col."""
-    policies = _load(directory, fmt)
+    if lang not in ("en", "zh"):
+        _fail(EXIT_INVALID, f"--lang {lang!r}: use en or zh", fmt)
+    policies = _load(directory, fmt, language=lang)
     versions = sum(len(v) for v in policies.versions.values())
     cases = sum(len(c) for c in policies.cases.values())
     if fmt == "json":
@@ -186,59 +221,94 @@ def explain(policy: str = typer.Argument(...),
     if fmt == "json":
         _emit_json(decision.as_dict())
         return
+    _print_explanation(policies, decision, lang)
+    policies.close()
+
+
+def _print_explanation(policies: PolicySet, decision: Any, lang: str) -> None:
+    """The decision as a process owner reads it: levels and units by name."""
+    from decision_service.wording import level_name, output_label, output_value
+
     zh = lang == "zh"
-    outputs = ", ".join(f"{k} = {v}" for k, v in decision.outputs.items())
-    out.print(f"[bold]{decision.policy} v{decision.policy_version}[/bold] "
+    model = policies.version(decision.policy, decision.policy_version).compiled.policy
+    org = policies.org
+    outputs = ("，" if zh else ", ").join(
+        f"{output_label(model, k, lang)} = {output_value(model, org, k, v, lang)}"
+        for k, v in decision.outputs.items())
+    out.print(f"[bold]{model.meta.title.in_language(lang)} v{decision.policy_version}[/bold] "
               f"({decision.decision_date}): {outputs}", highlight=False)
-    table = Table("rule", "理由" if zh else "reason", show_edge=False)
+    table = Table("规则" if zh else "rule", "理由" if zh else "reason", show_edge=False)
     for reason in decision.reasons:
         table.add_row(reason.rule, reason.message.zh if zh else reason.message.en)
     out.print(table)
     for dim in decision.dimensions:
         mark = "*" if dim.binding else " "
-        out.print(f" {mark} {dim.table} {dim.title.zh if zh else dim.title.en}: {dim.value}",
-                  highlight=False)
+        out.print(f" {mark} {dim.table} {dim.title.zh if zh else dim.title.en}: "
+                  f"{level_name(org, dim.value, lang)}", highlight=False, markup=False)
     for route in decision.lower_routes:
         out.print(f"   → {route.message.zh if zh else route.message.en}", highlight=False)
-    policies.close()
 
 
 @app.command()
 def show(policy: str = typer.Argument(..., help="Policy id, e.g. authorization."),
+         versions: list[str] = typer.Argument(None, help="With --diff: the two versions."),
          unit: str | None = typer.Option(None, "--unit", help="Resolve figures for this unit."),
          version: str | None = typer.Option(None, "--version", help="Version (default: latest)."),
          lang: str = typer.Option("en", "--lang", help="en or zh."),
-         diff: list[str] = typer.Option([], "--diff", help="Two versions: --diff 1 --diff 2."),
-         policies_dir: Path | None = PoliciesOpt) -> None:
+         diff: bool = typer.Option(False, "--diff",
+                                   help="What a version changes: show --diff POLICY 1 2."),
+         fmt: str = FormatOpt, policies_dir: Path | None = PoliciesOpt) -> None:
     """Print a policy's tables as grids with the figures one unit sees, and where
     each is set; with --diff, what one version changes against another."""
     from decision_service.showing import diff as diff_versions
-    from decision_service.showing import figure_rows, grids
 
-    policies = _load(policies_dir, "text", ())
+    policies = _load(policies_dir, fmt, ())
     try:
         if policy not in policies.versions:
             raise UnknownPolicyError(policy, policies.names())
-        versions = policies.versions[policy]
-        chosen = policies.version(policy, version) if version else versions[-1]
-        if diff:
-            old, new = (policies.version(policy, v).compiled.policy for v in diff[:2])
-            for line in diff_versions(old, new, policies.org, lang) or ["-"]:
+        if diff or versions:
+            if len(versions or []) != 2:
+                _fail(EXIT_INVALID, "--diff needs two versions: show --diff POLICY 1 2", fmt)
+            old, new = (policies.version(policy, v).compiled.policy for v in versions)
+            changes = diff_versions(old, new, policies.org, lang)
+            if fmt == "json":
+                _emit_json({"policy": policy, "from": versions[0], "to": versions[1],
+                            "changes": changes})
+            for line in ([] if fmt == "json" else changes or ["-"]):
                 out.print(line, highlight=False, markup=False)
             return
+        chosen = policies.version(policy, version) if version else policies.versions[policy][-1]
     except UnknownPolicyError as exc:
-        _fail(EXIT_INVALID, str(exc), "text")
+        _fail(EXIT_INVALID, str(exc), fmt)
     if unit is not None and unit not in policies.org.units:
-        _fail(EXIT_INVALID, f"unknown unit {unit!r}", "text")
-    model = chosen.compiled.policy
+        from decision_service.language.units import unit_hint
+
+        _fail(EXIT_INVALID, f"unknown unit {unit!r}{unit_hint(policies.org, unit)}", fmt)
+    _print_policy(policies, chosen.compiled.policy, unit, lang, fmt)
+
+
+def _print_policy(policies: PolicySet, model: Any, unit: str | None, lang: str,
+                  fmt: str) -> None:
+    from decision_service.showing import figure_rows, grids
+
+    headers = ("参数", "取值", "设置于") if lang == "zh" else ("figure", "value", "set in")
+    rows = figure_rows(model, policies.org, unit, lang)
+    tables = grids(model, policies.org, unit, lang)
+    if fmt == "json":
+        _emit_json({"policy": model.meta.id, "version": model.meta.version, "unit": unit,
+                    "title": model.meta.title.in_language(lang),
+                    "figures": [dict(zip(("figure", "value", "set_in"), row, strict=True))
+                                for row in rows],
+                    "tables": [{"title": g.title, "columns": list(g.columns),
+                                "rows": [list(r) for r in g.rows]} for g in tables]})
+        return
     out.print(f"[bold]{model.meta.title.in_language(lang)}[/bold] v{model.meta.version}"
               f" — {unit or ('默认' if lang == 'zh' else 'defaults')}", highlight=False)
-    headers = ("参数", "取值", "设置于") if lang == "zh" else ("figure", "value", "set in")
     figures = Table(*headers)
-    for row in figure_rows(model, policies.org, unit, lang):
+    for row in rows:
         figures.add_row(*row)
     out.print(figures)
-    for grid in grids(model, policies.org, unit, lang):
+    for grid in tables:
         table = Table(*grid.columns, title=grid.title)
         for cells in grid.rows:
             table.add_row(*cells)

@@ -25,14 +25,30 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class PolicyProblem:
-    """One problem in a policy file: where, a stable code, and words the owner can act on."""
+    """One problem at a place in a policy file.
+
+    ``params`` are the facts the message names (a field, a unit, a value), so
+    the message can be said in another language (``problem_texts``).
+    ``follows`` is set on a follow-on problem: the place of the root problem
+    that caused it, which the process owner fixes first.
+    """
 
     position: Position
     code: str
     message: str
+    params: dict[str, str] = field(default_factory=dict)
+    follows: Position | None = None
 
     def __str__(self) -> str:
-        return f"{self.position}: {self.code}: {self.message}"
+        return f"{self.position}: {self.code}: {self.message}{self.follow_note('en')}"
+
+    def follow_note(self, language: str) -> str:
+        """For a follow-on problem, the words that point at its root problem."""
+        if self.follows is None:
+            return ""
+        if language == "zh":
+            return f"（后续问题：先修正 {self.follows} 的问题）"
+        return f" (follows from the problem at {self.follows}: fix that first)"
 
     def as_dict(self) -> dict[str, object]:
         """The problem as ``validate --format json`` and the reload API list it."""
@@ -42,16 +58,30 @@ class PolicyProblem:
             "column": self.position.column,
             "code": self.code,
             "message": self.message,
+            "params": dict(self.params),
+            "follows": None if self.follows is None else str(self.follows),
         }
 
 
+def _order(problem: PolicyProblem) -> tuple[bool, str, int, int]:
+    where = problem.position
+    return (problem.follows is not None, where.file, where.line, where.column)
+
+
 class PolicyError(Exception):
-    """One or more problems in policy files; nothing of them was loaded."""
+    """One or more problems in policy files; nothing of them was loaded.
+
+    Root problems come first, in file order; follow-on problems (``follows``
+    set) after them, so the first line is always the one to fix first.
+    """
 
     def __init__(self, problems: list[PolicyProblem]) -> None:
-        self.problems = sorted(
-            problems, key=lambda p: (p.position.file, p.position.line, p.position.column)
-        )
+        # A version inherits its base's text, so one mistake can be found once per
+        # version at the same place: it is said once.
+        unique: dict[tuple[Position, str, str], PolicyProblem] = {}
+        for problem in problems:
+            unique.setdefault((problem.position, problem.code, problem.message), problem)
+        self.problems = sorted(unique.values(), key=_order)
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
@@ -106,9 +136,11 @@ class Problems:
 
     items: list[PolicyProblem] = field(default_factory=list)
 
-    def add(self, position: Position, code: str, message: str) -> None:
-        """Note one problem and go on."""
-        self.items.append(PolicyProblem(position, code, message))
+    def add(self, position: Position, code: str, message: str, *,
+            follows: Position | None = None, **params: object) -> None:
+        """Note one problem and go on; ``params`` are the facts its message names."""
+        self.items.append(PolicyProblem(position, code, message,
+                                        {k: str(v) for k, v in params.items()}, follows))
 
     def raise_if_any(self) -> None:
         """Raise one ``PolicyError`` with every problem noted, if there is any."""

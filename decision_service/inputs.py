@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 from decision_service.errors import FieldProblem, InputError
 from decision_service.language.cells import parse_cell
 from decision_service.language.model import InputDecl, OrgTree, Policy
+from decision_service.language.units import unit_hint
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_TEXT = 200
@@ -106,9 +107,7 @@ IsoDate = Annotated[dt.date, BeforeValidator(parse_iso_date)]
 def _member_of(codes: frozenset[str], what: str, org: OrgTree) -> Any:
     def check(value: str) -> str:
         if value not in codes:
-            closest = org.closest(value, what)
-            hint = f"; did you mean {', '.join(closest)}?" if closest else \
-                "; GET /v1/org lists the units"
+            hint = unit_hint(org, value, (what,)) or "; GET /v1/org lists the units"
             raise PydanticCustomError("unknown_code", "unknown {what} '{value}'{hint}",
                                       {"what": what, "value": value, "hint": hint})
         return value

@@ -33,6 +33,7 @@ from decision_service.errors import (
     Problems,
     UnknownPolicyError,
 )
+from decision_service.follow_ons import mark_follow_ons
 from decision_service.inputs import (
     canonical_identifier,
     holds_plain,
@@ -160,6 +161,7 @@ class PolicySet:
         versions = _compile_versions(policies, files.org, problems)
         cases = _read_cases(files.case_files, policies, problems)
         _check_version_dates(versions, problems)
+        mark_follow_ons(problems, texts)
         problems.raise_if_any()
         staging = _staging(files.rollout, texts, versions, files.org, problems)
         if staging.shadows:
@@ -478,6 +480,7 @@ def _read_files(texts: Mapping[str, str], problems: Problems) -> _Files:
     if org is None:
         problems.add(Position("<policies>", 1, 1), "missing_org",
                      "no org tree found (a file starting with `org:`, e.g. org/org.yaml)")
+        mark_follow_ons(problems, texts)
         problems.raise_if_any()
     assert org is not None
     return _Files(org, documents, case_files, rollout)
@@ -519,7 +522,7 @@ def _read_cases(case_files: list[tuple[str, str]], policies: list[Policy],
             continue
         if policy_id not in {p.meta.id for p in policies}:
             problems.add(Position(file, 1, 1), "unknown_policy",
-                         f"cases for unknown policy {policy_id!r}")
+                         f"cases for unknown policy {policy_id!r}", policy=policy_id)
         cases.setdefault(policy_id, []).extend((file, c) for c in file_cases)
     return cases
 

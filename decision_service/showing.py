@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decision_service.compiler.figures import sources_for, unit_name
 from decision_service.language.cells import CellSyntaxError, parse_cell
 from decision_service.language.model import OrgTree, Policy
-from decision_service.wording import amount, label, level_name, measure_of
+from decision_service.wording import amount, label, level_name, measure_of, output_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ def grids(policy: Policy, org: OrgTree, unit: str | None, language: str) -> list
     for table in policy.tables:
         fields = list(dict.fromkeys(f for rule in table.rules for f in rule.when))
         columns = ("id", *(label(policy, f, language) for f in fields),
-                   *table.outputs)
+                   *(output_label(policy, o, language) for o in table.outputs))
         rows = []
         for rule in table.rules:
             cells = [_cell(policy, org, f, rule.when[f], unit, language) if f in rule.when

@@ -23,6 +23,7 @@ from decision_service.language.model import (
     Rollout,
     ShadowCandidate,
 )
+from decision_service.language.units import unit_hint, unit_hint_zh
 
 if TYPE_CHECKING:
     from decision_service.policyset import PolicySet
@@ -163,9 +164,10 @@ def _units_fit(activation: Activation, org: OrgTree, problems: Problems) -> bool
     for unit, position in zip(activation.units, activation.unit_positions, strict=True):
         found = org.units.get(unit)
         if found is None or found.kind not in ("office", "region"):
-            what = "not in the org tree" if found is None else f"a {found.kind}, not an " \
-                "office or a region"
-            problems.add(position, "unknown_unit", f"unit {unit!r} is {what}")
+            what = ("not in the org tree" + unit_hint(org, unit, ("office", "region"))
+                    if found is None else f"a {found.kind}, not an office or a region")
+            problems.add(position, "unknown_unit", f"unit {unit!r} is {what}", unit=unit,
+                         hint_zh=unit_hint_zh(org, unit, ("office", "region")))
             fits = False
             continue
         for above in org.chain(unit):

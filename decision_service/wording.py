@@ -86,3 +86,24 @@ def _compared_with(policy: Policy, parameter: str) -> Measure | None:
                 if isinstance(cell, str) and parameter in cell.replace("..", " ").split():
                     return measure_of(policy, field)
     return None
+
+
+def output_label(policy: Policy, name: str, language: str) -> str:
+    """An output's name for people: its description, else its name."""
+    decl = policy.outputs.get(name)
+    if decl is None or decl.description is None:
+        return name
+    return decl.description.in_language(language)
+
+
+def output_value(policy: Policy, org: OrgTree, name: str, value: Any, language: str) -> str:
+    """An output's value for people: a level or a unit by its name (地区部, 中东地区部)."""
+    decl = policy.outputs.get(name)
+    if value is None:
+        return "-"
+    if decl is not None and decl.ordering == "levels":
+        return level_name(org, value, language)
+    unit = org.units.get(value) if isinstance(value, str) else None
+    if unit is not None:
+        return unit.name.in_language(language)
+    return amount(value, None, language) if isinstance(value, int | float) else str(value)

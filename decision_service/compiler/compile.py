@@ -39,6 +39,7 @@ from decision_service.language.model import (
     Rule,
     Table,
 )
+from decision_service.language.units import unit_hint, unit_hint_zh
 
 FieldKind = Literal["number", "integer", "enum", "ordered", "boolean", "string", "date", "list"]
 
@@ -339,7 +340,8 @@ class _Compiler:
         for setting in self.policy.settings:
             for unit in setting.units:
                 if unit not in self.org.units:
-                    self.problems.add(setting.position, "unknown_unit", self.unknown_unit(unit))
+                    self.problems.add(setting.position, "unknown_unit", self.unknown_unit(unit),
+                                      unit=unit, hint_zh=unit_hint_zh(self.org, unit))
                     continue
                 target = per_unit_settings.setdefault(unit, {})
                 written_in = set_in.setdefault(unit, {})
@@ -371,9 +373,7 @@ class _Compiler:
         return f"unknown {what} {name!r}{hint}"
 
     def unknown_unit(self, code: str) -> str:
-        close = difflib.get_close_matches(code, list(self.org.units), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown unit {code!r} (not in the org tree){hint}"
+        return f"unknown unit {code!r} (not in the org tree){unit_hint(self.org, code)}"
 
     def operand(self, info: FieldInfo, token: Token, position: Position) -> Const | Field | None:
         """A cell operand, typed like the field it is compared with."""

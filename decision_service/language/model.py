@@ -26,6 +26,15 @@ HIT_POLICIES: tuple[HitPolicy, ...] = (
     "scorecard",
 )
 Scalar = str | int | float | bool
+
+# Fields every answer (CLI, API, decision log) carries beside a policy's
+# outputs: an output with one of these names would be overwritten or would
+# overwrite them, so validate refuses it.
+ANSWER_FIELDS = frozenset({
+    "decision_id", "policy", "policy_version", "version_reason", "reasons", "decision_date",
+    "engine", "explanation", "history", "shadow", "bundle_hash", "decided_at", "request_id",
+    "input", "output", "prev_hash", "record_hash",
+})
 Measure = Literal["usd", "percent", "days"]
 
 
@@ -274,12 +283,19 @@ class OrgTree:
         found = [u.code for u in units if u.code.casefold() == wanted]
         by_word: dict[str, str] = {}
         for unit in units:
-            for word in (unit.code, unit.name.en, unit.name.zh):
-                by_word.setdefault(word.casefold(), unit.code)
+            for word in (unit.code, unit.name.en, unit.name.zh, _initials(unit.name.en)):
+                if word:
+                    by_word.setdefault(word.casefold(), unit.code)
         for word in difflib.get_close_matches(wanted, list(by_word), n=limit * 3, cutoff=0.5):
             if by_word[word] not in found:
                 found.append(by_word[word])
         return found[:limit]
+
+
+def _initials(name: str) -> str:
+    """"UAE" for United Arab Emirates: how people often write a many-word name."""
+    words = name.split()
+    return "".join(word[0] for word in words) if len(words) > 1 else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import cerberus
 from decision_service.errors import PolicyError, PolicyProblem, Position, Problems
 from decision_service.language import shapes
 from decision_service.language.model import (
+    ANSWER_FIELDS,
     Band,
     DerivedField,
     HistoryTotal,
@@ -114,7 +115,8 @@ def check_shape(doc: Any, schema: dict[str, Any], file: str) -> None:
         else:
             pos = position_of(doc, path, top)
         code, message = _describe(err)
-        problems.add(pos, code, message)
+        problems.add(pos, code, message, field=".".join(str(step) for step in path),
+                     value=_shown(err.value))
     problems.raise_if_any()
 
 
@@ -339,6 +341,11 @@ def _outputs(doc: Any, top: Position, problems: Problems) -> dict[str, OutputDec
     outputs: dict[str, OutputDecl] = {}
     for name, spec in (doc.get("outputs") or {}).items():
         pos = _val_pos(doc["outputs"], name, top)
+        if name in ANSWER_FIELDS:
+            problems.add(doc["outputs"].key_positions[name], "reserved_output",
+                         f"output {name!r} has the name of a field every answer carries "
+                         f"({', '.join(sorted(ANSWER_FIELDS))}): choose another name",
+                         name=name)
         lookup_map = spec.get("map") or {}
         for key in lookup_map:
             _check_output_value(lookup_map[key], _val_pos(lookup_map, key, pos), problems)

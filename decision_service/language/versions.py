@@ -73,7 +73,8 @@ def _resolve_chain(documents: list[PolicyDocument], problems: Problems) -> list[
             problems.add(document.position, "unknown_base",
                          f"{document.id} version {document.version} extends version "
                          f"{document.extends}, but no version of {document.id} is a full "
-                         "policy file")
+                         "policy file", policy=document.id, version=document.version,
+                         base=document.extends)
         return []
     first = min(full, key=lambda d: d.effective_from or dt.date.min)
     for document in full:
@@ -118,7 +119,8 @@ def _check_base(document: PolicyDocument, previous: PolicyDocument,
     if document.extends not in built:
         problems.add(document.position, "unknown_base",
                      f"{document.id} version {document.version} extends version "
-                     f"{document.extends}, which is not defined")
+                     f"{document.extends}, which is not defined", policy=document.id,
+                     version=document.version, base=document.extends)
         return False
     if document.extends != previous.version:
         problems.add(document.position, "extends_not_previous",

@@ -18,6 +18,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from decision_service.errors import PolicyError, PolicyProblem, Position
+from decision_service.language.yaml_words import plain_yaml_problem
 
 
 class PosDict(dict[str, Any]):
@@ -126,11 +127,9 @@ def parse_yaml(text: str, file_name: str) -> Any:
     except _PositionedError as exc:
         raise PolicyError([exc.problem]) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        line, col, message, params = plain_yaml_problem(exc, text)
         raise PolicyError(
-            [PolicyProblem(Position(file_name, line, col), "yaml_syntax", message)]
+            [PolicyProblem(Position(file_name, line, col), "yaml_syntax", message, params)]
         ) from None
     except yaml.YAMLError as exc:
         raise PolicyError(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from decision_service.language.model import OrgTree
+from decision_service.language.units import unit_hint, unit_hint_zh
 from decision_service.simulation.conditions import ConditionError, compile_condition
 from decision_service.simulation.core import (
     PolicyError,
@@ -223,7 +224,9 @@ def _phase_of_offices(scenario: Scenario, org: OrgTree, unit_input: str | None,
                     office_phase.setdefault(office, index)
             else:
                 problems.add(at, "unknown_unit",
-                             f"unknown unit {unit!r}: a phase lists offices or regions")
+                             f"unknown unit {unit!r}: a phase lists offices or regions"
+                             + unit_hint(org, unit, ("office", "region")), unit=unit,
+                             hint_zh=unit_hint_zh(org, unit, ("office", "region")))
     if len({p.name for p in scenario.phases}) != len(scenario.phases):
         problems.add(scenario.positions.get("phases", scenario.position), "duplicate_phase",
                      "two phases have the same name")

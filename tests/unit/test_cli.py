@@ -91,7 +91,8 @@ def test_validate_broken_copy_json_lists_each_problem(policies_copy: Path) -> No
     line, column = at(text, "customer_id:", nth=2)
     assert problem == {"file": "authorization/authorization.v1.yaml", "line": line,
                        "column": column, "code": "duplicate_key",
-                       "message": problem["message"]}
+                       "message": problem["message"], "params": problem["params"],
+                       "follows": None}
     assert "'customer_id' appears twice" in problem["message"]
 
 

@@ -122,11 +122,20 @@ def test_one_broken_thing_is_one_problem_at_its_file_line_and_column(
 # -- YAML itself ---------------------------------------------------------------
 
 
+def test_yaml_syntax_error_points_at_the_offending_character() -> None:
+    text = replace_once(POLICY, "  unit: office\n", "  unit: office\n  owner: ops: team\n")
+    problem = only(problems(text), "yaml_syntax")
+    assert problem.position.file == "limits.yaml"
+    assert where(problem) == at(text, ": team")
+    assert "a second ': ' on one line" in problem.message  # plain words, not PyYAML's
+
+
 def test_yaml_unclosed_flow_mapping_is_a_syntax_error_on_its_line() -> None:
     text = replace_once(POLICY, "title: {zh: 金额, en: Value}", "title: {zh: 金额, en: Value")
     problem = only(problems(text), "yaml_syntax")
     assert problem.position.line == at(text, "hit: first")[0]
-    assert "expected ',' or '}'" in problem.message
+    opened = at(text, "title: {zh: 金额, en: Value")[0]
+    assert f"a {{ }} mapping opened on line {opened} is not closed" in problem.message
 
 
 def test_duplicate_key_points_at_the_second_key_and_names_the_first_line() -> None:
@@ -305,6 +314,21 @@ def test_table_that_is_not_monotonic_without_any_setting_is_reported() -> None:
 
 def _with_settings(settings: str) -> str:
     return replace_once(POLICY, "outputs:\n  level", f"settings:\n{settings}outputs:\n  level")
+
+
+def test_unknown_unit_in_settings_suggests_the_closest_unit() -> None:
+    text = _with_settings("  - units: [DEU]\n    set: {office_limit: 10}\n")
+    problem = only(problems(text), "unknown_unit")
+    assert where(problem) == at(text, "units: [DEU]")
+    assert "unknown unit 'DEU' (not in the org tree); did you mean DE (Germany)?" \
+        in problem.message
+
+
+def test_unknown_parameter_in_settings_suggests_the_closest_parameter() -> None:
+    text = _with_settings("  - units: [DE]\n    set: {office_limt: 10}\n")
+    problem = only(problems(text), "unknown_parameter")
+    assert where(problem) == at(text, "units: [DE]")
+    assert "unknown parameter 'office_limt'; did you mean 'office_limit'?" in problem.message
 
 
 def test_setting_a_number_parameter_to_text_is_a_type_error() -> None:
