@@ -103,8 +103,9 @@ def read_shadow_corpus(plan: Plan) -> ShadowCorpus:
     phases = len(plan.phase_names)
     for number, record, shadow in _shadowed(plan):
         corpus.rows += 1
-        if shadow.get("candidate") not in corpus.candidates:
-            corpus.candidates.append(shadow.get("candidate"))
+        named = dict(shadow.get("candidate") or {})
+        if named not in corpus.candidates:
+            corpus.candidates.append(named)
         problem = _problem(plan, shadow)
         if problem is not None:
             corpus.failed += "error" in shadow
