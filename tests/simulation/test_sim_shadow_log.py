@@ -152,3 +152,13 @@ def test_a_bad_from_date_names_the_option(tmp_path: Path) -> None:
     code, _, err = simulate("--policy", "authorization", "--shadow-log",
                             f"sqlite:///{tmp_path / 'x.db'}", "--from", "July")
     assert code == 2 and "--from:1:1" in err
+
+
+def test_a_shadow_of_another_version_than_the_candidate_is_a_bad_row(week: ShadowWeek,
+                                                                     tmp_path: Path) -> None:
+    text = _scenario(tmp_path, f'{{log: {{url: "{week.url}", shadow: true}}}}').read_text()
+    scenario = write_scenario(tmp_path, "", text=text.replace(
+        'candidate: {version: "2"}', 'candidate: {version: "1"}'))
+    code, _, err = simulate(str(scenario))
+    assert code == 2 and "scenario.yaml:6:" in err
+    assert "the shadow ran version 2, the scenario's candidate is version 1" in err
