@@ -475,14 +475,21 @@ def simulate(
     baseline: Path | None = typer.Option(None, "--baseline", help="Quick form: policy dir."),
     candidate: Path | None = typer.Option(None, "--candidate", help="Quick form: policy dir."),
     corpus: Path | None = typer.Option(None, "--corpus", help="Quick form: JSONL or CSV."),
+    shadow_log: str | None = typer.Option(None, "--shadow-log", help="Quick form: a decision "
+                                          "log URL; its shadow results, as recorded."),
+    date_from: str | None = typer.Option(None, "--from", help="With --shadow-log: first "
+                                         "decision date (YYYY-MM-DD)."),
+    date_to: str | None = typer.Option(None, "--to", help="With --shadow-log: last decision "
+                                       "date (YYYY-MM-DD)."),
     fmt: str = FormatOpt,
 ) -> None:
-    """Dry-run a change against past or generated deals, phase by phase of a rollout
-    (exit 0 every guard holds, 3 a guard fails, 2 a bad scenario or corpus)."""
-    from decision_service.simulation.command import simulate_command
+    """Dry-run a change against past or generated deals, phase by phase of a rollout, or
+    read a shadow week's recorded results the same way (exit 0 every guard holds, 3 a
+    guard fails, 2 a bad scenario or corpus)."""
+    from decision_service.simulation.command import QuickForm, simulate_command
 
-    raise typer.Exit(simulate_command(scenario, out_dir, workers, dask, policy, baseline,
-                                      candidate, corpus, fmt))
+    quick = QuickForm(policy, baseline, candidate, corpus, shadow_log, date_from, date_to)
+    raise typer.Exit(simulate_command(scenario, out_dir, workers, dask, quick, fmt))
 
 
 @app.command("verify-log")

@@ -8,6 +8,7 @@ more bad rows than the scenario allows.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,12 @@ from decision_service.simulation.outputs import clear_summary, write_outputs
 from decision_service.simulation.plan import make_plan
 from decision_service.simulation.runner import Outcome, run_plan
 from decision_service.simulation.runner import Progress as ProgressHooks
-from decision_service.simulation.scenario import Scenario, load_scenario, quick_scenario
+from decision_service.simulation.scenario import (
+    Scenario,
+    load_scenario,
+    quick_scenario,
+    quick_shadow_scenario,
+)
 
 EXIT_HOLDS, EXIT_INVALID, EXIT_GUARD_FAILS = 0, 2, 3
 
@@ -57,20 +63,45 @@ def _problems(err: Console, exc: PolicyError, fmt: str) -> int:
     return EXIT_INVALID
 
 
-def _scenario(path: Path | None, policy: str | None, baseline: Path | None,
-              candidate: Path | None, corpus: Path | None) -> Scenario:
-    quick = [policy, baseline, candidate, corpus]
+@dataclass(frozen=True)
+class QuickForm:
+    """The command line's scenario, when no scenario file is given."""
+
+    policy: str | None = None
+    baseline: Path | None = None
+    candidate: Path | None = None
+    corpus: Path | None = None
+    shadow_log: str | None = None  # a decision log URL: its shadow results as the corpus
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def given(self) -> bool:
+        return any(v is not None for v in vars(self).values())
+
+
+def _usage(message: str) -> PolicyError:
+    return PolicyError([PolicyProblem(Position("<command line>", 1, 1), "usage", message)])
+
+
+def _scenario(path: Path | None, quick: QuickForm) -> Scenario:
     if path is not None:
-        if any(v is not None for v in quick):
-            raise PolicyError([PolicyProblem(Position("<command line>", 1, 1), "usage",
-                                             "give a scenario file or --policy/--baseline/"
-                                             "--candidate/--corpus, not both")])
+        if quick.given():
+            raise _usage("give a scenario file or --policy/--baseline/--candidate/--corpus "
+                         "(or --shadow-log), not both")
         return load_scenario(path)
-    if any(v is None for v in quick):
-        raise PolicyError([PolicyProblem(Position("<command line>", 1, 1), "usage",
-                                         "give a scenario file, or all of --policy, "
-                                         "--baseline, --candidate and --corpus")])
-    assert policy and baseline and candidate and corpus
+    if quick.shadow_log is not None:
+        if quick.policy is None or quick.corpus is not None:
+            raise _usage("--shadow-log takes --policy (and --from/--to, --baseline/--candidate "
+                         "for the policy's declarations), not --corpus")
+        return quick_shadow_scenario(quick.policy, quick.shadow_log, quick.date_from,
+                                     quick.date_to, quick.baseline, quick.candidate)
+    if quick.date_from is not None or quick.date_to is not None:
+        raise _usage("--from and --to go with --shadow-log")
+    policy, baseline, candidate, corpus = (quick.policy, quick.baseline, quick.candidate,
+                                           quick.corpus)
+    if policy is None or baseline is None or candidate is None or corpus is None:
+        raise _usage("give a scenario file, all of --policy, --baseline, --candidate and "
+                     "--corpus, or --policy and --shadow-log")
     return quick_scenario(policy, baseline, candidate, corpus)
 
 
@@ -92,15 +123,14 @@ def _print(out: Console, outcome: Outcome) -> None:
 
 
 def simulate_command(path: Path | None, out_dir: Path | None, workers: int,
-                     dask_address: str | None, policy: str | None, baseline: Path | None,
-                     candidate: Path | None, corpus: Path | None, fmt: str) -> int:
+                     dask_address: str | None, quick: QuickForm, fmt: str) -> int:
     """Run the command; return its exit code."""
     out = Console(soft_wrap=True)
     err = Console(stderr=True, soft_wrap=True)
     if out_dir is not None and out_dir.is_dir():
         clear_summary(out_dir)
     try:
-        plan = make_plan(_scenario(path, policy, baseline, candidate, corpus))
+        plan = make_plan(_scenario(path, quick))
         if err.is_terminal and fmt != "json":
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn())

@@ -47,14 +47,17 @@ def summary_bytes(summary: dict[str, Any]) -> bytes:
 
 def write_changed(path: Path, outcome: Outcome) -> None:
     plan = outcome.plan
+    # a shadow log's rows are decisions: their ids say which, beside the row number
+    logged = plan.scenario.corpus.shadow
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["row", "first_phase", "unit",
+        writer.writerow(["row", *(["decision_id"] if logged else []), "first_phase", "unit",
                          *[f"{o}_before" for o in plan.outputs],
                          *[f"{o}_after" for o in plan.outputs],
                          "rules_before", "rules_after"])
         for row in outcome.result.changed:
-            writer.writerow([row.line, plan.phase_names[row.first_phase], row.unit or "",
+            writer.writerow([row.line, *([row.decision_id] if logged else []),
+                             plan.phase_names[row.first_phase], row.unit or "",
                              *[value_key(v) for v in row.baseline],
                              *[value_key(v) for v in row.candidate],
                              " ".join(row.baseline_rules), " ".join(row.candidate_rules)])

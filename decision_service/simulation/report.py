@@ -50,8 +50,21 @@ def _approvers(outcome: Outcome, output: str) -> str:
         (f"{last['name']}", [after.get(u, 0) for u in units])])
 
 
+def _recorded_reasons(row: ChangedRow, side: str) -> str:
+    """A shadow log's row: the answer's reasons as logged; a shadow keeps rule ids only."""
+    assert row.recorded is not None
+    reasons, rules = row.recorded
+    if side == "candidate":
+        return (f"{escape(' '.join(rules))}<br>"
+                '影子评估只记录规则编号 <span class="en">the shadow records rule ids only</span>')
+    return "<br>".join(f"{escape(rule)}: {escape(zh)}<br><span class=\"en\">{escape(en)}</span>"
+                       for rule, zh, en in reasons)
+
+
 def _reasons(policies: PolicySet, outcome: Outcome, row: ChangedRow, side: str) -> str:
     plan = outcome.plan
+    if row.recorded is not None:  # as recorded: nothing is decided again
+        return _recorded_reasons(row, side)
     values = {k: v for k, v in row.input.items() if v is not None}
     version = row.baseline_version if side == "baseline" else row.candidate_version
     history = row.baseline_history if side == "baseline" else row.candidate_history
@@ -121,9 +134,20 @@ def _header(outcome: Outcome) -> str:
         f"{_h('政策', 'policy')}: {escape(plan.policy)} · "
         f"{_h('基线', 'baseline')} v{escape(str(plan.baseline_version or '按日期 by date'))} → "
         f"{_h('候选', 'candidate')} v{escape(str(plan.candidate_version or '按日期 by date'))}"
-        f"</p><p>{_h('判定', 'deals decided')}: {summary['deals']:,} · "
+        f"</p>{_shadow_note(summary)}<p>{_h('判定', 'deals decided')}: {summary['deals']:,} · "
         f"{_h('坏行', 'bad rows')}: {summary['bad_rows']:,} · {verdict}</p>"
     )
+
+
+def _shadow_note(summary: dict[str, Any]) -> str:
+    """A shadow log's run says so: its figures are answers as recorded, not decided here."""
+    shadow = summary.get("shadow")
+    if shadow is None:
+        return ""
+    said = _h("影子评估结果（按记录，未重新判定）：基线为实际答复，候选为影子答复",
+              "shadow results as recorded, nothing decided again: the baseline is the "
+              "answer given, the candidate the shadow answer")
+    return f"<p>{said} · {_h('影子失败', 'shadows failed')}: {shadow['failed']:,}</p>"
 
 
 def _guards_section(outcome: Outcome) -> str:

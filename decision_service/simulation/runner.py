@@ -154,10 +154,29 @@ def _dask(plan: Plan, parts: list[list[Piece]], address: str) -> Iterator[Partit
             client.cancel(futures)
 
 
+def _run_shadow_log(plan: Plan, progress: Progress) -> Outcome:
+    """A shadow log: answers and shadow answers as recorded, tallied here (reading the log
+    is the work; nothing is decided, so there is nothing to hand to workers)."""
+    from decision_service.simulation.shadowed import read_shadow_corpus
+
+    corpus = read_shadow_corpus(plan)
+    progress.rows_read(corpus.rows)
+    progress.partitions(1)
+    progress.partition_done()
+    merged = corpus.result
+    merged.changed.sort(key=lambda row: row.line)
+    bad = sorted(corpus.bad)
+    summary = summarize(plan, merged, len(bad), corpus.rows)
+    summary["shadow"] = {"candidates": corpus.candidates, "failed": corpus.failed}
+    return Outcome(plan, summary, merged, bad, len(bad) > max_bad_rows(plan, corpus.rows))
+
+
 def run_plan(plan: Plan, workers: int = 1, dask_address: str | None = None,
              progress: Progress | None = None) -> Outcome:
     """Decide the plan's corpus by baseline and candidate; figures for every phase."""
     progress = progress or Progress()
+    if plan.scenario.corpus.shadow:
+        return _run_shadow_log(plan, progress)
     parts = partition_count(estimate_rows(plan), workers)
     merged = PartitionResult()
     with tempfile.TemporaryDirectory(prefix="simulate-") as tmp, _Local(plan, workers) as local:

@@ -50,6 +50,8 @@ SCHEMA: dict[str, Any] = {
             "url": {"type": "string", "required": True, "empty": False},
             "from": _DATE,
             "to": _DATE,
+            # the shadowed decisions, answered and shadow answers as recorded (``shadowed``)
+            "shadow": {"type": "boolean"},
         }},
     }},
     "phases": {"type": "list", "required": True, "minlength": 1, "schema": {
@@ -95,6 +97,7 @@ class Side:
 class CorpusSpec:
     kind: str  # file | generate | log
     position: Position
+    shadow: bool = False  # log only: the shadowed decisions, nothing decided again
     path: Path | None = None
     url: str | None = None
     count: int = 0
@@ -197,7 +200,8 @@ def _corpus(doc: Any, base: Path) -> CorpusSpec:
         return CorpusSpec(
             "log", _pos(doc, "corpus", "log"), url=log["url"],
             date_from=_date(log.get("from"), _pos(doc, "corpus", "log", "from")),
-            date_to=_date(log.get("to"), _pos(doc, "corpus", "log", "to")))
+            date_to=_date(log.get("to"), _pos(doc, "corpus", "log", "to")),
+            shadow=bool(log.get("shadow", False)))
     raise PolicyError([PolicyProblem(here, "missing_field",
                                      "corpus needs one of: file, generate, log")])
 
@@ -286,6 +290,28 @@ def quick_scenario(policy: str, baseline: Path, candidate: Path, corpus: Path) -
         candidate=Side(candidate, None, at("--candidate")),
         corpus=CorpusSpec("file", at("--corpus"), path=corpus),
         phases=(PhaseSpec("everyone", None, at("--candidate")),),
+        segments=(SegmentSpec("region", None, (), at("--policy")),),
+        guards=(), max_bad_rows=None, today=None, file="<command line>",
+        position=at("--policy"))
+
+
+def quick_shadow_scenario(policy: str, url: str, date_from: str | None, date_to: str | None,
+                          baseline: Path | None, candidate: Path | None) -> Scenario:
+    """The quick form over a shadow week: the log's shadowed decisions of ``policy``, the
+    answers against the shadow's, one phase, everyone, no guards. The policy directories
+    (shipped by default) only declare the policy's outputs, units and segments."""
+    def at(option: str) -> Position:
+        return Position(option, 1, 1)
+
+    corpus = CorpusSpec("log", at("--shadow-log"), url=url,
+                        date_from=_date(date_from, at("--from")),
+                        date_to=_date(date_to, at("--to")), shadow=True)
+    return Scenario(
+        name=f"{policy}: shadow results in {url}", title_zh=f"{policy} 影子评估结果",
+        title_en=f"{policy}: shadow results as recorded", policy=policy,
+        baseline=Side(baseline, None, at("--baseline")),
+        candidate=Side(candidate, None, at("--candidate")),
+        corpus=corpus, phases=(PhaseSpec("everyone", None, at("--shadow-log")),),
         segments=(SegmentSpec("region", None, (), at("--policy")),),
         guards=(), max_bad_rows=None, today=None, file="<command line>",
         position=at("--policy"))

@@ -60,6 +60,10 @@ class ChangedRow:
     baseline_history: dict[str, float]
     candidate_history: dict[str, float]
     input: dict[str, Any]
+    # From a shadow log (``shadowed``): the decision's id, and the reasons as recorded,
+    # (rule, zh, en) of the answer and the rule ids of the shadow; None when decided here.
+    decision_id: str | None = None
+    recorded: tuple[tuple[tuple[str, str, str], ...], tuple[str, ...]] | None = None
 
 
 @dataclass

@@ -9,7 +9,7 @@ from simkit import write_jsonl, write_scenario
 from test_sim_figures import ROWS
 
 from decision_service.simulation import runner
-from decision_service.simulation.command import simulate_command
+from decision_service.simulation.command import QuickForm, simulate_command
 
 
 def test_ctrl_c_leaves_no_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,7 +24,7 @@ def test_ctrl_c_leaves_no_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(runner, "decide_partition_file", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        simulate_command(scenario, out, 1, None, None, None, None, None, "text")
+        simulate_command(scenario, out, 1, None, QuickForm(), "text")
     assert not (out / "summary.json").exists()
     assert not list(out.glob(".summary.json.*"))
 
@@ -33,9 +33,9 @@ def test_summary_is_replaced_whole(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "deals.jsonl", ROWS)
     scenario = write_scenario(tmp_path, "deals.jsonl")
     out = tmp_path / "out"
-    assert simulate_command(scenario, out, 1, None, None, None, None, None, "json") == 0
+    assert simulate_command(scenario, out, 1, None, QuickForm(), "json") == 0
     first = (out / "summary.json").read_bytes()
-    assert simulate_command(scenario, out, 1, None, None, None, None, None, "json") == 0
+    assert simulate_command(scenario, out, 1, None, QuickForm(), "json") == 0
     assert (out / "summary.json").read_bytes() == first
     assert sorted(p.name for p in out.iterdir()) == [
         "bad_rows.csv", "changed.csv", "report.html", "summary.json"]
