@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import AppMaker
+from apikit import AppMaker
 from fastapi.testclient import TestClient
 from samples import deal, new_customer
 
