@@ -8,17 +8,30 @@ Only the safe constructors are used: nothing in a policy is ever executed.
 Loading is bounded in time and memory: aliases (``*name``) are refused, since a
 few hundred bytes of nested aliases expand to gigabytes, and nesting deeper than
 ``MAX_DEPTH`` is refused before Python's recursion limit is reached.
+
+Parsing and composing run in libyaml (PyYAML's C binding) when it is installed:
+the pure-Python parser was most of the cost of loading a policy set
+(bench/yaml_load.py). libyaml composes recursively and would expand aliases, so
+its event stream, which needs no recursion, is checked for both first. A YAML
+error libyaml finds is read again by the pure-Python parser, so that its words
+and position are the ones a process owner has always seen: the two parsers word
+some errors differently.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from decision_service.errors import PolicyError, PolicyProblem, Position
 from decision_service.language.yaml_words import plain_yaml_problem
+
+MAX_DEPTH = 64  # far deeper than any policy; keeps composing and checking bounded
+WITH_LIBYAML: bool = getattr(yaml, "__with_libyaml__", False)
 
 
 class PosDict(dict[str, Any]):
@@ -34,33 +47,34 @@ class PosList(list[Any]):
     item_positions: list[Position]
 
 
+class _PositionedError(Exception):
+    def __init__(self, position: Position, code: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = PolicyProblem(position, code, message)
+
+
+def _at(file: str, mark: Any) -> Position:
+    return Position(file, mark.line + 1, mark.column + 1)
+
+
 def _pos(file: str, node: Node) -> Position:
-    return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
+    return _at(file, node.start_mark)
 
 
-MAX_DEPTH = 64  # far deeper than any policy; keeps composing and checking bounded
+def _alias_error(file: str, mark: Any) -> _PositionedError:
+    return _PositionedError(_at(file, mark), "yaml_alias",
+                            "YAML aliases (*name) are not allowed in policies: write the value out")
 
 
-class _Loader(yaml.SafeLoader):
+def _depth_error(file: str, mark: Any) -> _PositionedError:
+    return _PositionedError(_at(file, mark), "yaml_depth",
+                            f"nested more than {MAX_DEPTH} levels deep")
+
+
+class _PositionConstructor(SafeConstructor):
+    """The safe constructors, building ``PosDict`` and ``PosList`` with positions."""
+
     file_name = "<string>"
-    _depth = 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-            raise _PositionedError(
-                Position(self.file_name, mark.line + 1, mark.column + 1), "yaml_alias",
-                "YAML aliases (*name) are not allowed in policies: write the value out")
-        if self._depth >= MAX_DEPTH:
-            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-            raise _PositionedError(
-                Position(self.file_name, mark.line + 1, mark.column + 1), "yaml_depth",
-                f"nested more than {MAX_DEPTH} levels deep")
-        self._depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> PosDict:  # type: ignore[override]
         self.flatten_mapping(node)
@@ -93,37 +107,101 @@ class _Loader(yaml.SafeLoader):
         result.item_positions = [_pos(self.file_name, child) for child in node.value]
         return result
 
-
-class _PositionedError(Exception):
-    def __init__(self, position: Position, code: str, message: str) -> None:
-        super().__init__(message)
-        self.problem = PolicyProblem(position, code, message)
-
-
-def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> float:
-    # durable-rules rejects or misreads exponents, and a process owner reading
-    # 2.5e+7 next to 25000000 can mistake one for the other: numbers are plain.
-    if "e" in node.value.lower() and not node.value.lower().lstrip("+-.").startswith(("inf",
-                                                                                       "nan")):
-        raise _PositionedError(_pos(loader.file_name, node), "number_format",
-                               f"write {node.value} with plain digits, not an exponent")
-    if node.value.lower().lstrip("+-") in (".nan", ".inf"):
-        raise _PositionedError(_pos(loader.file_name, node), "number_format",
-                               f"{node.value} is not a number a policy can use")
-    return float(loader.construct_yaml_float(node))
+    def construct_plain_float(self, node: ScalarNode) -> float:
+        # durable-rules rejects or misreads exponents, and a process owner reading
+        # 2.5e+7 next to 25000000 can mistake one for the other: numbers are plain.
+        text = node.value.lower()
+        if "e" in text and not text.lstrip("+-.").startswith(("inf", "nan")):
+            raise _PositionedError(_pos(self.file_name, node), "number_format",
+                                   f"write {node.value} with plain digits, not an exponent")
+        if text.lstrip("+-") in (".nan", ".inf"):
+            raise _PositionedError(_pos(self.file_name, node), "number_format",
+                                   f"{node.value} is not a number a policy can use")
+        return float(self.construct_yaml_float(node))
 
 
-_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
+
+class _PythonLoader(_PositionConstructor, yaml.SafeLoader):
+    """The pure-Python parser, checking aliases and depth as it composes."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise _alias_error(self.file_name, self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+        if self._depth >= MAX_DEPTH:
+            raise _depth_error(self.file_name, self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+# The stubs type a constructor's first argument as one of PyYAML's own loaders,
+# which the shared mixin's methods are not, though every loader using them is.
+_PythonLoader.add_constructor("tag:yaml.org,2002:float",
+                              _PythonLoader.construct_plain_float)  # type: ignore[type-var]
+_PythonLoader.add_constructor("tag:yaml.org,2002:map",
+                              _PythonLoader.construct_mapping)  # type: ignore[type-var]
+_PythonLoader.add_constructor("tag:yaml.org,2002:seq",
+                              _PythonLoader.construct_sequence)  # type: ignore[type-var]
+
+
+def _check_events(events: Iterable[yaml.Event], file_name: str) -> None:
+    """Refuse aliases and nesting deeper than ``MAX_DEPTH`` where the pure-Python
+    loader would: at the first offending node, checking aliases before depth. A
+    second document is left to the composer, which reports it."""
+    depth = 0
+    documents = 0
+    for event in events:
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                return
+        elif isinstance(event, yaml.AliasEvent):
+            raise _alias_error(file_name, event.start_mark)
+        elif isinstance(event, yaml.NodeEvent):
+            if depth >= MAX_DEPTH:
+                raise _depth_error(file_name, event.start_mark)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _load(loader_class: type[_PositionConstructor], text: str, file_name: str) -> Any:
+    loader = loader_class(text)  # type: ignore[call-arg]
+    loader.file_name = file_name
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()  # type: ignore[attr-defined]
+
+
+def _load_fast(text: str, file_name: str) -> Any:
+    """libyaml parses and composes; aliases and depth are checked on its events first."""
+    try:
+        _check_events(yaml.parse(text, Loader=yaml.CSafeLoader), file_name)
+        return _load(_CLoader, text, file_name)
+    except yaml.YAMLError:
+        return _load(_PythonLoader, text, file_name)
+
+
+if WITH_LIBYAML:
+    class _CLoader(_PositionConstructor, yaml.CSafeLoader):
+        """libyaml's parser and composer with the position constructors."""
+
+    # The same constructors as the pure-Python loader's, so both build the same values.
+    _CLoader.yaml_constructors = _PythonLoader.yaml_constructors
 
 
 def parse_yaml(text: str, file_name: str) -> Any:
     """Parse one YAML document; raise ``PolicyError`` with the position on any error."""
-    loader_cls = type("_FileLoader", (_Loader,), {"file_name": file_name})
-    loader = loader_cls(text)
     try:
-        return loader.get_single_data()
+        if WITH_LIBYAML:
+            return _load_fast(text, file_name)
+        return _load(_PythonLoader, text, file_name)
     except _PositionedError as exc:
         raise PolicyError([exc.problem]) from None
     except yaml.MarkedYAMLError as exc:
@@ -138,8 +216,6 @@ def parse_yaml(text: str, file_name: str) -> Any:
     except RecursionError:
         raise PolicyError([PolicyProblem(Position(file_name, 1, 1), "yaml_depth",
                                          "nested too deeply")]) from None
-    finally:
-        loader.dispose()
 
 
 def _step(node: Any, step: Any) -> tuple[Any, Position] | None:
