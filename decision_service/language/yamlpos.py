@@ -119,6 +119,15 @@ class _PositionConstructor(SafeConstructor):
                                    f"{node.value} is not a number a policy can use")
         return float(self.construct_yaml_float(node))
 
+    def construct_checked_timestamp(self, node: ScalarNode) -> Any:
+        # YAML resolves 2026-13-01 as a timestamp and PyYAML then raises a bare
+        # ValueError while building it: an impossible date is the owner's typo.
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise _PositionedError(_pos(self.file_name, node), "date_format",
+                                   f"{node.value} is not a calendar date ({exc})") from None
+
 
 
 class _PythonLoader(_PositionConstructor, yaml.SafeLoader):
@@ -146,6 +155,8 @@ _PythonLoader.add_constructor("tag:yaml.org,2002:map",
                               _PythonLoader.construct_mapping)  # type: ignore[type-var]
 _PythonLoader.add_constructor("tag:yaml.org,2002:seq",
                               _PythonLoader.construct_sequence)  # type: ignore[type-var]
+_PythonLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                              _PythonLoader.construct_checked_timestamp)  # type: ignore[type-var]
 
 
 def _check_events(events: Iterable[yaml.Event], file_name: str) -> None:
