@@ -9,8 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from policykit import POLICIES, POLICY, at, only, problems, replace_once, where
+from policykit import POLICY, at, only, problems, replace_once, where
 from problem_codes import codes_in_source
+from samples import POLICIES
 from typer.testing import CliRunner
 
 from decision_service.cli import app

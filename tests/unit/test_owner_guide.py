@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from policykit import POLICIES
 from problem_codes import codes_in_source
+from samples import POLICIES
 from typer.testing import CliRunner, Result
 
 from decision_service.cli import app
