@@ -12,12 +12,15 @@ from decision_service.language.model import Text
 
 @dataclass(frozen=True, slots=True)
 class Reason:
+    """One fired rule: its table and its message with the deal's figures filled in."""
+
     rule: str
     table: str
     message: Text
     decisive: bool = False  # this reason alone or with others set the result
 
     def as_dict(self) -> dict[str, Any]:
+        """The reason as the API and the decision log write it."""
         return {
             "rule": self.rule,
             "table": self.table,
@@ -48,6 +51,8 @@ class LowerRoute:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """What a policy decided for one input: its outputs, the reasons, and how it was decided."""
+
     policy: str
     policy_version: str
     outputs: dict[str, Any]
@@ -63,6 +68,7 @@ class Decision:
     version_reason: str = "date"
 
     def as_dict(self) -> dict[str, Any]:
+        """The decision body as the API answers it and the CLI prints it."""
         body: dict[str, Any] = {"policy": self.policy, "policy_version": self.policy_version,
                                 "version_reason": self.version_reason}
         body.update(self.outputs)

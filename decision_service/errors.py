@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class Position:
+    """A place in a policy file, 1-based, printed as ``file:line:column``."""
+
     file: str
     line: int  # 1-based
     column: int  # 1-based
@@ -23,6 +25,8 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class PolicyProblem:
+    """One problem in a policy file: where, a stable code, and words the owner can act on."""
+
     position: Position
     code: str
     message: str
@@ -31,6 +35,7 @@ class PolicyProblem:
         return f"{self.position}: {self.code}: {self.message}"
 
     def as_dict(self) -> dict[str, object]:
+        """The problem as ``validate --format json`` and the reload API list it."""
         return {
             "file": self.position.file,
             "line": self.position.line,
@@ -52,11 +57,14 @@ class PolicyError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FieldProblem:
+    """One problem with a decision's input, naming the field by its dotted path."""
+
     field: str  # dotted path, e.g. "acting_for.valid_to"; "" for the body itself
     code: str  # missing | unknown_field | type | range | enum | format | constraint
     message: str
 
     def as_dict(self) -> dict[str, str]:
+        """The problem as the API's ``errors`` entries list it."""
         return {"field": self.field, "code": self.code, "message": self.message}
 
 
@@ -69,6 +77,7 @@ class InputError(Exception):
 
 
 class UnknownPolicyError(LookupError):
+    """A policy (or version) the loaded set does not have; the message lists those it has."""
     def __init__(self, name: str, known: list[str]) -> None:
         self.name = name
         super().__init__(f"unknown policy {name!r}; known policies: {', '.join(sorted(known))}")
@@ -76,6 +85,8 @@ class UnknownPolicyError(LookupError):
 
 @dataclass(frozen=True, slots=True)
 class EvaluationProblem:
+    """Why a policy could not decide an input: the table and what went wrong there."""
+
     table: str
     message: str
 
@@ -96,8 +107,10 @@ class Problems:
     items: list[PolicyProblem] = field(default_factory=list)
 
     def add(self, position: Position, code: str, message: str) -> None:
+        """Note one problem and go on."""
         self.items.append(PolicyProblem(position, code, message))
 
     def raise_if_any(self) -> None:
+        """Raise one ``PolicyError`` with every problem noted, if there is any."""
         if self.items:
             raise PolicyError(self.items)

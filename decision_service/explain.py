@@ -26,6 +26,7 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 
 def format_value(value: Any) -> str:
+    """A value as a person reads it in a reason (numbers grouped, codes as they are)."""
     if type(value) is str:  # the common case, first
         return value
     if isinstance(value, bool):
@@ -50,6 +51,7 @@ def _template(text: str) -> tuple[str, ...]:
 
 
 def fill(text: str, values: dict[str, Any], compiled: CompiledPolicy) -> str:
+    """A rule's message with its ``{field}`` placeholders replaced by the decision's values."""
     parts = _template(text)
     if len(parts) == 1:
         return text
@@ -131,6 +133,7 @@ class ExplainPlan:
 
 
 def plan(compiled: CompiledPolicy) -> ExplainPlan:
+    """What explaining a decision of this policy needs, worked out once when it is loaded."""
     target = next((name for name, decl in compiled.policy.outputs.items()
                    if decl.combine == "max" and name in compiled.output_orderings), None)
     if target is None:

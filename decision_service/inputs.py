@@ -1,7 +1,8 @@
 """Decision inputs: a strict pydantic model generated from a policy's inputs.
 
 Inputs are checked thousands of times a second, so they do not go through
-cerberus (~500 µs a deal here) but through a generated pydantic model (~2 µs):
+cerberus (far slower) but through a generated pydantic model
+(bench/engine.py times the whole decide path, validation included):
 strict types (``"abc"`` is never compared with ``1000``, ``true`` is not ``1``),
 no NaN or infinity, ranges, enums, unknown fields rejected, ISO dates only.
 The same model gives the CRM each policy's exact JSON Schema.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -236,6 +237,22 @@ def holds_plain(test_text: str, value: Any) -> bool:
 
 
 def input_model(policy: Policy, org: OrgTree) -> type[BaseModel]:
+    """The pydantic model a request to ``policy`` is validated with: one field per input,
+    then the conditions between fields (``optional_when``, bounds naming another input)."""
+    validators: dict[str, Any] = {
+        "check_conditions": model_validator(mode="after")(_conditions_check(policy))
+    }
+    model_name = "".join(p.capitalize() for p in re.split(r"[-_]", policy.meta.id)) + "Input"
+    model: type[BaseModel] = create_model(
+        model_name,
+        __config__=ConfigDict(extra="forbid", strict=True, title=model_name),
+        __validators__=validators,
+        **_model_fields(policy, org),
+    )
+    return model
+
+
+def _model_fields(policy: Policy, org: OrgTree) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, decl in policy.inputs.items():
         annotation = _annotation(decl, org)
@@ -243,7 +260,7 @@ def input_model(policy: Policy, org: OrgTree) -> type[BaseModel]:
         if decl.default is not None:
             if isinstance(decl.default, list):
                 # a factory: pydantic deep-copies a mutable default on every
-                # validation, which cost ~30 µs a deal here
+                # validation (bench/engine.py shows the cost)
                 members = tuple(decl.default)
                 fields[name] = (annotation, Field(default_factory=lambda m=members: list(m),
                                                   description=description,
@@ -255,7 +272,12 @@ def input_model(policy: Policy, org: OrgTree) -> type[BaseModel]:
             fields[name] = (annotation, Field(description=description))
         else:
             fields[name] = (annotation | None, Field(default=None, description=description))
+    return fields
 
+
+def _conditions_check(policy: Policy) -> Callable[[Any], Any]:
+    """The model's after-validator: inputs required unless a condition holds, and
+    bounds that name another input."""
     conditional = {n: d for n, d in policy.inputs.items() if d.optional_when}
     cross_bounds = {
         n: d for n, d in policy.inputs.items()
@@ -292,17 +314,7 @@ def input_model(policy: Policy, org: OrgTree) -> type[BaseModel]:
                         {"field": name, "value": value, "other": decl.minimum, "bound": bound})
         return model
 
-    validators: dict[str, Any] = {
-        "check_conditions": model_validator(mode="after")(check_conditions)
-    }
-    model_name = "".join(p.capitalize() for p in re.split(r"[-_]", policy.meta.id)) + "Input"
-    model: type[BaseModel] = create_model(
-        model_name,
-        __config__=ConfigDict(extra="forbid", strict=True, title=model_name),
-        __validators__=validators,
-        **fields,
-    )
-    return model
+    return check_conditions
 
 
 _CODES = {
@@ -328,6 +340,7 @@ _CODES = {
 
 
 def problems_of(error: ValidationError) -> list[FieldProblem]:
+    """Pydantic's validation errors as problems naming each field, with stable codes."""
     problems = []
     for item in error.errors(include_url=False):
         loc = [str(part) for part in item["loc"]]

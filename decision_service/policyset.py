@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -79,6 +79,8 @@ class HistoryQuery:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
+    """An input validated for the policy version in force on its decision date."""
+
     policy: CompiledPolicy
     values: dict[str, Any]  # validated input with defaults
     decision_date: dt.date
@@ -88,6 +90,8 @@ class Prepared:
 
 @dataclass(frozen=True, slots=True)
 class PolicyVersion:
+    """One version of a policy: compiled, its input model, its engines and explain plan."""
+
     compiled: CompiledPolicy
     model: type[BaseModel]
     engines: dict[str, Engine]
@@ -95,6 +99,7 @@ class PolicyVersion:
 
 
 def utc_today() -> dt.date:
+    """Today in UTC: the decision date of a request that names none."""
     return dt.datetime.now(dt.UTC).date()
 
 
@@ -120,6 +125,12 @@ def _matches(tests: Mapping[str, str], values: Mapping[str, Any]) -> bool:
 
 
 class PolicySet:
+    """Every policy of a directory, loaded, compiled and checked together, ready to decide.
+
+    Build it with ``PolicySet.from_texts`` (or ``load``); use it as a context manager,
+    or call ``close``, to release the engines' resources.
+    """
+
     def __init__(self, org: OrgTree, versions: dict[str, list[PolicyVersion]],
                  cases: dict[str, list[tuple[str, PolicyCase]]], bundle_hash: str,
                  engines: tuple[str, ...], staging: Staging | None = None) -> None:
@@ -138,92 +149,24 @@ class PolicySet:
     @classmethod
     def from_texts(cls, texts: Mapping[str, str],
                    engines: tuple[str, ...] = ENGINES) -> PolicySet:
+        """Load a policy set from its files (path -> text) in named stages: read each
+        file, resolve the versions that extend another, compile and check each version,
+        read the cases, check the versions' dates, stage the rollout, build the engines.
+        Problems of every stage are gathered; any at all raises one ``PolicyError`` and
+        nothing is loaded."""
         problems = Problems()
-        org: OrgTree | None = None
-        documents: list[PolicyDocument] = []
-        case_files: list[tuple[str, str]] = []
-        rollout = None
-        for file in sorted(texts):
-            text = texts[file]
-            if is_candidate_file(file):
-                continue  # a shadow candidate's directory: loaded with the rollout
-            try:
-                if is_rollout_file(file):
-                    rollout = load_rollout(text, file)
-                    continue
-                kind = _kind(text, file)
-                if kind == "org":
-                    if org is not None:
-                        problems.add(Position(file, 1, 1), "duplicate_org",
-                                     "a second org tree; a policy set has one")
-                    org = load_org(text, file)
-                elif kind == "cases":
-                    case_files.append((file, text))
-                else:
-                    documents.append(load_document(text, file))
-            except PolicyError as exc:
-                problems.items.extend(exc.problems)
-        if org is None:
-            problems.add(Position("<policies>", 1, 1), "missing_org",
-                         "no org tree found (a file starting with `org:`, e.g. org/org.yaml)")
-            problems.raise_if_any()
-        assert org is not None
-        policies = resolve_versions(documents, problems)
-        versions: dict[str, list[PolicyVersion]] = {}
-        models: list[tuple[Policy, type[BaseModel]]] = []
-        for policy in policies:
-            compiled = compile_policy(policy, org, problems)
-            if compiled is None:
-                continue
-            from decision_service.compiler.checks import static_checks
-
-            static_checks(compiled, problems)
-            # Versions that only move figures share one input model, so a request
-            # validated to read its `as_of` need not be validated twice.
-            model = next((m for p, m in models
-                          if p.meta.id == policy.meta.id and p.inputs == policy.inputs), None)
-            if model is None:
-                model = input_model(policy, org)
-                models.append((policy, model))
-            versions.setdefault(policy.meta.id, []).append(
-                PolicyVersion(compiled, model, {}, explain.plan(compiled)))
-        cases: dict[str, list[tuple[str, PolicyCase]]] = {}
-        for file, text in case_files:
-            try:
-                policy_id, file_cases = load_cases(text, file)
-            except PolicyError as exc:
-                problems.items.extend(exc.problems)
-                continue
-            if policy_id not in {p.meta.id for p in policies}:
-                problems.add(Position(file, 1, 1), "unknown_policy",
-                             f"cases for unknown policy {policy_id!r}")
-            cases.setdefault(policy_id, []).extend((file, c) for c in file_cases)
+        files = _read_files(texts, problems)
+        policies = resolve_versions(files.documents, problems)
+        versions = _compile_versions(policies, files.org, problems)
+        cases = _read_cases(files.case_files, policies, problems)
         _check_version_dates(versions, problems)
         problems.raise_if_any()
-        staging = _staging(rollout, texts, versions, org, problems)
+        staging = _staging(files.rollout, texts, versions, files.org, problems)
         if staging.shadows:
             # Shadows are evaluated by the compiled engine whatever the service runs.
             engines = tuple(dict.fromkeys((*engines, "compiled")))
-        for policy_versions in versions.values():
-            policy_versions.sort(key=lambda v: v.compiled.policy.meta.effective_from
-                                 or dt.date.min)
-            for version in policy_versions:
-                for name in engines:
-                    try:
-                        version.engines[name] = make_engine(name, version.compiled)
-                    except ValueError as exc:
-                        # e.g. a rule set durable-rules cannot hold safely: found
-                        # before anything is built, reported like any policy error.
-                        problems.add(version.compiled.policy.meta.position, "engine_limit",
-                                     f"engine {name}: {exc}")
-        if problems.items:
-            _close_engines(versions)
-            staging.close()
-            problems.raise_if_any()
-        digest = hashlib.sha256()
-        for file in sorted(texts):
-            digest.update(file.encode() + b"\0" + texts[file].encode() + b"\0")
-        policy_set = cls(org, versions, cases, digest.hexdigest(), engines, staging)
+        _build_engines(versions, engines, problems, staging)
+        policy_set = cls(files.org, versions, cases, _bundle_hash(texts), engines, staging)
         # The exact texts behind bundle_hash: the log keeps them, so replay can
         # decide again with the very bundle that decided.
         policy_set.texts = dict(texts)
@@ -236,15 +179,18 @@ class PolicySet:
         self.close()
 
     def close(self) -> None:
+        """Release the engines (durable-rules keeps rulesets in native memory)."""
         _close_engines(self.versions)
         self.staging.close()
 
     # -- lookups ---------------------------------------------------------------
 
     def names(self) -> list[str]:
+        """The policy ids, sorted."""
         return sorted(self.versions)
 
     def version_for(self, name: str, on: dt.date) -> PolicyVersion:
+        """The version of ``name`` in force on ``on``; an ``InputError`` on ``as_of`` if none is."""
         if name not in self.versions:
             raise UnknownPolicyError(name, self.names())
         chosen = None
@@ -278,6 +224,7 @@ class PolicySet:
         return chosen, reason
 
     def version(self, name: str, version: str) -> PolicyVersion:
+        """The given version of ``name`` (as a logged decision names it), whatever its dates."""
         found = self._by_version.get((name, version))
         if found is None:
             raise UnknownPolicyError(name if name not in self.versions else
@@ -285,6 +232,7 @@ class PolicySet:
         return found
 
     def current(self, name: str, today: dt.date | None = None) -> PolicyVersion:
+        """The version of ``name`` in force today (UTC) or on ``today``."""
         return self.version_for(name, today or utc_today())
 
     # -- deciding --------------------------------------------------------------
@@ -326,6 +274,7 @@ class PolicySet:
 
     def evaluate(self, prepared: Prepared, history: Mapping[str, float] | None = None,
                  engine: str = "compiled") -> Decision:
+        """Decide a prepared input on ``engine``, with the history totals the log gave."""
         compiled = prepared.policy
         version = self.version(compiled.id, compiled.version)
         if engine not in version.engines:
@@ -391,6 +340,7 @@ class PolicySet:
     def decide(self, name: str, raw: object, *, today: dt.date | None = None,
                history: Mapping[str, float] | None = None, engine: str = "compiled",
                version: str | None = None) -> Decision:
+        """Validate ``raw`` and decide it in one step (no decision log: history as given)."""
         prepared = self.prepare(name, raw, today=today, version=version)
         return self.evaluate(prepared, history, engine)
 
@@ -486,6 +436,122 @@ def _candidate_set(candidate: ShadowCandidate, texts: Mapping[str, str],
                      f"candidate {candidate.policies!r} has no {what} {candidate.policy!r}")
         return None
     return other
+
+
+# -- loading stages (PolicySet.from_texts) ------------------------------------------
+
+
+class _Files(NamedTuple):
+    org: OrgTree
+    documents: list[PolicyDocument]
+    case_files: list[tuple[str, str]]  # (file, text), read once the policies are known
+    rollout: Rollout | None
+
+
+def _read_files(texts: Mapping[str, str], problems: Problems) -> _Files:
+    """Parse each file by its kind (org tree, rollout, policy, cases); a shadow
+    candidate's files are left to the rollout; no org tree at all stops here."""
+    org: OrgTree | None = None
+    documents: list[PolicyDocument] = []
+    case_files: list[tuple[str, str]] = []
+    rollout = None
+    for file in sorted(texts):
+        text = texts[file]
+        if is_candidate_file(file):
+            continue  # a shadow candidate's directory: loaded with the rollout
+        try:
+            if is_rollout_file(file):
+                rollout = load_rollout(text, file)
+                continue
+            kind = _kind(text, file)
+            if kind == "org":
+                if org is not None:
+                    problems.add(Position(file, 1, 1), "duplicate_org",
+                                 "a second org tree; a policy set has one")
+                org = load_org(text, file)
+            elif kind == "cases":
+                case_files.append((file, text))
+            else:
+                documents.append(load_document(text, file))
+        except PolicyError as exc:
+            problems.items.extend(exc.problems)
+    if org is None:
+        problems.add(Position("<policies>", 1, 1), "missing_org",
+                     "no org tree found (a file starting with `org:`, e.g. org/org.yaml)")
+        problems.raise_if_any()
+    assert org is not None
+    return _Files(org, documents, case_files, rollout)
+
+
+def _compile_versions(policies: list[Policy], org: OrgTree,
+                      problems: Problems) -> dict[str, list[PolicyVersion]]:
+    """Compile and statically check each version; by policy id, engines not yet built."""
+    from decision_service.compiler.checks import static_checks
+
+    versions: dict[str, list[PolicyVersion]] = {}
+    models: list[tuple[Policy, type[BaseModel]]] = []
+    for policy in policies:
+        compiled = compile_policy(policy, org, problems)
+        if compiled is None:
+            continue
+        static_checks(compiled, problems)
+        # Versions that only move figures share one input model, so a request
+        # validated to read its `as_of` need not be validated twice.
+        model = next((m for p, m in models
+                      if p.meta.id == policy.meta.id and p.inputs == policy.inputs), None)
+        if model is None:
+            model = input_model(policy, org)
+            models.append((policy, model))
+        versions.setdefault(policy.meta.id, []).append(
+            PolicyVersion(compiled, model, {}, explain.plan(compiled)))
+    return versions
+
+
+def _read_cases(case_files: list[tuple[str, str]], policies: list[Policy],
+                problems: Problems) -> dict[str, list[tuple[str, PolicyCase]]]:
+    """The cases of each policy id, with the file each came from."""
+    cases: dict[str, list[tuple[str, PolicyCase]]] = {}
+    for file, text in case_files:
+        try:
+            policy_id, file_cases = load_cases(text, file)
+        except PolicyError as exc:
+            problems.items.extend(exc.problems)
+            continue
+        if policy_id not in {p.meta.id for p in policies}:
+            problems.add(Position(file, 1, 1), "unknown_policy",
+                         f"cases for unknown policy {policy_id!r}")
+        cases.setdefault(policy_id, []).extend((file, c) for c in file_cases)
+    return cases
+
+
+def _build_engines(versions: dict[str, list[PolicyVersion]], engines: tuple[str, ...],
+                   problems: Problems, staging: Staging) -> None:
+    """Sort each policy's versions by date and build their engines; on any problem,
+    close what was built (the staged candidates too) and raise."""
+    for policy_versions in versions.values():
+        policy_versions.sort(key=lambda v: v.compiled.policy.meta.effective_from
+                             or dt.date.min)
+        for version in policy_versions:
+            for name in engines:
+                try:
+                    version.engines[name] = make_engine(name, version.compiled)
+                except ValueError as exc:
+                    # e.g. a rule set durable-rules cannot hold safely: found
+                    # before anything is built, reported like any policy error.
+                    problems.add(version.compiled.policy.meta.position, "engine_limit",
+                                 f"engine {name}: {exc}")
+    if problems.items:
+        _close_engines(versions)
+        staging.close()
+        problems.raise_if_any()
+
+
+def _bundle_hash(texts: Mapping[str, str]) -> str:
+    """One hash of every file's name and text: which policy set made a decision."""
+    digest = hashlib.sha256()
+    for file in sorted(texts):
+        digest.update(file.encode() + b"\0" + texts[file].encode() + b"\0")
+    return digest.hexdigest()
 
 
 def _close_engines(versions: dict[str, list[PolicyVersion]]) -> None:

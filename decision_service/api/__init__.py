@@ -1,4 +1,5 @@
-"""The HTTP API for the CRM (see ../shared/DESIGN.md, "The CRM contract").
+"""The HTTP API for the CRM: decisions, authority checks, policies and operations
+(the contract is the OpenAPI document the app serves at /openapi.json).
 
     from decision_service.api import ServiceSettings, run
     run(ServiceSettings.from_options(port=8000))

@@ -54,7 +54,7 @@ class Metrics:
             "decision_service_log_pending_writes", "Decisions waiting for the log's writer",
             registry=self.registry)
 
-        # ``labels()`` costs ~20 µs a call (locks, tuple checks); the label sets are
+        # ``labels()`` takes locks and checks tuples on every call; the label sets are
         # few and bounded, so their children are looked up once and kept.
         self._children: dict[tuple[str, ...], Any] = {}
 

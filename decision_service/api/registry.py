@@ -55,7 +55,7 @@ class PolicyRegistry:
         # Raises PolicyError: a service never starts without a valid set.
         self._active = _Generation(self._load(initial=True))
         self._lock = threading.Lock()  # guards _active and every generation's counters
-        self._reload_lock = threading.Lock()  # one reload at a time; loading takes ~1 s
+        self._reload_lock = threading.Lock()  # one reload at a time; a load takes a while
         # Called with a set before it may decide (the app logs its bundle); a failure
         # keeps the active set.
         self.before_activate: Callable[[PolicySet], None] = lambda _policies: None

@@ -81,11 +81,10 @@ def _bounds(compiled: CompiledPolicy) -> dict[str, tuple[Any, Any]]:
     }
 
 
-def _points(table: CompiledTable, index: dict[str, FieldInfo],
-            parameter_sets: list[dict[str, Any]],
-            bounds: dict[str, tuple[Any, Any]]) -> Iterator[tuple[Fact, dict[str, Any]]] | None:
+def _constants(table: CompiledTable,
+               parameter_sets: list[dict[str, Any]]) -> dict[str, set[Any]]:
+    """Each field's values the table's rules compare it with (parameters in every set)."""
     constants: dict[str, set[Any]] = {}
-    parameter_keys = {k for params in parameter_sets for k in params}
     for rule in table.rules:
         for atom in rule.atoms:
             bucket = constants.setdefault(atom.field, set())
@@ -96,6 +95,14 @@ def _points(table: CompiledTable, index: dict[str, FieldInfo],
             elif isinstance(atom.operand, Field):
                 bucket.update(p[atom.operand.name] for p in parameter_sets
                               if atom.operand.name in p)
+    return constants
+
+
+def _points(table: CompiledTable, index: dict[str, FieldInfo],
+            parameter_sets: list[dict[str, Any]],
+            bounds: dict[str, tuple[Any, Any]]) -> Iterator[tuple[Fact, dict[str, Any]]] | None:
+    constants = _constants(table, parameter_sets)
+    parameter_keys = {k for params in parameter_sets for k in params}
     keys = sorted(k for k in constants if k not in parameter_keys)
     axes = [_within_bounds(index[k], _samples(index[k], constants[k]), bounds) for k in keys]
     size = len(parameter_sets)

@@ -378,22 +378,7 @@ class _Compiler:
     def operand(self, info: FieldInfo, token: Token, position: Position) -> Const | Field | None:
         """A cell operand, typed like the field it is compared with."""
         if info.kind in _NUMERIC:
-            if token.kind == "number":
-                number: int | float = float(token.text) if "." in token.text else int(token.text)
-                if info.kind == "integer" and isinstance(number, float):
-                    self.problems.add(position, "type",
-                                      f"{info.name!r} is an integer; {token.text} is not")
-                    return None
-                return Const(number)
-            other = self.fields.get(token.text)
-            if other is None:
-                self.problems.add(position, "unknown_name", self.unknown(token.text, "field"))
-                return None
-            if other.kind not in _NUMERIC:
-                self.problems.add(position, "type",
-                                  f"{info.name!r} is a number; {token.text!r} is not")
-                return None
-            return Field(other.key)
+            return self.numeric_operand(info, token, position)
         if info.kind == "boolean":
             if token.kind != "bool":
                 self.problems.add(position, "type",
@@ -418,6 +403,26 @@ class _Compiler:
                 return Const(info.ordering.rank(token.text))
             return Const(token.text)
         return None
+
+    def numeric_operand(self, info: FieldInfo, token: Token,
+                        position: Position) -> Const | Field | None:
+        """A number, or the name of another number field or parameter."""
+        if token.kind == "number":
+            number: int | float = float(token.text) if "." in token.text else int(token.text)
+            if info.kind == "integer" and isinstance(number, float):
+                self.problems.add(position, "type",
+                                  f"{info.name!r} is an integer; {token.text} is not")
+                return None
+            return Const(number)
+        other = self.fields.get(token.text)
+        if other is None:
+            self.problems.add(position, "unknown_name", self.unknown(token.text, "field"))
+            return None
+        if other.kind not in _NUMERIC:
+            self.problems.add(position, "type",
+                              f"{info.name!r} is a number; {token.text!r} is not")
+            return None
+        return Field(other.key)
 
     def cell_atoms(self, name: str, cell: object, position: Position,
                    readable: set[str]) -> tuple[Atom, ...]:
@@ -556,10 +561,9 @@ class _Compiler:
 
     def compile_table(self, t_index: int, table: Table, stage: int,
                       readable: set[str]) -> CompiledTable:
-        for out_name in (*table.outputs, *((table.band_output,) if table.band_output else ())):
-            if out_name not in self.policy.outputs:
-                self.problems.add(table.position, "unknown_output",
-                                  f"table {table.id}: {self.unknown(out_name, 'output')}")
+        """One table: its outputs and hit policy checked, its `when` and each rule's
+        conditions as atoms, its bands as ranks."""
+        self.check_table_outputs(table)
         table_atoms: list[Atom] = []
         for name, cell in table.when.items():
             table_atoms.extend(self.cell_atoms(name, cell, table.when_positions[name], readable))
@@ -573,63 +577,65 @@ class _Compiler:
                 self.problems.add(rule.position, "duplicate_rule",
                                   f"rule id {rule.id!r} is used twice in table {table.id}")
             seen_rule_ids.add(rule.id)
-            atoms = list(table_atoms)
-            for name, cell in rule.when.items():
-                atoms.extend(self.cell_atoms(name, cell, rule.when_positions[name], readable))
-            then: dict[str, Any] = {}
-            for out_name, value in rule.then.items():
-                decl = self.policy.outputs.get(out_name)
-                if decl is None or out_name not in table.outputs:
-                    self.problems.add(rule.position, "unknown_output",
-                                      f"rule {rule.id}: {out_name!r} is not an output of "
-                                      f"table {table.id}")
-                    continue
-                then[out_name] = self.output_value(decl, value, rule.position)
-            if table.hit == "scorecard":
-                if rule.score is None:
-                    self.problems.add(rule.position, "missing_score",
-                                      f"rule {rule.id}: a scorecard rule needs `score`")
-            elif not rule.then and not (table.hit == "first" and table.final):
-                self.problems.add(rule.position, "missing_then",
-                                  f"rule {rule.id}: write what it decides in `then`")
-            if rule.message is not None:
-                self.check_placeholders(rule)
-            rules.append(CompiledRule(
-                key=f"t{t_index}r{r_index}", table_index=t_index, index=r_index, rule=rule,
-                atoms=tuple(atoms), then=then, score=rule.score,
-            ))
+            rules.append(self.compile_rule(t_index, r_index, table, rule, table_atoms, readable))
+        return CompiledTable(t_index, table, stage, tuple(rules), ordered,
+                             self.band_ranks(table), tuple(table_atoms))
+
+    def check_table_outputs(self, table: Table) -> None:
+        for out_name in (*table.outputs, *((table.band_output,) if table.band_output else ())):
+            if out_name not in self.policy.outputs:
+                self.problems.add(table.position, "unknown_output",
+                                  f"table {table.id}: {self.unknown(out_name, 'output')}")
+
+    def compile_rule(self, t_index: int, r_index: int, table: Table, rule: Rule,
+                     table_atoms: list[Atom], readable: set[str]) -> CompiledRule:
+        """A rule's conditions after its table's `when`, and its checked `then`."""
+        atoms = list(table_atoms)
+        for name, cell in rule.when.items():
+            atoms.extend(self.cell_atoms(name, cell, rule.when_positions[name], readable))
+        then = self.rule_then(table, rule)
+        if table.hit == "scorecard":
+            if rule.score is None:
+                self.problems.add(rule.position, "missing_score",
+                                  f"rule {rule.id}: a scorecard rule needs `score`")
+        elif not rule.then and not (table.hit == "first" and table.final):
+            self.problems.add(rule.position, "missing_then",
+                              f"rule {rule.id}: write what it decides in `then`")
+        if rule.message is not None:
+            self.check_placeholders(rule)
+        return CompiledRule(
+            key=f"t{t_index}r{r_index}", table_index=t_index, index=r_index, rule=rule,
+            atoms=tuple(atoms), then=then, score=rule.score,
+        )
+
+    def rule_then(self, table: Table, rule: Rule) -> dict[str, Any]:
+        then: dict[str, Any] = {}
+        for out_name, value in rule.then.items():
+            decl = self.policy.outputs.get(out_name)
+            if decl is None or out_name not in table.outputs:
+                self.problems.add(rule.position, "unknown_output",
+                                  f"rule {rule.id}: {out_name!r} is not an output of "
+                                  f"table {table.id}")
+                continue
+            then[out_name] = self.output_value(decl, value, rule.position)
+        return then
+
+    def band_ranks(self, table: Table) -> tuple[tuple[Any, Any], ...]:
+        """(at least, value) per band; a value of an ordering as its rank."""
         band_ordering = self.fields[table.band_output].ordering \
             if table.band_output in self.fields else None
-        bands = tuple(
+        return tuple(
             (band.at_least, band_ordering.rank(band.value)
              if band_ordering and band.value in band_ordering.values else band.value)
             for band in table.bands
         )
-        return CompiledTable(t_index, table, stage, tuple(rules), ordered, bands,
-                             tuple(table_atoms))
 
     def check_hit_policy(self, table: Table, ordered: Ordering | None) -> None:
-        if table.hit == "collect-max" and len(table.outputs) > 1:
-            self.problems.add(table.position, "one_output",
-                              f"table {table.id}: hit policy collect-max has one output")
+        """What each hit policy needs of its table's outputs, rules and bands."""
         if table.hit in ("priority", "collect-max"):
-            for rule in table.rules:
-                if rule.then.get(table.outputs[0]) is None:
-                    self.problems.add(rule.position, "missing_then",
-                                      f"rule {rule.id}: hit policy {table.hit} ranks rules by "
-                                      f"{table.outputs[0]!r}; give it a value")
-        if table.hit in ("priority", "collect-max") and ordered is None:
-            self.problems.add(table.position, "needs_ordering",
-                              f"table {table.id}: hit policy {table.hit} needs an output with "
-                              "an ordering (e.g. levels, grades)")
+            self.check_ranked(table, ordered)
         if table.hit == "scorecard":
-            out = self.policy.outputs.get(table.outputs[0])
-            if out is not None and out.type not in _NUMERIC:
-                self.problems.add(table.position, "type",
-                                  f"table {table.id}: a scorecard output must be a number")
-            if not table.bands:
-                self.problems.add(table.position, "missing_bands",
-                                  f"table {table.id}: a scorecard needs `bands`")
+            self.check_scorecard(table)
         elif table.bands:
             self.problems.add(table.position, "bands_without_scorecard",
                               f"table {table.id}: only a scorecard has bands")
@@ -641,13 +647,40 @@ class _Compiler:
                                       f"table {table.id}: hit policy collect gathers a list; "
                                       f"output {name!r} is not a list")
         if table.band_output is not None:
-            band_info = self.fields.get(table.band_output)
-            for band in table.bands:
-                if band_info is not None and band_info.values and \
-                        band.value not in band_info.values:
-                    self.problems.add(table.position, "unknown_value",
-                                      f"band {band.value!r} is not a value of "
-                                      f"{table.band_output!r}")
+            self.check_band_values(table)
+
+    def check_ranked(self, table: Table, ordered: Ordering | None) -> None:
+        """priority and collect-max rank the rules by their first output's ordering."""
+        if table.hit == "collect-max" and len(table.outputs) > 1:
+            self.problems.add(table.position, "one_output",
+                              f"table {table.id}: hit policy collect-max has one output")
+        for rule in table.rules:
+            if rule.then.get(table.outputs[0]) is None:
+                self.problems.add(rule.position, "missing_then",
+                                  f"rule {rule.id}: hit policy {table.hit} ranks rules by "
+                                  f"{table.outputs[0]!r}; give it a value")
+        if ordered is None:
+            self.problems.add(table.position, "needs_ordering",
+                              f"table {table.id}: hit policy {table.hit} needs an output with "
+                              "an ordering (e.g. levels, grades)")
+
+    def check_scorecard(self, table: Table) -> None:
+        out = self.policy.outputs.get(table.outputs[0])
+        if out is not None and out.type not in _NUMERIC:
+            self.problems.add(table.position, "type",
+                              f"table {table.id}: a scorecard output must be a number")
+        if not table.bands:
+            self.problems.add(table.position, "missing_bands",
+                              f"table {table.id}: a scorecard needs `bands`")
+
+    def check_band_values(self, table: Table) -> None:
+        band_info = self.fields.get(table.band_output) if table.band_output else None
+        for band in table.bands:
+            if band_info is not None and band_info.values and \
+                    band.value not in band_info.values:
+                self.problems.add(table.position, "unknown_value",
+                                  f"band {band.value!r} is not a value of "
+                                  f"{table.band_output!r}")
 
     def check_placeholders(self, rule: Rule) -> None:
         import re
@@ -693,10 +726,20 @@ def compile_policy(policy: Policy, org: OrgTree, problems: Problems) -> Compiled
 def _check_references(policy: Policy, problems: Problems) -> None:
     """Names the declarations use must exist; conditions outside tables
     (optional_when, history filters) are plain equality tests."""
+    _check_meta_references(policy, problems)
+    _check_input_references(policy, problems)
+    _check_equality_tests(policy, problems)
+    _check_history_references(policy, problems)
+
+
+def _check_meta_references(policy: Policy, problems: Problems) -> None:
     meta = policy.meta
     for attr, name in (("decision_date", meta.decision_date_input), ("unit", meta.unit_input)):
         if name is not None and name not in policy.inputs:
             problems.add(meta.position, "unknown_field", f"policy.{attr}: no input {name!r}")
+
+
+def _check_input_references(policy: Policy, problems: Problems) -> None:
     for decl in policy.inputs.values():
         for bound in (decl.minimum, decl.maximum):
             if isinstance(bound, str) and bound not in policy.inputs:
@@ -706,6 +749,9 @@ def _check_references(policy: Policy, problems: Problems) -> None:
             if name not in policy.inputs:
                 problems.add(decl.position, "unknown_field",
                              f"{decl.name}: optional_when names unknown input {name!r}")
+
+
+def _check_equality_tests(policy: Policy, problems: Problems) -> None:
     equality_tests = [(d.position, f"{d.name}.optional_when", d.optional_when)
                       for d in policy.inputs.values()]
     equality_tests += [(h.position, f"{h.name}.{part}", tests) for h in policy.history.values()
@@ -722,6 +768,9 @@ def _check_references(policy: Policy, problems: Problems) -> None:
                 problems.add(position, "equality_only",
                              f"{where}.{name}: only `X`, `not X` and `in [...]` are allowed "
                              f"here, not {text!r}")
+
+
+def _check_history_references(policy: Policy, problems: Problems) -> None:
     for hist in policy.history.values():
         latest_per = (hist.latest_per,) if hist.latest_per else ()
         for name in (hist.sum_field, *hist.group_by, *hist.where_input, *latest_per):

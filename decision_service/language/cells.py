@@ -71,7 +71,7 @@ def _items(body: str) -> tuple[Token, ...]:
 
 # Cells repeat on every decision's explanation. typed: 0.0 and False are different cells.
 @lru_cache(maxsize=8192, typed=True)
-def parse_cell(cell: object) -> CellTest:
+def parse_cell(cell: object) -> CellTest:  # noqa: C901 - one branch per form of a cell
     """Parse one cell. YAML may already have typed it (``true``, ``0``)."""
     if isinstance(cell, bool):
         return CellTest("compare", "==", (Token("true" if cell else "false", "bool"),))

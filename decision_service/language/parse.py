@@ -218,6 +218,7 @@ def _check_output_value(value: Any, pos: Position, problems: Problems) -> None:
 
 
 def load_policy(text: str, file: str) -> Policy | PolicyExtension:
+    """Parse one policy file: a whole policy, or a version that ``extends`` another."""
     doc = parse_yaml(text, file)
     top = Position(file, 1, 1)
     if isinstance(doc, dict) and isinstance(doc.get("policy"), dict) and "extends" in doc["policy"]:
@@ -234,12 +235,30 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
 
 
 def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = ()) -> Policy:
-    """A full policy from its parsed document (a file, or a version merged onto its base)."""
+    """A full policy from its parsed document (a file, or a version merged onto its base),
+    one section after another."""
     top = Position(file, 1, 1)
     check_shape(doc, shapes.POLICY, file)
     problems = Problems()
     meta = _meta(doc, file)
+    policy = Policy(
+        meta=meta,
+        inputs=_inputs(doc, top),
+        parameters=_parameters(doc, top),
+        settings=_settings(doc, top),
+        derived=_derived(doc, top),
+        history=_history(doc, top),
+        outputs=_outputs(doc, top, problems),
+        tables=tuple(_table(table_doc, top, problems) for table_doc in doc.get("tables") or []),
+        source_file=file,
+        orderings=_orderings(doc.get("orderings") or PosList(), top),
+        lineage=lineage or ((meta.version, file),),
+    )
+    problems.raise_if_any()
+    return policy
 
+
+def _inputs(doc: Any, top: Position) -> dict[str, InputDecl]:
     inputs: dict[str, InputDecl] = {}
     for name, spec in (doc.get("inputs") or {}).items():
         pos = _val_pos(doc["inputs"], name, top)
@@ -261,7 +280,10 @@ def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = 
             label=_text(spec.get("label")),
             measure=spec.get("measure"),
         )
+    return inputs
 
+
+def _parameters(doc: Any, top: Position) -> dict[str, ParameterDecl]:
     parameters: dict[str, ParameterDecl] = {}
     for name, spec in (doc.get("parameters") or {}).items():
         parameters[name] = ParameterDecl(
@@ -273,8 +295,11 @@ def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = 
             description=_text(spec.get("description")),
             measure=spec.get("measure"),
         )
+    return parameters
 
-    settings = tuple(
+
+def _settings(doc: Any, top: Position) -> tuple[UnitSetting, ...]:
+    return tuple(
         UnitSetting(
             units=tuple(s["units"]),
             values=dict(s["set"]),
@@ -283,12 +308,18 @@ def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = 
         )
         for s in (doc.get("settings") or [])
     )
-    derived = {
+
+
+def _derived(doc: Any, top: Position) -> dict[str, DerivedField]:
+    return {
         name: DerivedField(name, tuple(spec["sum"]), _val_pos(doc["derived"], name, top),
                            _text(spec.get("label")), spec.get("measure"))
         for name, spec in (doc.get("derived") or {}).items()
     }
-    history = {
+
+
+def _history(doc: Any, top: Position) -> dict[str, HistoryTotal]:
+    return {
         name: HistoryTotal(
             name=name,
             sum_field=spec["sum"],
@@ -303,6 +334,8 @@ def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = 
         for name, spec in (doc.get("history") or {}).items()
     }
 
+
+def _outputs(doc: Any, top: Position, problems: Problems) -> dict[str, OutputDecl]:
     outputs: dict[str, OutputDecl] = {}
     for name, spec in (doc.get("outputs") or {}).items():
         pos = _val_pos(doc["outputs"], name, top)
@@ -321,24 +354,7 @@ def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = 
             lookup_map={str(k): _output_value(v) for k, v in lookup_map.items()},
             description=_text(spec.get("description")),
         )
-
-    tables = []
-    for table_doc in doc.get("tables") or []:
-        tables.append(_table(table_doc, top, problems))
-    problems.raise_if_any()
-    return Policy(
-        meta=meta,
-        inputs=inputs,
-        parameters=parameters,
-        settings=settings,
-        derived=derived,
-        history=history,
-        outputs=outputs,
-        tables=tuple(tables),
-        source_file=file,
-        orderings=_orderings(doc.get("orderings") or PosList(), top),
-        lineage=lineage or ((meta.version, file),),
-    )
+    return outputs
 
 
 def _orderings(nodes: Any, top: Position) -> tuple[ParameterOrdering, ...]:

@@ -13,6 +13,13 @@ PALETTE = ("#8c8c8c", "#1f6fb2", "#e07b00", "#2a9d4b", "#b23a48", "#6a4c93")
 BAR_H, GAP, LABEL_W, CHART_W = 14, 6, 150, 460
 
 
+def _svg_open(chart: str, title: str, width: float, height: float) -> str:
+    """The opening tag every chart shares: named for the tests, titled for screen readers."""
+    return (f'<svg class="chart" data-chart="{chart}" role="img" aria-label="{escape(title)}" '
+            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'xmlns="http://www.w3.org/2000/svg">')
+
+
 def _text(x: float, y: float, body: str, anchor: str = "start", size: int = 11) -> str:
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}">'
             f"{escape(body)}</text>")
@@ -26,9 +33,7 @@ def grouped_bars(chart: str, title: str, categories: list[str],
     legend_h = 18
     height = legend_h + len(categories) * group_h + 10
     width = LABEL_W + CHART_W + 70
-    parts = [f'<svg class="chart" data-chart="{chart}" role="img" aria-label="{escape(title)}" '
-             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-             f'xmlns="http://www.w3.org/2000/svg">']
+    parts = [_svg_open(chart, title, width, height)]
     for i, (name, _) in enumerate(series):
         x = LABEL_W + i * 120
         parts.append(f'<rect x="{x}" y="4" width="10" height="10" '
@@ -55,9 +60,7 @@ def matrix(chart: str, title: str, rows: list[str], cols: list[str],
     cell = 56
     peak = max((v for r in cells.values() for v in r.values()), default=0) or 1
     width, height = LABEL_W + cell * len(cols) + 10, 40 + cell * len(rows)
-    parts = [f'<svg class="chart" data-chart="{chart}" role="img" aria-label="{escape(title)}" '
-             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-             f'xmlns="http://www.w3.org/2000/svg">']
+    parts = [_svg_open(chart, title, width, height)]
     for j, col in enumerate(cols):
         parts.append(_text(LABEL_W + j * cell + cell / 2, 30, col, "middle", 10))
     for i, row in enumerate(rows):
@@ -81,9 +84,7 @@ def lights(chart: str, title: str, phases: list[str], guards: list[str],
     """Guards by phase: a green or red square each."""
     cell = 90
     width, height = LABEL_W + cell * len(phases) + 10, 28 + 26 * len(guards)
-    parts = [f'<svg class="chart" data-chart="{chart}" role="img" aria-label="{escape(title)}" '
-             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-             f'xmlns="http://www.w3.org/2000/svg">']
+    parts = [_svg_open(chart, title, width, height)]
     for j, phase in enumerate(phases):
         parts.append(_text(LABEL_W + j * cell + cell / 2, 16, phase, "middle", 10))
     for i, guard in enumerate(guards):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from decision_service.language.model import OrgTree
 from decision_service.simulation.conditions import ConditionError, compile_condition
 from decision_service.simulation.core import (
     PolicyError,
@@ -125,54 +126,16 @@ def make_plan(scenario: Scenario) -> Plan:
 def _plan(scenario: Scenario, baseline: PolicySet, candidate: PolicySet,
           base_texts: dict[str, str], cand_texts: dict[str, str], problems: Problems,
           policy_at: Position) -> Plan:
+    """The plan in stages: the policy and versions named exist, the phases' units,
+    the A10 grouping the phases must keep, segments and guards, the corpus."""
     name = scenario.policy
-    for policies in (baseline, candidate):
-        if name not in policies.versions:
-            problems.add(policy_at, "unknown_policy",
-                         f"unknown policy {name!r}; known: {', '.join(policies.names())}")
-            problems.raise_if_any()
-    for side, policies in ((scenario.baseline, baseline), (scenario.candidate, candidate)):
-        if side.version is not None and (name, side.version) not in {
-                (n, v.compiled.version) for n, vs in policies.versions.items() for v in vs}:
-            known = ", ".join(v.compiled.version for v in policies.versions[name])
-            problems.add(side.position, "unknown_version",
-                         f"{name} has no version {side.version!r}; known: {known}")
-    problems.raise_if_any()
+    _check_policy_and_versions(scenario, baseline, candidate, problems, policy_at)
     latest = baseline.versions[name][-1].compiled
     policy = latest.policy
     org = baseline.org
     offices = set(org.codes("office"))
-    regions = {code: [o for o in offices if org.region_of(o) == code]
-               for code in org.codes("region")}
     unit_input = policy.meta.unit_input
-    office_phase: dict[str, int] = {}
-    everyone_from: int | None = None
-    seen: dict[str, str] = {}
-    for index, phase in enumerate(scenario.phases):
-        if phase.units is None:
-            everyone_from = index if everyone_from is None else everyone_from
-            continue
-        if unit_input is None:
-            problems.add(phase.position, "no_unit",
-                         f"policy {name} has no unit input: its phases can only be `all`")
-            continue
-        for unit, at in zip(phase.units, phase.unit_positions, strict=True):
-            if unit in seen:
-                problems.add(at, "duplicate_unit",
-                             f"unit {unit} is listed twice (already in phase {seen[unit]!r})")
-                continue
-            seen[unit] = phase.name
-            if unit in offices:
-                office_phase.setdefault(unit, index)
-            elif unit in regions:
-                for office in regions[unit]:
-                    office_phase.setdefault(office, index)
-            else:
-                problems.add(at, "unknown_unit",
-                             f"unknown unit {unit!r}: a phase lists offices or regions")
-    if len({p.name for p in scenario.phases}) != len(scenario.phases):
-        problems.add(scenario.positions.get("phases", scenario.position), "duplicate_phase",
-                     "two phases have the same name")
+    office_phase, everyone_from = _phase_of_offices(scenario, org, unit_input, problems)
     history = list(policy.history.values())
     group_by: tuple[str, ...] = history[0].group_by if history else ()
     if history and unit_input is not None and unit_input not in group_by and office_phase:
@@ -208,6 +171,63 @@ def _plan(scenario: Scenario, baseline: PolicySet, candidate: PolicySet,
         region_of={o: org.region_of(o) or "" for o in offices},
         unit_names={code: (u.name.zh, u.name.en) for code, u in org.units.items()},
         segments=segments, guards=guards, today=today)
+
+
+def _check_policy_and_versions(scenario: Scenario, baseline: PolicySet,
+                               candidate: PolicySet, problems: Problems,
+                               policy_at: Position) -> None:
+    name = scenario.policy
+    for policies in (baseline, candidate):
+        if name not in policies.versions:
+            problems.add(policy_at, "unknown_policy",
+                         f"unknown policy {name!r}; known: {', '.join(policies.names())}")
+            problems.raise_if_any()
+    for side, policies in ((scenario.baseline, baseline), (scenario.candidate, candidate)):
+        if side.version is not None and (name, side.version) not in {
+                (n, v.compiled.version) for n, vs in policies.versions.items() for v in vs}:
+            known = ", ".join(v.compiled.version for v in policies.versions[name])
+            problems.add(side.position, "unknown_version",
+                         f"{name} has no version {side.version!r}; known: {known}")
+    problems.raise_if_any()
+
+
+def _phase_of_offices(scenario: Scenario, org: OrgTree, unit_input: str | None,
+                      problems: Problems) -> tuple[dict[str, int], int | None]:
+    """The phase each office joins in (a region's phase for its offices), and the first
+    phase that takes everyone."""
+    offices = set(org.codes("office"))
+    regions = {code: [o for o in offices if org.region_of(o) == code]
+               for code in org.codes("region")}
+    office_phase: dict[str, int] = {}
+    everyone_from: int | None = None
+    seen: dict[str, str] = {}
+    for index, phase in enumerate(scenario.phases):
+        if phase.units is None:
+            everyone_from = index if everyone_from is None else everyone_from
+            continue
+        if unit_input is None:
+            problems.add(phase.position, "no_unit",
+                         f"policy {scenario.policy} has no unit input: its phases can only "
+                         "be `all`")
+            continue
+        for unit, at in zip(phase.units, phase.unit_positions, strict=True):
+            if unit in seen:
+                problems.add(at, "duplicate_unit",
+                             f"unit {unit} is listed twice (already in phase {seen[unit]!r})")
+                continue
+            seen[unit] = phase.name
+            if unit in offices:
+                office_phase.setdefault(unit, index)
+            elif unit in regions:
+                for office in regions[unit]:
+                    office_phase.setdefault(office, index)
+            else:
+                problems.add(at, "unknown_unit",
+                             f"unknown unit {unit!r}: a phase lists offices or regions")
+    if len({p.name for p in scenario.phases}) != len(scenario.phases):
+        problems.add(scenario.positions.get("phases", scenario.position), "duplicate_phase",
+                     "two phases have the same name")
+    return office_phase, everyone_from
 
 
 def _segment_names(inputs: dict[str, Any], unit_input: str | None) -> set[str]:
@@ -253,6 +273,18 @@ def resolve_segment(name: str, known: set[str], inputs: dict[str, Any], unit_inp
 
 def _guard(spec: GuardSpec, policy: Any, orderings: dict[str, tuple[str, ...]],
            segment_names: set[str], unit_input: str | None, problems: Problems) -> Guard:
+    """One guard checked: its shape for its metric, the values it names, its `where`."""
+    _check_guard_shape(spec, policy, problems)
+    _check_guard_values(spec, policy.outputs, orderings, problems)
+    _check_guard_where(spec, policy, problems)
+    per = None
+    if spec.per is not None:
+        per = resolve_segment(spec.per, segment_names, policy.inputs, unit_input,
+                              spec.position, problems)
+    return Guard(spec, per)
+
+
+def _check_guard_shape(spec: GuardSpec, policy: Any, problems: Problems) -> None:
     outputs = policy.outputs
     if spec.output is not None and spec.output not in outputs:
         problems.add(spec.position, "unknown_output",
@@ -271,6 +303,10 @@ def _guard(spec: GuardSpec, policy: Any, orderings: dict[str, tuple[str, ...]],
     elif spec.limit_kind not in ("max", "max_pct"):
         problems.add(spec.position, "guard_limit",
                      f"guard {spec.name!r}: changed takes max or max_pct")
+
+
+def _check_guard_values(spec: GuardSpec, outputs: Any, orderings: dict[str, tuple[str, ...]],
+                        problems: Problems) -> None:
     if spec.at_least is not None and spec.output is not None and spec.output in outputs:
         ordering = orderings.get(spec.output)
         if ordering is None:
@@ -286,6 +322,10 @@ def _guard(spec: GuardSpec, policy: Any, orderings: dict[str, tuple[str, ...]],
             problems.add(spec.position, "unknown_value",
                          f"guard {spec.name!r}: {spec.value!r} is not a value of "
                          f"{spec.output}: {', '.join(values)}")
+
+
+def _check_guard_where(spec: GuardSpec, policy: Any, problems: Problems) -> None:
+    outputs = policy.outputs
     for key, written in spec.where.items():
         at = spec.where_positions.get(key, spec.position)
         side, _, bare = key.partition(".") if key.startswith(("baseline.", "candidate.")) \
@@ -299,8 +339,3 @@ def _guard(spec: GuardSpec, policy: Any, orderings: dict[str, tuple[str, ...]],
             compile_condition(written)
         except ConditionError as exc:
             problems.add(at, "bad_condition", f"guard {spec.name!r}: {exc}")
-    per = None
-    if spec.per is not None:
-        per = resolve_segment(spec.per, segment_names, policy.inputs, unit_input,
-                              spec.position, problems)
-    return Guard(spec, per)

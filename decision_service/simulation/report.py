@@ -92,74 +92,106 @@ def _top_changed(outcome: Outcome) -> str:
 
 
 def render_report(outcome: Outcome) -> str:
-    """The whole page as text."""
+    """The whole page as text: the header, then one section after another."""
+    parts = [
+        _header(outcome),
+        _guards_section(outcome),
+        _phases_section(outcome),
+        _levels_section(outcome),
+        _regions_section(outcome),
+        _approvers_section(outcome),
+        f"<h2>{_h('变化最大的交易及理由', 'Top changed deals, reasons before and after')}"
+        "</h2>",
+        _top_changed(outcome),
+        "</body></html>",
+    ]
+    return "".join(parts)
+
+
+def _header(outcome: Outcome) -> str:
     plan, summary = outcome.plan, outcome.summary
-    phases = summary["phases"]
     verdict = ('<span class="ok">✓ 守护条件全部满足 all guards hold</span>' if
                summary["guards_hold"] else
                '<span class="fail">✗ 有守护条件未满足 a guard fails</span>')
-    parts = [
-        "<!doctype html><html lang='zh'><head><meta charset='utf-8'>",
-        f"<title>{escape(summary['scenario'])}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{_h(plan.scenario.title_zh, plan.scenario.title_en)}</h1>",
+    return (
+        "<!doctype html><html lang='zh'><head><meta charset='utf-8'>"
+        f"<title>{escape(summary['scenario'])}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{_h(plan.scenario.title_zh, plan.scenario.title_en)}</h1>"
         f"<p>{_h('场景', 'scenario')}: {escape(summary['scenario'])} · "
         f"{_h('政策', 'policy')}: {escape(plan.policy)} · "
         f"{_h('基线', 'baseline')} v{escape(str(plan.baseline_version or '按日期 by date'))} → "
         f"{_h('候选', 'candidate')} v{escape(str(plan.candidate_version or '按日期 by date'))}"
         f"</p><p>{_h('判定', 'deals decided')}: {summary['deals']:,} · "
-        f"{_h('坏行', 'bad rows')}: {summary['bad_rows']:,} · {verdict}</p>",
-    ]
-    if plan.guards:
-        parts.append(f"<h2>{_h('守护条件', 'Guards')}</h2>")
-        parts.append(charts.lights(
-            "guards", "guards by phase", [p["name"] for p in phases],
-            [g.spec.name for g in plan.guards],
-            [[g["holds"] for g in p["guards"]] for p in phases]))
-        rows = "".join(
-            f"<tr><td>{escape(p['name'])}</td><td>{escape(g['name'])}</td>"
-            f"<td class='{'ok' if g['holds'] else 'fail'}'>{'✓' if g['holds'] else '✗'}</td>"
-            f"<td>{g['value']:g}</td><td>{g['limit']:g} ({escape(g['limit_kind'])})</td>"
-            f"<td>{escape(str(g.get('unit', '')))}</td></tr>"
-            for p in phases for g in p["guards"])
-        parts.append("<table><tr><th>阶段 phase</th><th>守护 guard</th><th></th>"
-                     "<th>值 value</th><th>上限 limit</th><th>最差单位 worst unit</th></tr>"
-                     f"{rows}</table>")
-    parts.append(f"<h2>{_h('各阶段变化', 'Change by phase')}</h2>")
-    parts.append(charts.grouped_bars("phases", "changed deals by phase",
-                                     [p["name"] for p in phases],
-                                     [("变化 changed", [p["changed"] for p in phases])]))
+        f"{_h('坏行', 'bad rows')}: {summary['bad_rows']:,} · {verdict}</p>"
+    )
+
+
+def _guards_section(outcome: Outcome) -> str:
+    plan, phases = outcome.plan, outcome.summary["phases"]
+    if not plan.guards:
+        return ""
+    lights = charts.lights(
+        "guards", "guards by phase", [p["name"] for p in phases],
+        [g.spec.name for g in plan.guards],
+        [[g["holds"] for g in p["guards"]] for p in phases])
+    rows = "".join(
+        f"<tr><td>{escape(p['name'])}</td><td>{escape(g['name'])}</td>"
+        f"<td class='{'ok' if g['holds'] else 'fail'}'>{'✓' if g['holds'] else '✗'}</td>"
+        f"<td>{g['value']:g}</td><td>{g['limit']:g} ({escape(g['limit_kind'])})</td>"
+        f"<td>{escape(str(g.get('unit', '')))}</td></tr>"
+        for p in phases for g in p["guards"])
+    return (f"<h2>{_h('守护条件', 'Guards')}</h2>" + lights
+            + "<table><tr><th>阶段 phase</th><th>守护 guard</th><th></th>"
+            "<th>值 value</th><th>上限 limit</th><th>最差单位 worst unit</th></tr>"
+            f"{rows}</table>")
+
+
+def _phases_section(outcome: Outcome) -> str:
+    phases = outcome.summary["phases"]
+    return (f"<h2>{_h('各阶段变化', 'Change by phase')}</h2>"
+            + charts.grouped_bars("phases", "changed deals by phase",
+                                  [p["name"] for p in phases],
+                                  [("变化 changed", [p["changed"] for p in phases])]))
+
+
+def _levels_section(outcome: Outcome) -> str:
+    plan, phases = outcome.plan, outcome.summary["phases"]
     ordered = next(iter(plan.output_orderings), None) or next(iter(plan.enum_outputs), None)
-    if ordered is not None:
-        order = list(plan.output_orderings.get(ordered, ()))
-        seen = set(phases[0]["baseline"][ordered]) | {
-            v for p in phases for v in p["candidate"][ordered]}
-        order = [v for v in order if v in seen] + sorted(seen - set(order))
-        parts.append(f"<h2>{_h('级别分布（前后对比）', 'Distribution before and after')}: "
-                     f"{escape(ordered)}</h2>")
-        parts.append(_levels(outcome, ordered, order))
-        last = phases[-1]
-        parts.append(f"<h2>{_h('迁移矩阵', 'Transition matrix')} ({escape(last['name'])}; "
-                     f"{_h('行=之前，列=之后', 'rows before, columns after')})</h2>")
-        parts.append(charts.matrix("transitions", "transition matrix", order, order,
-                                   last["transitions"][ordered]))
+    if ordered is None:
+        return ""
+    order = list(plan.output_orderings.get(ordered, ()))
+    seen = set(phases[0]["baseline"][ordered]) | {
+        v for p in phases for v in p["candidate"][ordered]}
+    order = [v for v in order if v in seen] + sorted(seen - set(order))
+    last = phases[-1]
+    return (f"<h2>{_h('级别分布（前后对比）', 'Distribution before and after')}: "
+            f"{escape(ordered)}</h2>"
+            + _levels(outcome, ordered, order)
+            + f"<h2>{_h('迁移矩阵', 'Transition matrix')} ({escape(last['name'])}; "
+            f"{_h('行=之前，列=之后', 'rows before, columns after')})</h2>"
+            + charts.matrix("transitions", "transition matrix", order, order,
+                            last["transitions"][ordered]))
+
+
+def _regions_section(outcome: Outcome) -> str:
+    plan = outcome.plan
     by_region = region_changes(plan, outcome.result)
-    if by_region:
-        regions = sorted(by_region, key=lambda r: (-by_region[r][-1], r))
-        parts.append(f"<h2>{_h('各地区部变化', 'Change by region and phase')}</h2>")
-        parts.append(charts.grouped_bars(
-            "regions", "changed deals by region and phase", regions,
-            [(name, [by_region[r][k] for r in regions])
-             for k, name in enumerate(plan.phase_names)]))
-    approver = _approver_output(plan)
-    if approver is not None:
-        parts.append(f"<h2>{_h('各审批单位审批量', 'Approvals per approving unit')} "
-                     f"({escape(approver)})</h2>")
-        parts.append(_approvers(outcome, approver))
-    parts.append(f"<h2>{_h('变化最大的交易及理由', 'Top changed deals, reasons before and after')}"
-                 "</h2>")
-    parts.append(_top_changed(outcome))
-    parts.append("</body></html>")
-    return "".join(parts)
+    if not by_region:
+        return ""
+    regions = sorted(by_region, key=lambda r: (-by_region[r][-1], r))
+    return (f"<h2>{_h('各地区部变化', 'Change by region and phase')}</h2>"
+            + charts.grouped_bars(
+                "regions", "changed deals by region and phase", regions,
+                [(name, [by_region[r][k] for r in regions])
+                 for k, name in enumerate(plan.phase_names)]))
+
+
+def _approvers_section(outcome: Outcome) -> str:
+    approver = _approver_output(outcome.plan)
+    if approver is None:
+        return ""
+    return (f"<h2>{_h('各审批单位审批量', 'Approvals per approving unit')} "
+            f"({escape(approver)})</h2>" + _approvers(outcome, approver))
 
 
 def _approver_output(plan: Any) -> str | None:

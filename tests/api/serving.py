@@ -8,10 +8,20 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Return once ``condition()`` is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s: {what}")
+        time.sleep(0.05)
 
 
 def free_port() -> int:
@@ -29,6 +39,23 @@ class Server:
 
     def output(self) -> str:
         return self.stdout.read_text() + self.stderr.read_text()
+
+    def worker_pids(self) -> set[int]:
+        """The worker processes of a server started with ``--workers N`` (uvicorn starts
+        them with multiprocessing's spawn; its resource tracker is not one)."""
+        pids = set()
+        for children in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
+            for pid in children.read_text().split():
+                try:
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except FileNotFoundError:
+                    continue  # exited meanwhile
+                if b"spawn_main" in command:
+                    pids.add(int(pid))
+        return pids
+
+    def log_has(self, text: str) -> bool:
+        return text in self.stderr.read_text()
 
     def kill9(self) -> None:
         self.process.send_signal(signal.SIGKILL)

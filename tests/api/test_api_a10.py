@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import deal, new_customer
 from fastapi.testclient import TestClient
+from samples import deal, new_customer
 
 URL = "/v1/decisions/authorization"
 

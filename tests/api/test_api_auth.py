@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import POLICIES, assert_problem, deal
+from apikit import assert_problem
 from fastapi.testclient import TestClient
+from samples import POLICIES, deal
 
-from decision_service.api import ServiceSettings, SettingsError
+from decision_service.api import ServiceSettings, SettingsError, create_app
 from decision_service.api.auth import KeyRing
 from decision_service.api.settings import KEYS_ENV, parse_api_keys
 
@@ -22,12 +23,16 @@ def _auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.fixture
-def client(make_client: Any) -> TestClient:
-    return make_client(api_keys=KEYS)  # type: ignore[no-any-return]
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app with API keys, on a SQLite log, for the whole module: the tests only send
+    requests, and loading the policies once keeps them quick."""
+    log = tmp_path_factory.mktemp("log") / "decisions.db"
+    settings = ServiceSettings(policies_dir=POLICIES, db_url=f"sqlite:///{log}", api_keys=KEYS)
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
-@pytest.mark.parametrize("store_kind", ["sqlite"], indirect=False)
 def test_without_a_key_every_api_call_is_401(client: TestClient) -> None:
     for method, url in (("POST", "/v1/decisions/authorization"),
                         ("POST", "/v1/decisions/authorization/batch"),
@@ -39,7 +44,6 @@ def test_without_a_key_every_api_call_is_401(client: TestClient) -> None:
         assert response.headers["www-authenticate"] == "Bearer"
 
 
-@pytest.mark.parametrize("store_kind", ["sqlite"], indirect=False)
 def test_a_wrong_key_is_401_and_a_key_without_the_scope_403(client: TestClient) -> None:
     url = "/v1/decisions/authorization"
     assert_problem(client.post(url, json=deal(), headers=_auth("decider-key-12")), 401)
@@ -50,7 +54,6 @@ def test_a_wrong_key_is_401_and_a_key_without_the_scope_403(client: TestClient) 
     assert_problem(client.get("/v1/policies", headers=_auth("decider-key-123")), 403)
 
 
-@pytest.mark.parametrize("store_kind", ["sqlite"], indirect=False)
 def test_each_scope_opens_its_endpoints(client: TestClient) -> None:
     answer = client.post("/v1/decisions/authorization", json=deal(),
                          headers=_auth("decider-key-123"))
@@ -62,13 +65,11 @@ def test_each_scope_opens_its_endpoints(client: TestClient) -> None:
     assert client.post("/v1/admin/reload", headers=_auth("admin-key-789")).status_code == 200
 
 
-@pytest.mark.parametrize("store_kind", ["sqlite"], indirect=False)
 def test_health_metrics_and_docs_need_no_key(client: TestClient) -> None:
     for url in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
         assert client.get(url).status_code == 200, url
 
 
-@pytest.mark.parametrize("store_kind", ["sqlite"], indirect=False)
 def test_keys_never_reach_the_logs(client: TestClient, capfd: pytest.CaptureFixture[str],
                                    caplog: pytest.LogCaptureFixture) -> None:
     client.post("/v1/decisions/authorization", json=deal(), headers=_auth("decider-key-123"))

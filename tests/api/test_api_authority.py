@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import CUSTOMER, assert_problem, deal, new_customer
+from apikit import assert_problem
 from fastapi.testclient import TestClient
+from samples import CUSTOMER, deal, new_customer
 
 REGION_APPROVER = {"id": "u-2", "level": "REGION", "unit": "CHN"}
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import CUSTOMER, PROJECT, TODAY, assert_problem, deal, new_customer
+from apikit import assert_problem
 from fastapi.testclient import TestClient
+from samples import CUSTOMER, PROJECT, TODAY, deal, new_customer
 
 
 def test_an_authorization_decision_answers_the_contract_fields(shared_client: TestClient) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import deal, new_customer
 from fastapi.testclient import TestClient
+from samples import deal, new_customer
 
 URL = "/v1/decisions/authorization"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store_kind", ["sqlite"])
 def test_the_durable_engine_answers_like_the_compiled_one(make_client: Any) -> None:
     durable: TestClient = make_client(engine="durable")
@@ -29,6 +30,7 @@ def test_the_durable_engine_answers_like_the_compiled_one(make_client: Any) -> N
     assert [r["engine"] for r in batch] == ["durable"] * 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store_kind", ["sqlite"])
 def test_durable_rulesets_survive_reloads_while_deciding(make_client: Any) -> None:
     client: TestClient = make_client(engine="durable")

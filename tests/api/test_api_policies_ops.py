@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import assert_problem, deal
+from apikit import assert_problem
 from fastapi.testclient import TestClient
+from samples import deal
 
 
 def test_policies_are_listed_with_versions_and_where_to_decide(

@@ -6,8 +6,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from conftest import assert_problem, deal
+import pytest
+from apikit import assert_problem
 from fastapi.testclient import TestClient
+from samples import deal
 
 URL = "/v1/decisions/authorization"
 
@@ -20,6 +22,7 @@ def _raise_office_limit(policies: Path) -> None:
                     encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_reload_picks_up_a_changed_policy(make_client: Any, policies_copy: Path) -> None:
     client: TestClient = make_client(policies_dir=policies_copy)
     raw = deal(contract_value_usd=30_000_000)
@@ -35,6 +38,7 @@ def test_reload_picks_up_a_changed_policy(make_client: Any, policies_copy: Path)
     assert logged["bundle_hash"] == body["bundle_hash"]
 
 
+@pytest.mark.slow
 def test_an_invalid_set_is_rejected_with_positions_and_the_old_set_stays(
         make_client: Any, policies_copy: Path) -> None:
     client: TestClient = make_client(policies_dir=policies_copy)
@@ -50,6 +54,7 @@ def test_an_invalid_set_is_rejected_with_positions_and_the_old_set_stays(
     assert client.post(URL, json=deal()).status_code == 200
 
 
+@pytest.mark.slow
 def test_reload_under_concurrent_requests_fails_none(make_client: Any,
                                                      policies_copy: Path) -> None:
     client: TestClient = make_client(policies_dir=policies_copy)
@@ -81,6 +86,7 @@ def test_reload_under_concurrent_requests_fails_none(make_client: Any,
     assert levels == {"REGION", "OFFICE"}  # both sets answered, nothing in between failed
 
 
+@pytest.mark.slow
 def test_a_request_in_flight_finishes_on_the_set_it_started_with(
         make_client: Any, policies_copy: Path) -> None:
     client: TestClient = make_client(policies_dir=policies_copy)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import deal, new_customer
 from fastapi.testclient import TestClient
+from samples import deal, new_customer
 from typer.testing import CliRunner
 
 from decision_service.api.service import DecisionService

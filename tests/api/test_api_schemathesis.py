@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import POLICIES
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from samples import POLICIES
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -26,15 +26,18 @@ from schemathesis.checks import (
 
 from decision_service.api import ServiceSettings, create_app
 
+pytestmark = pytest.mark.slow  # hundreds of generated requests per operation
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
-EXAMPLES = 50  # per operation and mode: enough to find shape bugs, keeps the suite short
+# Per operation and mode, a twentieth of the profile's count (tests/conftest.py): enough to
+# find shape bugs, and the suite stays short.
+EXAMPLES = max(10, settings().max_examples // 20)
 
 
 def _fuzz(operation: schemathesis.APIOperation, mode: GenerationMode) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=EXAMPLES, suppress_health_check=list(HealthCheck))
     def check(case: schemathesis.Case) -> None:
         case.call_and_validate(checks=CHECKS)
 

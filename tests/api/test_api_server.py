@@ -6,15 +6,18 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import POLICIES, deal, fresh_store_url, new_customer
-from serving import start_server
+from databases import STORE_KINDS, fresh_store_url
+from samples import POLICIES, deal, new_customer
+from serving import Server, start_server, wait_until
 
 from decision_service.store import open_store
+
+# Each test starts the server as a process of its own and waits for it: seconds each.
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 
 def test_the_server_process_serves_decisions_and_says_where_the_docs_are(
@@ -48,28 +51,20 @@ def test_sighup_reloads_and_an_invalid_set_is_kept_out(tmp_path: Path,
             limits.write_text(text.replace("default: 20000000}", "default: 40000000}"),
                               encoding="utf-8")
             server.process.send_signal(signal.SIGHUP)
-            second = _wait_for_change(bundle, first)
+            wait_until(lambda: bundle() != first, "the bundle hash to change after SIGHUP")
+            second = bundle()
             limits.write_text(text.replace("hit: first", "hit: sometimes", 1), encoding="utf-8")
             server.process.send_signal(signal.SIGHUP)
-            time.sleep(3)  # long enough to load; no change to wait for
+            wait_until(lambda: server.log_has("policy_reload_rejected"),
+                       "the invalid set to be rejected")
             assert bundle() == second
             assert server.process.poll() is None
         finally:
             server.stop()
-        assert "policy_reload_rejected" in server.stderr.read_text()
 
 
-def _wait_for_change(read: object, old: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = read()  # type: ignore[operator]
-        if value != old:
-            return str(value)
-        time.sleep(0.1)
-    raise AssertionError("the bundle hash did not change after SIGHUP")
 
-
-@pytest.mark.parametrize("store_kind", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("store_kind", STORE_KINDS)
 def test_kill_9_then_restart_finds_every_acknowledged_decision(
         tmp_path: Path, store_kind: str) -> None:
     with fresh_store_url(store_kind, tmp_path) as url:
@@ -94,16 +89,13 @@ def test_kill_9_then_restart_finds_every_acknowledged_decision(
         for thread in threads:
             thread.start()
         try:
-            deadline = time.monotonic() + 60
-            while len(acknowledged) < 200 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: len(acknowledged) >= 200, "200 acknowledged decisions")
             server.kill9()  # while requests are still in flight
         finally:
             stop.set()
             for thread in threads:
                 thread.join()
             server.stop()
-        assert len(acknowledged) >= 200
         restarted = start_server(tmp_path, url, POLICIES)
         try:
             with httpx.Client(base_url=restarted.base_url) as client:
@@ -141,6 +133,7 @@ def test_several_workers_reload_together_and_survive_an_invalid_set(
                 return {httpx.get(f"{server.base_url}/v1/policies").json()["bundle_hash"]
                         for _ in range(8)}
 
+            workers = _all_workers(server)
             first = bundles()
             assert len(first) == 1
             limits = policies_copy / "authorization" / "authorization.v1.yaml"
@@ -149,18 +142,36 @@ def test_several_workers_reload_together_and_survive_an_invalid_set(
                               encoding="utf-8")
             assert httpx.post(f"{server.base_url}/v1/admin/reload",
                               timeout=30).status_code == 200
-            deadline = time.monotonic() + 60
+            workers = _all_replaced(server, workers)  # the supervisor restarts them one by one
             second = bundles()
-            while time.monotonic() < deadline and (len(second) != 1 or second == first):
-                time.sleep(0.5)  # the supervisor restarts the workers one by one
-                second = bundles()
             assert len(second) == 1 and second != first
             limits.write_text(text.replace("hit: first", "hit: sometimes", 1), encoding="utf-8")
             server.process.send_signal(signal.SIGHUP)  # the supervisor restarts every worker
-            time.sleep(8)
+            _all_replaced(server, workers)
             assert server.process.poll() is None
             assert bundles() == second  # restarted onto the last good set
             answer = httpx.post(f"{server.base_url}/v1/decisions/authorization", json=deal())
             assert answer.status_code == 200
         finally:
             server.stop()
+
+
+def _all_workers(server: Server, count: int = 2) -> set[int]:
+    wait_until(lambda: len(server.worker_pids()) == count, f"{count} worker processes")
+    return server.worker_pids()
+
+
+def _all_replaced(server: Server, old: set[int]) -> set[int]:
+    """Wait until every worker in ``old`` has been replaced by a new, ready one (uvicorn
+    stops an old worker only once its replacement answers); the new pids."""
+    def replaced() -> bool:
+        now = server.worker_pids()
+        return len(now) == len(old) and not now & old
+    try:
+        wait_until(replaced, f"workers {sorted(old)} to be replaced", timeout=150)
+    except AssertionError as exc:
+        supervisor = [line for line in server.stderr.read_text().splitlines()
+                      if "uvicorn.error" in line]
+        raise AssertionError(f"{exc}; now {sorted(server.worker_pids())}; the supervisor "
+                             "said:\n" + "\n".join(supervisor)) from None
+    return server.worker_pids()

@@ -91,6 +91,7 @@ def test_rechaining_a_suffix_is_found(tmp_path: Path, store_kind: str) -> None:
         assert "rechained at record 5" in result.output
 
 
+@pytest.mark.slow  # restarts the app
 def test_a_restart_that_finds_the_sqlite_log_gone_refuses_without_new_log(
         tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'data' / 'decisions.db'}"

@@ -48,6 +48,7 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+@pytest.mark.slow  # a CLI process per file
 @pytest.mark.subprocess
 @pytest.mark.parametrize("text", [ALIAS_BOMB, DEEP], ids=["alias-bomb", "10000-levels"])
 def test_validate_reports_a_hostile_file_with_exit_2_in_bounded_memory(
@@ -61,6 +62,7 @@ def test_validate_reports_a_hostile_file_with_exit_2_in_bounded_memory(
     assert "Traceback" not in done.stderr + done.stdout
 
 
+@pytest.mark.slow  # a hostile file through a reload
 @pytest.mark.parametrize("text", [ALIAS_BOMB, DEEP], ids=["alias-bomb", "10000-levels"])
 def test_reload_of_a_hostile_file_is_422_and_the_active_set_stays(
         tmp_path: Path, policies_copy: Path, text: str) -> None:

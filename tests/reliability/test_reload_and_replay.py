@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from relkit import KEYS, URL, atc, bearer, client, deal, new_customer
 from typer.testing import CliRunner
 
@@ -16,6 +17,7 @@ PROJECT = {"office": "CN-BJ", "contract_value_usd": 500_000, "strategic_customer
            "gross_margin_pct": 30}
 
 
+@pytest.mark.slow  # several reloads
 def test_reload_refuses_to_drop_a_policy_unless_asked(tmp_path: Path,
                                                       policies_copy: Path) -> None:
     with client(f"sqlite:///{tmp_path / 'decisions.db'}", policies_copy, api_keys=KEYS) as app:
@@ -33,6 +35,7 @@ def test_reload_refuses_to_drop_a_policy_unless_asked(tmp_path: Path,
         assert "project-grading" not in allowed.json()["policies"]
 
 
+@pytest.mark.slow  # reloads, then replays through the CLI
 def test_replay_uses_the_bundle_that_decided_after_a_figure_is_edited_in_place(
         tmp_path: Path, policies_copy: Path) -> None:
     db = f"sqlite:///{tmp_path / 'decisions.db'}"

@@ -80,6 +80,7 @@ def test_a_decide_only_key_cannot_read_a_deal_through_the_authority_check(
     assert allowed.status_code == 200, allowed.text
 
 
+@pytest.mark.slow  # waits out the body timeout
 @pytest.mark.subprocess
 def test_a_body_that_stops_half_way_is_answered_408(tmp_path: Path) -> None:
     import sys

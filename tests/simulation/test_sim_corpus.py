@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from simkit import deal, simulate, summary, write_csv, write_jsonl, write_scenario
 from test_sim_figures import ROWS
 
@@ -17,6 +18,7 @@ TERMS = deal("FR", "C9", 1_000_000, "2026-07-01",
              non_standard_terms=["CUSTOMER_CURRENCY", "IP_TRANSFER"])
 
 
+@pytest.mark.slow  # two whole simulations
 def test_jsonl_and_csv_agree(tmp_path: Path) -> None:
     rows = [*ROWS, TERMS]
     write_jsonl(tmp_path / "deals.jsonl", rows)
@@ -70,6 +72,7 @@ def test_default_limit_is_one_percent(tmp_path: Path) -> None:
     assert code == 2
 
 
+@pytest.mark.slow  # a whole simulation from policy directories
 def test_quick_form(tmp_path: Path) -> None:
     # a process owner's edit: OFFICE value limit 20M → 25M in a copy of the policies
     mine = tmp_path / "my-policies"

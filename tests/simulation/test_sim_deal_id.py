@@ -6,11 +6,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from simkit import deal, simulate, summary, write_jsonl
 
 from decision_service.locations import default_policies_dir
 
 
+@pytest.mark.slow  # a whole simulation
 def test_a_deal_decided_again_replaces_itself(tmp_path: Path) -> None:
     mine = tmp_path / "policies"
     shutil.copytree(default_policies_dir(), mine)

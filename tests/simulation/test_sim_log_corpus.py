@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
+from databases import fresh_pg_url
 from simkit import simulate, summary, write_jsonl, write_scenario
 from test_sim_figures import ROWS
 
 from decision_service.policy_files import load_policy_dir
 from decision_service.store import DraftRecord, open_store
-
-PG_URL = os.environ.get("DECISION_SERVICE_TEST_PG_URL",
-                        "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _fill(url: str) -> None:
@@ -55,17 +51,15 @@ def _compare_with_file(tmp_path: Path, url: str) -> None:
     assert from_log["deals"] == 10
 
 
+@pytest.mark.slow  # fills a log through the app, then simulates
 def test_sqlite_log_corpus(tmp_path: Path) -> None:
     _compare_with_file(tmp_path, f"sqlite:///{tmp_path / 'decisions.db'}")
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    schema = f"t_{uuid.uuid4().hex[:20]}"
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}schema={schema}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+    with fresh_pg_url() as url:
+        yield url
 
 
 @pytest.mark.pg

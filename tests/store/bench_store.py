@@ -13,8 +13,8 @@ Not a test: nothing is asserted, the figures are printed.
 from __future__ import annotations
 
 import argparse
-import os
 import random
+import sys
 import tempfile
 import threading
 import time
@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import psycopg
-from storekit import split_pg_url
 
 from decision_service.api import logbook
 from decision_service.store import (
@@ -36,8 +36,11 @@ from decision_service.store import (
     open_store,
 )
 
+# Run as a script: the test helpers' folder is not on the path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from databases import PG_URL, split_pg_url
+
 DAY = date(2024, 6, 30)
-PG_URL = os.environ.get("DECISION_SERVICE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def make_draft(rng: random.Random, customer: str, prior: float) -> DraftRecord:

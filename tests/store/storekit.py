@@ -14,9 +14,9 @@ from concurrent.futures import Future
 from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from databases import split_pg_url
 
 from decision_service.store import (
     AggregateQuery,
@@ -92,15 +92,6 @@ def one_batch(store: DecisionStore) -> Iterator[None]:
 def outcome(future: Future[DecisionRecord]) -> DecisionRecord | BaseException:
     error = future.exception(60)
     return future.result() if error is None else error
-
-
-def split_pg_url(url: str) -> tuple[str, str]:
-    """(libpq URL without ?schema=, schema) for a test PostgreSQL store URL."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query)
-    schema = dict(query)["schema"]
-    rest = urlencode([(k, v) for k, v in query if k != "schema"])
-    return urlunsplit(parts._replace(query=rest)), schema
 
 
 def raw_execute(url: str, sql: str) -> None:

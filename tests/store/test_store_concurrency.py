@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
 from storekit import log_same_key_worker, recording, window
 
 from decision_service.store import DecisionStore, DraftRecord
@@ -46,6 +47,7 @@ def test_fifty_threads_on_one_key_each_see_a_different_prior(store: DecisionStor
     assert store.count() == 50 and store.verify_chain() == []
 
 
+@pytest.mark.slow  # starts processes
 def test_two_processes_on_one_key_never_see_the_same_prior(
     store: DecisionStore, store_url: str
 ) -> None:

@@ -6,11 +6,13 @@ import multiprocessing
 import os
 import signal
 
+import pytest
 from storekit import log_until_killed_worker
 
 from decision_service.store import DecisionStore
 
 
+@pytest.mark.slow  # starts processes
 def test_acknowledged_decisions_survive_kill_9(store: DecisionStore, store_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)

@@ -160,6 +160,7 @@ def test_unreachable_postgres_raises_store_error() -> None:
         open_store("postgresql://postgres@127.0.0.1:1/test?connect_timeout=2")
 
 
+@pytest.mark.pg
 def test_store_reconnects_after_the_server_drops_its_connections(pg_store_url: str) -> None:
     store_url = pg_store_url
     app = f"ds_test_{uuid.uuid4().hex[:12]}"  # tags this store's connections only

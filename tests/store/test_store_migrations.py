@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
+import pytest
 from storekit import draft, open_and_close_worker, raw_query
 
 from decision_service.store import DecisionStore, open_store
@@ -61,6 +62,7 @@ def test_sqlite_aggregate_query_uses_the_partial_index(tmp_path: Path) -> None:
     assert any("ix_decisions_agg" in str(row[-1]) for row in plan)
 
 
+@pytest.mark.slow  # starts processes
 def test_several_processes_opening_a_new_database_at_once(store_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(3)

@@ -7,6 +7,7 @@ import hashlib
 import itertools
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import pytest
 from storekit import draft
 
 from decision_service.store import (
@@ -77,6 +78,7 @@ def test_iter_records_filters_by_time_and_policy(store: DecisionStore) -> None:
     assert list(store.iter_records(since=t0 + timedelta(microseconds=1), policy="a")) == [c]
 
 
+@pytest.mark.slow  # thousands of records
 def test_iter_records_pages_through_long_logs_in_chain_order(store: DecisionStore) -> None:
     for _ in range(1203):  # more than two pages of 500
         store.log_decision(None, lambda p: draft())

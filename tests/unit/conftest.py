@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from policykit import POLICIES
+from samples import POLICIES
 
 from decision_service.policy_files import load_policy_dir
 from decision_service.policyset import PolicySet

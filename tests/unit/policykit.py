@@ -6,15 +6,11 @@ implementation's output)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
 
 from decision_service.errors import PolicyError, PolicyProblem
 from decision_service.policyset import PolicySet
-
-ROOT = Path(__file__).resolve().parents[2]
-POLICIES = ROOT / "policies"
 
 # A small org: two regions, a watch-listed office, both business groups.
 ORG = """\

@@ -8,18 +8,14 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from samples import TODAY, deal
 
 from decision_service.decision import Decision
 from decision_service.ltc import authority
 from decision_service.policyset import PolicySet
 
-DAY = dt.date(2026, 11, 23)
-DEAL: dict[str, Any] = {
-    "decision_point": "ATB", "office": "DE", "customer_id": "C-1", "customer_tier": "S",
-    "contract_value_usd": 1_000_000, "gross_margin_pct": 40, "payment_term_days": 30,
-    "advance_payment_pct": 30, "trade_compliance": "PASS", "as_of": DAY.isoformat(),
-    "requester_id": "seller-1",
-}
+DAY = dt.date.fromisoformat(TODAY)
+DEAL = deal(office="DE", requester_id="seller-1")
 WINDOW = {"valid_from": "2026-11-01", "valid_to": "2026-11-30"}
 
 

@@ -9,20 +9,20 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from policykit import POLICIES, at
+from policykit import at
+from samples import POLICIES, deal
 from typer.testing import CliRunner, Result
 
 from decision_service.cli import app
+
+# Every command loads the policies afresh, as a real run does: about a second each. The fast
+# lane keeps one test per exit code (0 validate, 1 test, 2 a broken policy) and eval; the
+# rest carry `slow`.
 from decision_service.policyset import PolicySet
 
-DEAL: dict[str, Any] = {
-    "decision_point": "ATB", "office": "DE", "customer_id": "C-1", "customer_tier": "S",
-    "contract_value_usd": 60_000_000, "gross_margin_pct": 40, "payment_term_days": 30,
-    "advance_payment_pct": 15, "trade_compliance": "PASS", "as_of": "2026-11-23",
-}
+DEAL = deal(office="DE", contract_value_usd=60_000_000, advance_payment_pct=15)
 
 
 def cli(*args: str, stdin: str | None = None) -> Result:
@@ -53,6 +53,7 @@ def test_validate_shipped_policies_exits_0() -> None:
     assert result.stdout.startswith("ok: 4 policies, 5 versions, ")
 
 
+@pytest.mark.slow
 def test_validate_json_reports_policies_versions_cases_and_bundle_hash() -> None:
     result = cli("validate", str(POLICIES), "--format", "json")
     assert result.exit_code == 0
@@ -77,6 +78,7 @@ def test_validate_broken_copy_exits_2_with_file_line_column(policies_copy: Path)
     assert "nothing was loaded" in result.stderr
 
 
+@pytest.mark.slow
 def test_validate_broken_copy_json_lists_each_problem(policies_copy: Path) -> None:
     path = policies_copy / "authorization" / "authorization.v1.yaml"
     group = "  customer_id: {type: string, description: {zh: 客户编码, en: Customer id}}\n"
@@ -93,6 +95,7 @@ def test_validate_broken_copy_json_lists_each_problem(policies_copy: Path) -> No
     assert "'customer_id' appears twice" in problem["message"]
 
 
+@pytest.mark.slow
 def test_validate_prints_each_problem_on_one_line_whatever_its_length(
         policies_copy: Path) -> None:
     path = policies_copy / "authorization" / "authorization.v1.yaml"
@@ -116,6 +119,7 @@ def test_validate_a_missing_directory_exits_2(tmp_path: Path) -> None:
 # -- test -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # every case on both engines
 def test_test_shipped_policies_passes_on_both_engines() -> None:
     result = cli("test", str(POLICIES))
     assert result.exit_code == 0, result.stderr
@@ -138,6 +142,7 @@ def test_test_exits_1_on_a_failing_case_and_names_it(policies_copy: Path) -> Non
     assert "required_level: expected 'OFFICE', got 'SYSTEM_DEPT'" in result.stderr
 
 
+@pytest.mark.slow
 def test_test_json_shape_counts_failures(policies_copy: Path) -> None:
     _break_first_case(policies_copy)
     result = cli("test", str(policies_copy), "--engine", "compiled", "--format", "json",
@@ -151,6 +156,7 @@ def test_test_json_shape_counts_failures(policies_copy: Path) -> None:
     assert failed["engine"] == "compiled" and failed["policy"] == "authorization"
 
 
+@pytest.mark.slow
 def test_test_exits_2_not_1_when_the_policy_itself_is_invalid(policies_copy: Path) -> None:
     edit(policies_copy / "grading" / "project-grading.yaml", "hit: collect-max",
          "hit: collect-most")
@@ -170,6 +176,7 @@ def test_eval_prints_exactly_the_decision_body(shipped: PolicySet, tmp_path: Pat
     assert "decision_id" not in json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_eval_reads_standard_input_with_dash(shipped: PolicySet) -> None:
     result = cli("eval", "authorization", "--input", "-", "--engine", "compiled",
                  stdin=json.dumps(DEAL))
@@ -179,6 +186,7 @@ def test_eval_reads_standard_input_with_dash(shipped: PolicySet) -> None:
     assert (body["required_level"], body["approver_unit"]) == ("REGION", "WEU")
 
 
+@pytest.mark.slow
 def test_eval_on_the_durable_engine_prints_the_same_body_but_its_engine(
         shipped: PolicySet) -> None:
     result = cli("eval", "authorization", "--input", "-", "--engine", "durable",
@@ -191,6 +199,7 @@ def test_eval_on_the_durable_engine_prints_the_same_body_but_its_engine(
     assert body == expected
 
 
+@pytest.mark.slow
 def test_eval_today_option_decides_the_version_without_as_of() -> None:
     deal = {k: v for k, v in DEAL.items() if k != "as_of"}
     deal.update(office="CN-BJ", contract_value_usd=25_000_000, advance_payment_pct=30)
@@ -203,6 +212,7 @@ def test_eval_today_option_decides_the_version_without_as_of() -> None:
     assert after["decision_date"] == "2027-01-01"
 
 
+@pytest.mark.slow
 def test_eval_bad_input_exits_2_with_one_entry_per_field() -> None:
     result = cli("eval", "authorization", "--input", "-", "--engine", "compiled",
                  stdin=json.dumps({**DEAL, "office": "XX", "colour": "red"}))
@@ -213,6 +223,7 @@ def test_eval_bad_input_exits_2_with_one_entry_per_field() -> None:
                                                                   ("colour", "unknown_field")}
 
 
+@pytest.mark.slow
 def test_eval_bad_input_in_text_format_goes_to_stderr_naming_the_field() -> None:
     result = cli("eval", "authorization", "--input", "-", "--engine", "compiled",
                  "--format", "text", stdin=json.dumps({**DEAL, "gross_margin_pct": "40"}))
@@ -220,6 +231,7 @@ def test_eval_bad_input_in_text_format_goes_to_stderr_naming_the_field() -> None
     assert "gross_margin_pct: type: " in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("args", "stdin", "fragment"), [
     (("eval", "nonsense", "--input", "-"), json.dumps(DEAL), "unknown policy 'nonsense'"),
     (("eval", "authorization", "--input", "-"), "{not json", "not valid JSON"),
@@ -236,6 +248,8 @@ def test_eval_problems_exit_2_with_a_json_error(args: tuple[str, ...], stdin: st
     assert fragment in body["error"]
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_eval_through_the_installed_command_reads_stdin(shipped: PolicySet) -> None:
     command = Path(sys.executable).parent / "decision-service"
     argv = [str(command)] if command.exists() else [sys.executable, "-m", "decision_service.cli"]
@@ -249,6 +263,7 @@ def test_eval_through_the_installed_command_reads_stdin(shipped: PolicySet) -> N
 # -- explain and schema -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("lang", "fragments"), [
     ("en", ["advance payment 15% is below the country-office advance-payment floor 20%: "
             "the region approves", "the LTC pilot office"]),
@@ -264,6 +279,7 @@ def test_explain_prints_reasons_and_lower_routes_in_the_language_asked(
         assert fragment in result.stdout
 
 
+@pytest.mark.slow
 def test_schema_of_authorization_is_a_json_schema_of_its_inputs() -> None:
     result = cli("schema", "authorization")
     assert result.exit_code == 0
@@ -284,6 +300,7 @@ def test_schema_of_authorization_is_a_json_schema_of_its_inputs() -> None:
         next(b for b in term.get("anyOf", [term]) if b.get("type") == "integer").items()
 
 
+@pytest.mark.slow
 def test_schema_of_an_unknown_policy_exits_2() -> None:
     result = cli("schema", "nonsense")
     assert result.exit_code == 2

@@ -17,7 +17,7 @@ from typing import Any
 
 import durable_rules_engine
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from decision_service.compiler.ir import AnyOf, Atom, Compare, Const, EngineValue, Field, MatchRule
@@ -451,6 +451,7 @@ def test_a_matcher_dropped_without_close_is_released_at_the_next_engine_call() -
             durable_rules_engine.get_facts(handle, durable_driver._SID)
 
 
+@pytest.mark.slow  # 300 rulesets in a process of its own
 def test_closing_after_only_unmatched_facts_does_not_crash_the_process() -> None:
     # Unprimed, durable's delete_state reads uninitialised memory here (valgrind).
     script = (
@@ -493,8 +494,9 @@ RULES = st.lists(st.lists(ATOMS, max_size=3).map(tuple), min_size=1, max_size=12
 FACTS = st.lists(st.dictionaries(FIELD_NAMES, VALUES), min_size=1, max_size=25)
 
 
-@settings(max_examples=300, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# Each example starts durable_rules rulesets: three tenths of the profile's count
+# (tests/conftest.py).
+@settings(max_examples=settings().max_examples * 3 // 10)
 @given(rules=RULES, facts=FACTS)
 def test_random_rules_and_facts_match_the_python_reference(
     rules: list[MatchRule], facts: list[dict[str, EngineValue]],
@@ -517,8 +519,7 @@ DECLARED_ATOMS = st.builds(
     st.builds(Field, st.sampled_from(list(DECLARED_KINDS))))
 
 
-@settings(max_examples=150, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=settings().max_examples * 15 // 100)  # 15% of the profile's count
 @given(atoms=st.lists(DECLARED_ATOMS, min_size=1, max_size=8),
        facts=st.lists(DECLARED_FACTS, min_size=1, max_size=10))
 def test_declared_kinds_and_presence_answer_like_the_python_reference(
@@ -553,8 +554,7 @@ def test_an_unknown_declared_kind_is_refused() -> None:
         DurableMatcher("bad-kind", one(Compare("x", "<", Const(1))), kinds={"x": "date"})
 
 
-@settings(max_examples=100, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=settings().max_examples // 10)  # a tenth of the profile's count
 @given(rules=RULES, facts=FACTS, settings_=st.lists(
     st.dictionaries(FIELD_NAMES, VALUES), min_size=1, max_size=3))
 def test_fields_read_from_a_fixed_mapping_answer_as_if_in_the_fact(

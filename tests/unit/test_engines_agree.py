@@ -7,24 +7,19 @@ both versions of authorization) and numbers Python prints with an exponent."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from policykit import POLICIES
+from samples import POLICIES
+from samples import deal as sample_deal
 
 from decision_service.errors import EvaluationError, InputError
 from decision_service.language.parse import load_org
 from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
-
-if importlib.util.find_spec("decision_service.engines.durable_driver") is None:
-    pytest.skip("the durable backend (decision_service/engines/durable_driver.py) does not "
-                "exist yet: nothing to compare the compiled engine with",
-                allow_module_level=True)
 
 TEXTS = read_policy_dir(POLICIES)
 ORG = load_org(TEXTS["org/org.yaml"], "org/org.yaml")
@@ -33,8 +28,9 @@ WATCHLISTED = sorted(o for o in OFFICES if ORG.units[o].watchlist)
 WEU = sorted(o for o in OFFICES if ORG.region_of(o) == "WEU")
 TODAY = dt.date(2026, 11, 23)
 
-COMMON = settings(deadline=None, database=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# The profile's count (tests/conftest.py); authorization, with the most rules, gets three
+# times as many, an authority check (a decision and a check) half as many.
+EXAMPLES = settings().max_examples
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +134,7 @@ def deals(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, float]]:
     return deal, {"prior_atc_total_usd": float(prior)}
 
 
-@settings(COMMON, max_examples=3000)
+@settings(max_examples=3 * EXAMPLES)
 @given(deals())
 def test_engines_agree_on_random_authorization_deals(
         both: PolicySet, case: tuple[dict[str, Any], dict[str, float]]) -> None:
@@ -164,7 +160,7 @@ def projects(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(COMMON, max_examples=1000)
+@settings(max_examples=EXAMPLES)
 @given(projects())
 def test_engines_agree_on_random_projects(both: PolicySet, project: dict[str, Any]) -> None:
     assert_engines_agree(both, "project-grading", project)
@@ -192,7 +188,7 @@ def customers(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(COMMON, max_examples=1000)
+@settings(max_examples=EXAMPLES)
 @given(customers())
 def test_engines_agree_on_random_customers(both: PolicySet, customer: dict[str, Any]) -> None:
     assert_engines_agree(both, "customer-qualification", customer)
@@ -227,7 +223,7 @@ def authority_facts(draw: st.DrawFn) -> dict[str, Any]:
     return facts
 
 
-@settings(COMMON, max_examples=500)
+@settings(max_examples=EXAMPLES // 2)
 @given(authority_facts())
 def test_engines_agree_on_random_authority_checks(both: PolicySet,
                                                   facts: dict[str, Any]) -> None:
@@ -263,10 +259,8 @@ def test_huge_valid_integers_are_decided_alike_or_rejected_as_bad_input(
 
 
 def test_the_comparison_sees_a_difference_in_any_answer_field(both: PolicySet) -> None:
-    deal = {"decision_point": "ATB", "office": "DE", "customer_id": "C-1",
-            "customer_tier": "S", "contract_value_usd": 50_000_000, "gross_margin_pct": 25,
-            "payment_term_days": 90, "advance_payment_pct": 20, "trade_compliance": "PASS",
-            "as_of": "2026-11-23"}
+    deal = sample_deal(office="DE", contract_value_usd=50_000_000, gross_margin_pct=25,
+                       payment_term_days=90, advance_payment_pct=20)
     body = answer(both, "authorization", deal, "durable")
     assert body == answer(both, "authorization", deal, "compiled")
     assert body["required_level"] == "OFFICE"

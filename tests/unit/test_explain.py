@@ -5,25 +5,19 @@ would lower it ("advance payment 15% needs REGION; from 20% OFFICE would do").""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
+
+from samples import POLICIES, TODAY, deal
 
 from decision_service.decision import Decision
 from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
-
-DAY = dt.date(2026, 11, 23)
-DEAL: dict[str, Any] = {
-    "decision_point": "ATB", "office": "CN-BJ", "customer_id": "C-1", "customer_tier": "S",
-    "contract_value_usd": 1_000_000, "gross_margin_pct": 40, "payment_term_days": 30,
-    "advance_payment_pct": 30, "trade_compliance": "PASS", "as_of": DAY.isoformat(),
-}
+DAY = dt.date.fromisoformat(TODAY)
 
 
 def decide(shipped: PolicySet, **changes: Any) -> Decision:
-    return shipped.decide("authorization", {**DEAL, **changes}, today=DAY)
+    return shipped.decide("authorization", deal(**changes), today=DAY)
 
 
 def reason(decision: Decision, table: str) -> tuple[str, str]:
@@ -162,7 +156,7 @@ def test_reasons_that_set_the_level_are_marked_decisive(shipped: PolicySet) -> N
 def test_a10_total_is_spelled_out_as_this_deal_plus_the_earlier_ones(
         shipped: PolicySet) -> None:
     decision = shipped.decide("authorization",
-                              {**DEAL, "decision_point": "ATC", "contract_value_usd": 12_000_000},
+                              deal(decision_point="ATC", contract_value_usd=12_000_000),
                               today=DAY, history={"prior_atc_total_usd": 12_000_000})
     zh = reason(decision, "A1")[1]
     assert zh.startswith("合同金额 2,400万美元（本单金额 1,200万美元 + "
@@ -176,8 +170,8 @@ def test_a_mea_deal_below_the_middle_east_floor_names_33_percent_and_the_setting
         "settings:\n", "settings:\n  - units: [MEA]\n    set: {office_margin_floor: 33}\n"
         "    note: {zh: 中东地区部毛利要求, en: Middle East margin rule}\n", 1)
     with PolicySet.from_texts(texts, engines=("compiled",)) as policies:
-        decision = policies.decide("authorization", {**DEAL, "office": "SA",
-                                                     "gross_margin_pct": 31}, today=DAY)
+        decision = policies.decide("authorization", deal(office="SA", gross_margin_pct=31),
+                                   today=DAY)
     assert decision.outputs["required_level"] == "REGION"
     en, zh = reason(decision, "A2")
     assert zh == ("毛利率 31% 低于代表处毛利率下限 33%（MEA 中东地区部及其下属单位的设置："

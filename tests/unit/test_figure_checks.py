@@ -4,7 +4,8 @@ policy: each contradiction is found, with its unit, version, figures and positio
 from __future__ import annotations
 
 import pytest
-from policykit import POLICIES, at, where
+from policykit import at, where
+from samples import POLICIES
 
 from decision_service.errors import PolicyError, PolicyProblem
 from decision_service.policy_files import read_policy_dir

@@ -8,20 +8,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from samples import DEAL, project
 
 from decision_service.errors import FieldProblem, InputError
 from decision_service.ltc import authority
 from decision_service.policyset import PolicySet
 
-DEAL: dict[str, Any] = {
-    "decision_point": "ATB", "office": "CN-BJ", "customer_id": "C-1", "customer_tier": "S",
-    "contract_value_usd": 1_000_000, "gross_margin_pct": 40, "payment_term_days": 30,
-    "advance_payment_pct": 30, "trade_compliance": "PASS", "as_of": "2026-11-23",
-}
-PROJECT: dict[str, Any] = {
-    "office": "CN-BJ", "contract_value_usd": 1, "strategic_customer": False, "countries": 2,
-    "regions": 1, "new_product": False, "risk_level": "LOW", "gross_margin_pct": 20,
-}
+PROJECT = project(contract_value_usd=1, countries=2, gross_margin_pct=20)
 _DROP = object()
 
 

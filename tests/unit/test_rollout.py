@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from policykit import POLICIES, at, only, where
+from policykit import at, only, where
+from samples import POLICIES, deal
 
 from decision_service.errors import PolicyError, PolicyProblem
 from decision_service.policy_files import load_policy_dir, read_policy_dir
@@ -23,11 +24,9 @@ shadow:
   - {policy: authorization, candidate: {version: "2"}}
 """
 
-DEAL: dict[str, Any] = {
-    "decision_point": "ATB", "customer_id": "C-1", "customer_tier": "S",
-    "contract_value_usd": 25_000_000, "gross_margin_pct": 40, "payment_term_days": 30,
-    "advance_payment_pct": 30, "trade_compliance": "PASS",
-}
+# The sample deal above the office limit; each test names its office and date.
+DEAL: dict[str, Any] = {k: v for k, v in deal(contract_value_usd=25_000_000).items()
+                        if k not in ("office", "as_of")}
 
 
 def _texts(rollout: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
