@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from fastapi.testclient import TestClient
+
+# What the make_client fixture returns: build an app on a store, with settings.
+AppMaker = Callable[..., TestClient]
 
 
 def assert_problem(response: Any, status: int, *fields: str) -> dict[str, Any]:

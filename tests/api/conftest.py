@@ -4,11 +4,12 @@ PostgreSQL with one schema per app, dropped afterwards)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from apikit import AppMaker
 from databases import STORE_KINDS, fresh_store_url
 from fastapi.testclient import TestClient
 from samples import POLICIES
@@ -31,7 +32,6 @@ def shared_client(request: pytest.FixtureRequest,
         yield client
 
 
-AppMaker = Callable[..., TestClient]
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import AppMaker, deal, new_customer
+from apikit import AppMaker
 from fastapi.testclient import TestClient
+from samples import deal, new_customer
 
 URL = "/v1/decisions/authorization"
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POLICIES, fresh_store_url
+from databases import fresh_store_url
+from samples import POLICIES
 from serving import start_server
 
 CHROMIUM = "/usr/bin/chromium"

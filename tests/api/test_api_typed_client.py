@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from conftest import AppMaker
+from apikit import AppMaker
 from datamodel_code_generator import DataModelType, InputFileType, generate
 from fastapi.testclient import TestClient
 
