@@ -31,6 +31,7 @@ from decision_service.api import (
     routes_org,
     routes_policies,
     routes_rollout,
+    runtime,
 )
 from decision_service.api import logging as api_logging
 from decision_service.api.auth import KeyRing
@@ -91,6 +92,8 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, THREADPOOL_SIZE)
         hup = _install_sighup(ctx)
+        if threading.current_thread() is threading.main_thread():
+            runtime.tune_served_worker()  # served by uvicorn, not an in-process test client
         checkpointer.start()
         log.info("service_started", policies=registry.current.names(), engine=settings.engine,
                  bundle_hash=registry.current.bundle_hash, auth=ctx.keyring.enabled)

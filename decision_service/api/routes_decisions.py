@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from decision_service.api.auth import secured
 from decision_service.api.bodies import JSONBody, read_json
 from decision_service.api.context import AppContext, request_id
-from decision_service.api.idempotency import HEADER, REPLAYED_HEADER, checked_key
+from decision_service.api.idempotency import REPLAYED_HEADER
 from decision_service.api.openapi import json_body, problems
+from decision_service.api.params import (
+    EXPLAIN_PARAMETER,
+    KEY_PARAMETER,
+    explain_of,
+    idempotency_key_of,
+)
 from decision_service.api.problems import Problem
 from decision_service.api.schemas import BatchOut, DecisionOut, LoggedDecision, PreviewOut
 
-KEY_DOC = ("A client-chosen key (visible ASCII, at most 200 characters): a retry with the "
-           "same key and body gets the first answer with Idempotent-Replayed: true and logs "
-           "nothing; the same key with another body is 422. Kept with the decision in the "
-           "log (at least 24 hours).")
+# Read from the request by the handlers (see params), documented here.
+_DECIDE_PARAMETERS = {"parameters": [EXPLAIN_PARAMETER, KEY_PARAMETER]}
 
 
 def _batch_items(body: Any, limit: int) -> tuple[list[Any], bool]:
@@ -64,13 +68,13 @@ def router(ctx: AppContext) -> APIRouter:
                                                                  503)},
               openapi_extra={**json_body(description="The policy's inputs as a flat object; "
                                          "see GET /v1/policies/{policy} for its schema"),
-                             **secured("decide")},
+                             **secured("decide"), **_DECIDE_PARAMETERS},
               summary="Decide one input; logged before it is answered")
-    async def decide(policy: str, request: Request, explain: bool = True,
-                     idempotency_key: Annotated[str | None, Header(
-                         alias=HEADER, description=KEY_DOC)] = None) -> JSONBody:
+    async def decide(request: Request) -> JSONBody:
+        policy: str = request.path_params["policy"]
+        explain = explain_of(request)
         backdate = "backdate" in ctx.keyring.check(request, "decide")
-        key = checked_key(idempotency_key)
+        key = idempotency_key_of(request)
         raw = await read_json(request, limit)
         if inline:
             body, replayed = await ctx.service.decide_async(
@@ -84,13 +88,14 @@ def router(ctx: AppContext) -> APIRouter:
     @api.post("/{policy}/batch", response_class=JSONBody,
               responses={200: {"model": BatchOut}, **problems(400, 401, 403, 404, 413, 415, 422,
                                                               503)},
-              openapi_extra={**json_body("BatchIn"), **secured("decide")},
+              openapi_extra={**json_body("BatchIn"), **secured("decide"),
+                             **_DECIDE_PARAMETERS},
               summary="Decide many inputs: one result or one problem per item, in order")
-    async def decide_batch(policy: str, request: Request, explain: bool = True,
-                           idempotency_key: Annotated[str | None, Header(
-                               alias=HEADER, description=KEY_DOC)] = None) -> JSONBody:
+    async def decide_batch(request: Request) -> JSONBody:
+        policy: str = request.path_params["policy"]
+        explain = explain_of(request)
         backdate = "backdate" in ctx.keyring.check(request, "decide")
-        key = checked_key(idempotency_key)
+        key = idempotency_key_of(request)
         items, explain_items = _batch_items(await read_json(request, limit),
                                             ctx.settings.max_batch_items)
         results, replayed = await run_in_threadpool(
