@@ -13,7 +13,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import anyio.to_thread
@@ -45,6 +45,7 @@ from decision_service.api.settings import ServiceSettings, business_zone
 from decision_service.errors import PolicyError
 from decision_service.ltc.authority import AuthorityRequest
 from decision_service.store import open_store
+from decision_service.store.checkpoints import Checkpointer
 
 SETTINGS_ENV = "DECISION_SERVICE_SETTINGS_JSON"  # how `run` hands settings to workers
 SNAPSHOT_ENV = "DECISION_SERVICE_POLICY_SNAPSHOT"  # the workers' last good policy set
@@ -63,8 +64,10 @@ Send API keys as `Authorization: Bearer <key>` (scopes: decide, read, admin).
 """
 
 
-def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -> FastAPI:
-    api_logging.configure(settings.log_level)
+def _open_context(settings: ServiceSettings,
+                  policy_snapshot: Path | None) -> tuple[AppContext, Checkpointer]:
+    """Load the policies and open the log, at once: a bad set or an unreachable log
+    stops the start here, with nothing left open."""
     registry = PolicyRegistry(settings.policies_dir, settings.engine, policy_snapshot)
     try:
         store = open_store(settings.db_url, settings.store_timeout)
@@ -86,6 +89,13 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
                      service=DecisionService(registry, store, settings.engine, metrics,
                                              business_zone(settings.timezone)),
                      metrics=metrics, keyring=KeyRing(settings.api_keys))
+    return ctx, checkpointer
+
+
+def _lifespan(ctx: AppContext, checkpointer: Checkpointer) -> Callable[
+        [FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Start-up and shutdown: the shutdown finishes every submitted write, signs the
+    head and writes the last log lines."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,8 +105,9 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
         if threading.current_thread() is threading.main_thread():
             runtime.tune_served_worker()  # served by uvicorn, not an in-process test client
         checkpointer.start()
-        log.info("service_started", policies=registry.current.names(), engine=settings.engine,
-                 bundle_hash=registry.current.bundle_hash, auth=ctx.keyring.enabled)
+        log.info("service_started", policies=ctx.registry.current.names(),
+                 engine=ctx.settings.engine, bundle_hash=ctx.registry.current.bundle_hash,
+                 auth=ctx.keyring.enabled)
         try:
             yield
         finally:
@@ -107,24 +118,29 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
                 checkpointer.close()  # the head at shutdown, signed
             except Exception:
                 log.exception("checkpoint_at_shutdown_failed")
-            store.close()  # finishes every write already submitted
-            registry.close()
+            ctx.store.close()  # finishes every write already submitted
+            ctx.registry.close()
             log.info("service_stopped")
             api_logging.flush()
 
+    return lifespan
+
+
+def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -> FastAPI:
+    api_logging.configure(settings.log_level)
+    ctx, checkpointer = _open_context(settings, policy_snapshot)
     app = FastAPI(title="decision-service", version=_version(), description=DESCRIPTION,
-                  lifespan=lifespan, docs_url=None, redoc_url=None)
+                  lifespan=_lifespan(ctx, checkpointer), docs_url=None, redoc_url=None)
     docs.install(app)
     app.state.ctx = ctx
     problems.install(app)
     for module in (routes_decisions, routes_authority, routes_policies, routes_org,
-                   routes_rollout,
-                   routes_ops):
+                   routes_rollout, routes_ops):
         app.include_router(module.router(ctx))
-    openapi.install(app, [BatchIn, AuthorityRequest, ExplanationOut, ReasonOut], registry)
+    openapi.install(app, [BatchIn, AuthorityRequest, ExplanationOut, ReasonOut], ctx.registry)
     if not ctx.keyring.enabled:
         app.add_middleware(BrowserGuard)
-    app.add_middleware(api_logging.RequestContext, metrics=metrics)
+    app.add_middleware(api_logging.RequestContext, metrics=ctx.metrics)
     return app
 
 
