@@ -76,13 +76,8 @@ def router(ctx: AppContext) -> APIRouter:
         backdate = "backdate" in ctx.keyring.check(request, "decide")
         key = idempotency_key_of(request)
         raw = await read_json(request, limit)
-        if inline:
-            body, replayed = await ctx.service.decide_async(
-                policy, raw, request_id(request), key, explain, backdate)
-        else:
-            body, replayed = await run_in_threadpool(ctx.service.decide, policy, raw,
-                                                     request_id(request), key, explain,
-                                                     backdate)
+        body, replayed = await ctx.service.decide_async(
+            policy, raw, request_id(request), key, explain, backdate, in_thread=not inline)
         return _replayed(body, replayed)
 
     @api.post("/{policy}/batch", response_class=JSONBody,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
+import anyio.to_thread
 import structlog
 
 from decision_service.api import logbook
@@ -299,9 +301,13 @@ class DecisionService:
 
     async def decide_async(self, policy: str, raw: object, request_id: str | None,
                            key: str | None = None, explain: bool = True,
-                           backdate: bool = True) -> tuple[dict[str, Any], bool]:
-        """On the event loop: the compiled engine decides in less time than handing the
-        work to a thread and back (bench/http.py); waiting for the commit costs no thread.
+                           backdate: bool = True,
+                           in_thread: bool = False) -> tuple[dict[str, Any], bool]:
+        """Decide and wait for the log, without a thread blocked on the commit.
+
+        The compiled engine decides on the event loop, in less time than handing the
+        work to a thread and back (bench/http.py); ``in_thread`` decides in a worker
+        thread instead (the durable engine: slower, and behind a global lock).
         Returns the answer and whether it is the replay of an earlier one (``key``)."""
         started = time.perf_counter()
         with self.registry.lease() as policies:
@@ -312,30 +318,10 @@ class DecisionService:
                     first = self._logged_answer(policies, claim, key, explain)
                     if first is not None:
                         return first, True
-                record = await asyncio.wrap_future(
-                    self._start(policies, policy, raw, request_id, made, claim, backdate))
-            except IdempotencyKeyUsedError as exc:
-                return self._after_race(policies, exc, key or "", explain), True
-            except Exception as exc:
-                raise problem_of(exc) from None
-        self.metrics.observe_decision(policy, made[-1].outputs, time.perf_counter() - started)
-        return self._answer(record, made[-1], explain), False
-
-    def decide(self, policy: str, raw: object, request_id: str | None,
-               key: str | None = None, explain: bool = True,
-               backdate: bool = True) -> tuple[dict[str, Any], bool]:
-        """In a worker thread (the durable engine: slower, and behind a global lock)."""
-        started = time.perf_counter()
-        with self.registry.lease() as policies:
-            made: list[Decision] = []
-            claim = decision_claim(key, policy, raw)
-            try:
-                if claim is not None and key is not None:
-                    first = self._logged_answer(policies, claim, key, explain)
-                    if first is not None:
-                        return first, True
-                record = self._start(policies, policy, raw, request_id, made, claim,
-                                     backdate).result()
+                start = functools.partial(self._start, policies, policy, raw, request_id,
+                                          made, claim, backdate)
+                future = await anyio.to_thread.run_sync(start) if in_thread else start()
+                record = await asyncio.wrap_future(future)
             except IdempotencyKeyUsedError as exc:
                 return self._after_race(policies, exc, key or "", explain), True
             except Exception as exc:
