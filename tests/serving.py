@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -70,8 +71,17 @@ class Server:
                 self.kill9()
 
 
+def _file_size_limit(limit: int | None) -> None:
+    if limit is not None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
 def start_server(workdir: Path, db_url: str, policies: Path, *args: str,
-                 env: dict[str, str] | None = None, timeout: float = 60) -> Server:
+                 env: dict[str, str] | None = None, timeout: float = 60,
+                 file_size_limit: int | None = None) -> Server:
+    """Start the server and wait until /readyz answers 200. ``file_size_limit``:
+    RLIMIT_FSIZE of the server process, in bytes — no file it writes may grow past it
+    (the kernel answers EFBIG, as a full disk answers ENOSPC)."""
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     stamp = time.monotonic_ns()
@@ -80,7 +90,8 @@ def start_server(workdir: Path, db_url: str, policies: Path, *args: str,
                "--db", db_url, "--policies", str(policies), *args]
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(command, stdout=out, stderr=err,
-                                   env={**os.environ, **(env or {})})
+                                   env={**os.environ, **(env or {})},
+                                   preexec_fn=lambda: _file_size_limit(file_size_limit))
     server = Server(process, f"http://127.0.0.1:{port}", stdout, stderr)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
