@@ -17,6 +17,7 @@ whatever its operator. Both engines must honour this; it is what lets a rule on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -100,3 +101,14 @@ def holds(atom: Atom, fact: Fact) -> bool:
             return False
         return _compare(value, atom.op, other)
     return _compare(value, atom.op, atom.operand.value)
+
+
+def common_prefix(sequences: Sequence[tuple[Atom, ...]]) -> tuple[Atom, ...]:
+    """The atoms every rule of a table starts with: both engines test them once."""
+    prefix = sequences[0] if sequences else ()
+    for sequence in sequences[1:]:
+        n = 0
+        while n < min(len(prefix), len(sequence)) and prefix[n] == sequence[n]:
+            n += 1
+        prefix = prefix[:n]
+    return prefix

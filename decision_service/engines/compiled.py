@@ -25,7 +25,7 @@ from decision_service.compiler.compile import (
     CompiledRule,
     CompiledTable,
 )
-from decision_service.compiler.ir import AnyOf, Atom, Compare, Const, Field
+from decision_service.compiler.ir import AnyOf, Atom, Compare, Const, Field, common_prefix
 from decision_service.engines.reference import Evaluation
 from decision_service.errors import EvaluationError, EvaluationProblem
 
@@ -213,7 +213,7 @@ class _Writer:
         """One table. Atoms every rule starts with (its `when`) are tested once,
         and fields are read just before the first table that needs them, inside
         its `when` if only it needs them: a denied or ATI deal reads less."""
-        shared = _common_prefix([rule.atoms for rule in table.rules])
+        shared = common_prefix([rule.atoms for rule in table.rules])
         if table.table.hit == "scorecard":
             # Only the table's own `when` may skip a scorecard: with no rule
             # matching it still scores 0 and takes its lowest band.
@@ -431,17 +431,6 @@ def _fields(atom: Atom) -> tuple[str, ...]:
         return (atom.field, atom.operand.name)
     return (atom.field,)
 
-
-def _common_prefix(sequences: list[tuple[Atom, ...]]) -> tuple[Atom, ...]:
-    if not sequences:
-        return ()
-    prefix = sequences[0]
-    for sequence in sequences[1:]:
-        n = 0
-        while n < min(len(prefix), len(sequence)) and prefix[n] == sequence[n]:
-            n += 1
-        prefix = prefix[:n]
-    return prefix
 
 
 _UNSET = object()

@@ -21,11 +21,20 @@ What durable-rules is asked is shaped so that it does little work per decision
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from decision_service.compiler.compile import CompiledPolicy, CompiledTable
-from decision_service.compiler.ir import AnyOf, Atom, Compare, Const, Fact, Field, MatchRule
+from decision_service.compiler.ir import (
+    AnyOf,
+    Atom,
+    Compare,
+    Const,
+    Fact,
+    Field,
+    MatchRule,
+    common_prefix,
+)
 from decision_service.engines.compiled import always_present
 from decision_service.engines.durable_driver import DurableMatcher
 from decision_service.engines.reference import Evaluation, Plan, run
@@ -83,7 +92,7 @@ def _first_hit_rules(table: CompiledTable, always: frozenset[str],
     """A first-hit table's rules, each also requiring that no earlier rule differing
     from it in one negatable atom holds. The winner keeps matching exactly."""
     rules: list[MatchRule] = []
-    shared = len(_common_prefix([r.atoms for r in table.rules]))
+    shared = len(common_prefix([r.atoms for r in table.rules]))
     for i, rule in enumerate(table.rules):
         own = set(rule.atoms)
         present = always | {name for atom in rule.atoms for name in _fields_of(atom)}
@@ -100,15 +109,6 @@ def _first_hit_rules(table: CompiledTable, always: frozenset[str],
         rules.append(MatchRule(rule.key, atoms))
     return rules
 
-
-def _common_prefix(sequences: Sequence[tuple[Atom, ...]]) -> tuple[Atom, ...]:
-    prefix = sequences[0] if sequences else ()
-    for sequence in sequences[1:]:
-        n = 0
-        while n < min(len(prefix), len(sequence)) and prefix[n] == sequence[n]:
-            n += 1
-        prefix = prefix[:n]
-    return prefix
 
 
 def stage_rules(compiled: CompiledPolicy, stage: int) -> list[MatchRule]:
