@@ -15,6 +15,13 @@ and each worker count, it starts the real server and:
 The run is bounded: every round has a fixed length and the search stops at
 ``--max-rate``. Nothing is asserted; the figures are printed against the goal
 (500/s for 60 s with p99 under 20 ms and no errors).
+
+Every commit waits for an fsync, so before each store the disk's fsync latency
+is probed in the same run (bench/fsync.py, in the data directory's file system):
+a p99 near the goal there leaves the log no room. Each round also prints the
+server's CPU time per decision and the longest stall of the client's own event
+loop: on a shared machine a starved client or server shows there, not as a
+slower log.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from dataclasses import dataclass, field
 
 import orjson
 import psycopg
-from benchkit import Connection, deals, free_port, start_server
+from benchkit import Connection, cpu_seconds, deals, free_port, start_server
+from fsync import probe as fsync_probe
+from fsync import summary as fsync_summary
 
 PATH = "/v1/decisions/authorization"
 
@@ -47,6 +56,8 @@ class Round:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     late: int = 0  # requests that could not even leave on time (client saturated)
+    client_stall: float = 0.0  # longest the client's loop overslept a 1 ms timer
+    server_cpu: float = 0.0  # seconds of CPU the server (all processes) used
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -56,13 +67,33 @@ class Round:
         ms = 1000
         return (f"  {self.rate:6d}/s x {self.seconds:4.0f} s   p50 {self.pct(0.5) * ms:7.2f} ms   "
                 f"p99 {self.pct(0.99) * ms:7.2f} ms   max {self.pct(1.0) * ms:8.2f} ms   "
-                f"answers {len(self.latencies)}   errors {self.errors}")
+                f"answers {len(self.latencies)}   errors {self.errors}\n"
+                f"  {'':17}server CPU {self.server_cpu * 1e6 / max(1, len(self.latencies)):5.0f}"
+                f" µs/decision   client stall max {self.client_stall * ms:6.1f} ms"
+                f"   late {self.late}")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children (uvicorn's workers), Linux /proc."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return cpu_seconds(pid) + sum(tree_cpu(int(kid)) for kid in kids)
+
+
+async def watch_stalls(result: Round) -> None:
+    """The client's own loop stalls (a 1 ms sleep overslept), until cancelled."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(0.001)
+        result.client_stall = max(result.client_stall, time.perf_counter() - started - 0.001)
 
 
 async def open_loop(port: int, bodies: list[bytes], rate: int, seconds: float,
-                    connections: int) -> Round:
+                    connections: int, server: int) -> Round:
     """Send ``rate`` requests a second on a fixed schedule over a pool of connections."""
     result = Round(rate, seconds)
+    watcher = asyncio.create_task(watch_stalls(result))
+    cpu_before = tree_cpu(server)
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
         idle.put_nowait(await Connection.open(port))
@@ -91,17 +122,19 @@ async def open_loop(port: int, bodies: list[bytes], rate: int, seconds: float,
             result.late += 1
         tasks.append(asyncio.create_task(one(index, due)))
     await asyncio.gather(*tasks)
+    result.server_cpu = tree_cpu(server) - cpu_before
+    watcher.cancel()
     while not idle.empty():
         idle.get_nowait().close()
     return result
 
 
-async def measure(port: int, args: argparse.Namespace) -> None:
+async def measure(port: int, server: int, args: argparse.Namespace) -> None:
     # Distinct customers per request: A10 totals stay small and every deal stays valid.
     bodies = [orjson.dumps(d) for d in deals(20_000, args.seed)]
-    await open_loop(port, bodies, min(args.rate, 200), 2, args.connections)  # warm up
+    await open_loop(port, bodies, min(args.rate, 200), 2, args.connections, server)  # warm up
 
-    steady = await open_loop(port, bodies, args.rate, args.seconds, args.connections)
+    steady = await open_loop(port, bodies, args.rate, args.seconds, args.connections, server)
     verdict = ("holds" if steady.pct(0.99) * 1000 < args.p99_ms and not steady.errors
                else "MISSES")
     print(f" steady {args.rate}/s for {args.seconds:.0f} s ({verdict} the goal p99 < "
@@ -112,7 +145,8 @@ async def measure(port: int, args: argparse.Namespace) -> None:
     best = 0
     rate = args.step
     while rate <= args.max_rate:
-        probe = await open_loop(port, bodies, rate, args.probe_seconds, args.connections)
+        probe = await open_loop(port, bodies, rate, args.probe_seconds, args.connections,
+                                server)
         print(probe.line())
         if probe.errors or probe.pct(0.99) * 1000 >= args.p99_ms or probe.late > rate // 10:
             break
@@ -121,12 +155,18 @@ async def measure(port: int, args: argparse.Namespace) -> None:
     print(f"  held: {best}/s\n")
 
 
+def print_fsync(directory: str) -> None:
+    times = fsync_probe(directory, 300, 4096, 0.002)
+    print(f" disk: fdatasync after 4 KiB writes in {directory}: {fsync_summary(times)}")
+
+
 def run_one(db_url: str, workers: int, args: argparse.Namespace) -> None:
     port = free_port()
     process: subprocess.Popen[bytes] = start_server(port, db_url, workers)
     try:
         print(f"== store {db_url.split(':')[0]}, {workers} worker(s)")
-        asyncio.run(measure(port, args))
+        print_fsync(args.fsync_dir)
+        asyncio.run(measure(port, process.pid, args))
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -148,8 +188,11 @@ def main() -> None:
     parser.add_argument("--max-rate", type=int, default=6000)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seed", type=int, default=20261129)
+    parser.add_argument("--fsync-dir", help="where to probe fsync (default: the SQLite "
+                        "log's temporary directory; PostgreSQL's data directory may differ)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        args.fsync_dir = args.fsync_dir or tmp
         for workers in args.workers:
             if not args.no_sqlite:
                 run_one(f"sqlite:///{Path(tmp) / f'decisions-{workers}.db'}", workers, args)

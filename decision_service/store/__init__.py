@@ -83,6 +83,11 @@ def open_store(url: str, timeout: float = 5.0) -> DecisionStore:
     ``sqlite:///log.db?pool_max_size=4``.  A reader that finds every connection in
     use waits up to ``timeout`` and then gets a ``StoreError``.
 
+    SQLite also takes ``synchronous=full`` (the default: every commit is fsynced
+    before it is acknowledged, so it survives a power loss) or ``synchronous=normal``
+    (no fsync per commit: an acknowledged decision survives the process being killed,
+    not a power loss or kernel crash; see ``store/sqlite.py``).
+
     ``timeout``: seconds a statement may wait for a lock (SQLite busy_timeout,
     PostgreSQL lock_timeout and statement_timeout) before failing fast.
     Raises ``StoreError`` for any other URL or if the database can't be opened.
@@ -96,10 +101,14 @@ def open_store(url: str, timeout: float = 5.0) -> DecisionStore:
         if not path.startswith("/") or len(path) < 2:
             raise StoreError(f"SQLite URL needs a file path: {url!r} (sqlite:///path/to/file.db)")
         query = parse_qsl(query_text, keep_blank_values=True)
-        sizes = _pool_sizes(query, url, allowed=("pool_max_size",))
+        synchronous = [value for key, value in query if key == "synchronous"]
+        sizes = _pool_sizes([(k, v) for k, v in query if k != "synchronous"], url,
+                            allowed=("pool_max_size",))
         from .sqlite import SQLiteStore
 
-        return _checked(SQLiteStore(path[1:], busy_timeout=timeout, **sizes))
+        return _checked(SQLiteStore(path[1:], busy_timeout=timeout,
+                                    synchronous=synchronous[-1] if synchronous else "full",
+                                    **sizes))
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
@@ -126,7 +135,8 @@ def _pool_sizes(query: list[tuple[str, str]], url: str,
             raise StoreError(f"{key} does not apply to {url.partition(':')[0]} URLs")
         if key not in allowed:
             if url.startswith("sqlite"):
-                raise StoreError(f"unknown SQLite URL option {key!r} (known: pool_max_size)")
+                raise StoreError(f"unknown SQLite URL option {key!r} "
+                                 "(known: pool_max_size, synchronous)")
             continue
         if not value.isdigit():
             raise StoreError(f"{key} in the store URL must be a whole number, not {value!r}")

@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import migrate
 from .base import (
+    COLUMN_NAMES,
     COLUMNS,
     AggregateQuery,
     AppendSession,
@@ -34,7 +35,7 @@ from .base import (
 )
 from .errors import StoreError
 from .record import GENESIS_HASH, JSON, DecisionRecord
-from .writer import PriorTotal
+from .writer import BatchStart, PriorTotal
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -42,10 +43,17 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 CHAIN_LOCK_CLASS = 0x44534C47  # "DSLG"
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-# A batch's rows go in with one COPY: about twice as fast as executemany (pipelined
-# INSERTs).  No ON CONFLICT is needed: the writer has checked the ids under the chain
-# lock, so a conflict is a bug and fails the batch rather than leaving a gap.
+# A large batch's rows go in with one COPY: about twice as fast per row as
+# executemany (pipelined INSERTs), but COPY takes round trips of its own and cannot
+# join a pipeline.  A small batch is latency-bound, not row-bound: its INSERTs go in
+# the same pipeline as the COMMIT, one round trip for both (bench/load.py).
+# No ON CONFLICT is needed: the writer has checked the ids under the chain lock, so
+# a conflict is a bug and fails the batch rather than leaving a gap.
 _COPY = f"COPY decisions ({COLUMNS}) FROM STDIN"
+_INSERT = f"INSERT INTO decisions ({COLUMNS}) VALUES ({', '.join(['%s'] * len(COLUMN_NAMES))})"
+_PIPELINED_ROWS = 64
+_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
+_TIP = "SELECT seq, record_hash FROM decisions ORDER BY seq DESC LIMIT 1"
 # Every aggregate of a batch in one round trip; the join is an index range scan on
 # the partial index ix_decisions_agg.  A record of a subject counts only while no
 # later record of that subject exists (ix_decisions_subject); its amount comes
@@ -81,6 +89,14 @@ def _prior_totals(queries: Sequence[AggregateQuery],
     return totals
 
 
+def _tip(row: tuple[Any, ...] | None) -> tuple[int, str]:
+    return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
+
+
+def _claims(rows: Sequence[tuple[Any, ...]]) -> dict[str, tuple[str, str | None]]:
+    return {key: (decision_id, digest) for key, decision_id, digest in rows}
+
+
 def _row(values: tuple[Any, ...]) -> StoredRow:
     return stored_row(values)
 
@@ -93,13 +109,24 @@ class _PostgresAppend(AppendSession):
     def begin(self) -> tuple[int, str]:
         # autocommit is off: this first statement opens the transaction, and the
         # lock is held until its COMMIT/ROLLBACK.
-        self._conn.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)", (CHAIN_LOCK_CLASS, self._chain_key)
-        )
-        tip = self._conn.execute(
-            "SELECT seq, record_hash FROM decisions ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        return (0, GENESIS_HASH) if tip is None else (int(tip[0]), str(tip[1]))
+        self._conn.execute(_LOCK, (CHAIN_LOCK_CLASS, self._chain_key))
+        return _tip(self._conn.execute(_TIP).fetchone())
+
+    def open_batch(self, queries: Sequence[AggregateQuery],
+                   keys: Sequence[str]) -> BatchStart:
+        # One round trip instead of one per statement (BEGIN included): while the
+        # lock is held every other process's batch waits for this one.  The
+        # statements still run in order, so the reads see the log under the lock.
+        with self._conn.pipeline():
+            self._conn.execute(_LOCK, (CHAIN_LOCK_CLASS, self._chain_key))
+            tip = self._conn.execute(_TIP)
+            totals = self._conn.execute(_PRIOR_TOTALS, _params(queries)) if queries else None
+            claimed = self._conn.execute(_EXISTING_KEYS, (list(keys),)) if keys else None
+        seq, tip_hash = _tip(tip.fetchone())
+        return BatchStart(
+            seq, tip_hash,
+            [] if totals is None else _prior_totals(queries, totals.fetchall()),
+            {} if claimed is None else _claims(claimed.fetchall()))
 
     def prior_totals(self, queries: Sequence[AggregateQuery]) -> list[PriorTotal]:
         if not queries:
@@ -108,8 +135,7 @@ class _PostgresAppend(AppendSession):
         return _prior_totals(queries, rows)
 
     def existing_keys(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
-        rows = self._conn.execute(_EXISTING_KEYS, (list(keys),)).fetchall()
-        return {key: (decision_id, digest) for key, decision_id, digest in rows}
+        return _claims(self._conn.execute(_EXISTING_KEYS, (list(keys),)).fetchall())
 
     def existing_ids(self, decision_ids: Sequence[str]) -> set[str]:
         rows = self._conn.execute(_EXISTING_IDS, (list(decision_ids),)).fetchall()
@@ -123,6 +149,17 @@ class _PostgresAppend(AppendSession):
 
     def commit(self) -> None:
         self._conn.commit()
+
+    def write(self, first_seq: int, records: Sequence[DecisionRecord]) -> None:
+        if len(records) > _PIPELINED_ROWS:
+            self.insert_many(first_seq, records)
+            self.commit()
+            return
+        rows = [row_values(seq, record, _ENCODERS) for seq, record in enumerate(records, first_seq)]
+        # A failed INSERT aborts the pipeline: the COMMIT then raises, nothing is kept.
+        with self._conn.pipeline(), self._conn.cursor() as cursor:
+            cursor.executemany(_INSERT, rows)
+            self._conn.commit()
 
     def rollback(self) -> None:
         self._conn.rollback()

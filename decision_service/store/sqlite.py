@@ -1,7 +1,20 @@
 """The embedded decision log: one SQLite file in WAL mode.
 
-Durability: ``synchronous=FULL`` makes every COMMIT fsync the WAL, so a record is on
-disk before ``log_decision`` returns (kill -9 or power loss after that keeps it).
+Durability: ``synchronous=FULL`` (the default) makes every COMMIT fsync the WAL, so
+a record is on disk before ``log_decision`` returns (kill -9 or power loss after
+that keeps it).  ``synchronous="normal"`` (``?synchronous=normal`` in the URL) is an
+explicit, weaker choice: COMMIT writes the WAL without an fsync, so an acknowledged
+record survives the process being killed but not the machine losing power or the
+kernel crashing before the next checkpoint; it takes the disk's fsync out of every
+answer's latency (bench/load.py measures both).
+
+Checkpoints (copying the WAL into the database file, then fsyncing that file) run
+in a thread of their own, not inside the writer's COMMIT: SQLite's automatic
+checkpoint would make one group commit in every few hundred wait for a whole
+checkpoint and its fsync (bench/load.py).  The writer keeps an automatic checkpoint
+at a much larger WAL size only as a backstop, should the checkpoint thread fall
+behind.  A checkpoint never makes a record less durable: the records are already
+synced in the WAL, and the WAL is only reused once the database file is synced.
 Several processes may share the file: appends take SQLite's write lock with
 ``BEGIN IMMEDIATE`` (waiting up to ``busy_timeout``), which serialises the chain
 and the prior-total reads across processes the same way threads are serialised.
@@ -9,7 +22,9 @@ and the prior-total reads across processes the same way threads are serialised.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -52,8 +67,15 @@ _PRIOR_TOTALS = (
     "WHERE e.agg_subject = d.agg_subject AND e.seq > d.seq) "
     "GROUP BY q.key, d.agg_subject"
 )
+# The durability levels offered (see the module docstring): full is the default.
+SYNCHRONOUS = ("full", "normal")
 # Well below SQLITE_MAX_VARIABLE_NUMBER (999 before SQLite 3.32).
 _IDS_PER_QUERY = 500
+# The checkpoint thread runs at most this often, and only after commits.
+_CHECKPOINT_INTERVAL = 0.5
+# WAL pages after which the writer's own COMMIT checkpoints (SQLite's default is
+# 1000): only reached if the checkpoint thread cannot keep up.
+_BACKSTOP_CHECKPOINT_PAGES = 20_000
 
 
 def _timestamp(value: datetime) -> str:
@@ -88,10 +110,50 @@ def _prior_totals(conn: sqlite3.Connection,
     return totals
 
 
+class _Checkpointer:
+    """Checkpoints the WAL from its own thread and connection, after commits.
+
+    PASSIVE: it copies what no reader still needs and never waits for, nor blocks,
+    the writer.  A failed checkpoint is tried again after the next commits; the
+    writer's backstop checkpoint keeps the WAL bounded meanwhile.  The connection is
+    opened here, at once, so that it can never create a new file where the log was
+    removed.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, name: str) -> None:
+        self._conn = conn
+        self._committed = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def committed(self) -> None:
+        self._committed.set()
+
+    def _run(self) -> None:
+        while True:
+            self._committed.wait()
+            # Let a few hundred commits gather; wake at once to stop.
+            if self._stopping.wait(_CHECKPOINT_INTERVAL):
+                break
+            self._committed.clear()
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self._conn.close()
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._committed.set()
+        self._thread.join()
+
+
 class _SQLiteAppend(AppendSession):
-    def __init__(self, conn: sqlite3.Connection, check_file: Callable[[], None]) -> None:
+    def __init__(self, conn: sqlite3.Connection, check_file: Callable[[], None],
+                 committed: Callable[[], None]) -> None:
         self._conn = conn
         self._check_file = check_file
+        self._committed = committed
+        conn.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_CHECKPOINT_PAGES}")
 
     def begin(self) -> tuple[int, str]:
         self._check_file()
@@ -137,6 +199,7 @@ class _SQLiteAppend(AppendSession):
         # A commit into a file that was deleted or replaced meanwhile keeps nothing:
         # it must fail, so that nobody is told the decision was logged.
         self._check_file()
+        self._committed()
 
     def rollback(self) -> None:
         if self._conn.in_transaction:
@@ -151,10 +214,14 @@ class SQLiteStore(DecisionStore):
 
     def __init__(
         self, path: str | Path, *, busy_timeout: float = 5.0, max_batch: int = 512,
-        pool_max_size: int = DEFAULT_MAX_SIZE,
+        pool_max_size: int = DEFAULT_MAX_SIZE, synchronous: str = "full",
     ) -> None:
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise StoreError("the SQLite decision log needs a file path")
+        if synchronous.lower() not in SYNCHRONOUS:
+            raise StoreError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, "
+                             f"not {synchronous!r}")
+        self.synchronous = synchronous.lower()
         self.path = Path(path)
         self._busy_timeout = busy_timeout
         try:
@@ -168,8 +235,11 @@ class SQLiteStore(DecisionStore):
             self._connect, sqlite3.Connection.close, max_size=pool_max_size,
             timeout=busy_timeout,
         )
-        super().__init__(lambda: _SQLiteAppend(self._connect(), self._check_file),
-                         max_batch=max_batch)
+        self._checkpointer = _Checkpointer(self._connect(), f"{type(self).__name__}-checkpoint")
+        super().__init__(
+            lambda: _SQLiteAppend(self._connect(), self._check_file,
+                                  self._checkpointer.committed),
+            max_batch=max_batch)
 
     def _file_identity(self) -> tuple[int, int]:
         status = self.path.stat()
@@ -195,7 +265,7 @@ class SQLiteStore(DecisionStore):
             isolation_level=None,
             check_same_thread=False,
         )
-        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
         return conn
 
     def _enable_wal(self) -> None:
@@ -296,6 +366,7 @@ class SQLiteStore(DecisionStore):
         return None if row is None else row[0]
 
     def _close_readers(self) -> None:
+        self._checkpointer.close()
         self._readers.close()
 
     # -- shadows -------------------------------------------------------------

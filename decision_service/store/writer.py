@@ -11,7 +11,8 @@ Per batch the writer:
      then insert" atomic across processes;
   2. reads the database totals of every aggregate the batch asks for, in one go
      (per subject where records have one), and which of the batch's idempotency
-     keys are already logged;
+     keys are already logged (``open_batch``: PostgreSQL sends step 1 and these
+     reads in one round trip);
   3. for each request, in arrival order: refuses a claimed idempotency key
      (``IdempotencyKeyUsedError``: logged before, or earlier in this batch), else
      computes the prior total (database total plus the amounts of the batch's
@@ -21,8 +22,8 @@ Per batch the writer:
   4. checks the new decision ids against the log (one query for the whole batch;
      sooner, and only then, if a later request's prior total would include a record
      not yet checked), seals the accepted drafts onto the chain in arrival order,
-     inserts them in bulk (SQLite: one executemany, PostgreSQL: one COPY) and
-     commits once;
+     inserts them in bulk and commits once (``write``; SQLite: one executemany,
+     PostgreSQL: INSERTs pipelined with the COMMIT, or one COPY for a large batch);
   5. resolves the futures.
 
 A ``decide`` that raises, returns something the log can't store, or repeats a
@@ -66,6 +67,15 @@ class PriorTotal(NamedTuple):
     by_subject: dict[str, float]
 
 
+class BatchStart(NamedTuple):
+    """What a batch's transaction reads first, under the chain lock."""
+
+    seq: int  # the tip: last seq, 0 for an empty log
+    tip: str  # its record_hash (GENESIS_HASH for an empty log)
+    totals: list[PriorTotal]  # one per query, in order
+    claimed: dict[str, tuple[str, str | None]]  # logged idempotency keys
+
+
 class AppendSession(ABC):
     """The writer thread's connection: one transaction at a time, never shared."""
 
@@ -96,6 +106,21 @@ class AppendSession(ABC):
 
     @abstractmethod
     def commit(self) -> None: ...
+
+    def open_batch(self, queries: Sequence[AggregateQuery],
+                   keys: Sequence[str]) -> BatchStart:
+        """``begin``, then ``prior_totals(queries)`` and ``existing_keys(keys)`` (when
+        there are any).  A dialect whose every statement is a round trip to a server
+        overrides it to send them all at once."""
+        seq, tip = self.begin()
+        totals = self.prior_totals(queries) if queries else []
+        claimed = self.existing_keys(keys) if keys else {}
+        return BatchStart(seq, tip, totals, claimed)
+
+    def write(self, first_seq: int, records: Sequence[DecisionRecord]) -> None:
+        """``insert_many`` then ``commit``: the records are durable when it returns."""
+        self.insert_many(first_seq, records)
+        self.commit()
 
     @abstractmethod
     def rollback(self) -> None: ...
@@ -230,18 +255,23 @@ class GroupCommitWriter:
     def _write_batch(self, batch: list[_Request]) -> None:
         self._largest_batch = max(self._largest_batch, len(batch))
         outcomes: list[Outcome | None] = [None] * len(batch)
+        # One query per window: requests differing only in their subject share it.
+        by_window = {_window(r.aggregate): r.aggregate for r in reversed(batch)
+                     if r.aggregate is not None}
+        keys = [r.claim.key for r in batch if r.claim is not None]
         try:
-            session, (seq, tip) = self._begin()
-            accepted = _Batch(session, batch, outcomes).decide_all()
+            session, start = self._begin(list(by_window.values()), keys)
+            totals = dict(zip(by_window, start.totals, strict=True))
+            accepted = _Batch(session, batch, outcomes, totals, start.claimed).decide_all()
             records: list[DecisionRecord] = []
+            tip = start.tip
             for index, (draft, canonical) in accepted.items():  # arrival order
                 record = link(draft, tip, canonical)
                 tip = record.record_hash
                 outcomes[index] = record
                 records.append(record)
             if records:
-                session.insert_many(seq + 1, records)
-                session.commit()
+                session.write(start.seq + 1, records)
                 self._commits += 1
                 self._records += len(records)
                 self.write_error = None  # writes work again: ready
@@ -266,7 +296,8 @@ class GroupCommitWriter:
                 assert outcome is not None  # every request got a record or an error
                 request.future.set_exception(outcome)
 
-    def _begin(self) -> tuple[AppendSession, tuple[int, str]]:
+    def _begin(self, queries: list[AggregateQuery],
+               keys: list[str]) -> tuple[AppendSession, BatchStart]:
         """Begin a batch transaction, reconnecting once if the kept connection went stale.
 
         Retrying here is safe: no decide() has run and nothing was written yet.  A
@@ -274,11 +305,11 @@ class GroupCommitWriter:
         """
         if self._session is not None:
             try:
-                return self._session, self._session.begin()
+                return self._session, self._session.open_batch(queries, keys)
             except Exception:
                 self._discard_session()
         self._session = self._session_factory()
-        return self._session, self._session.begin()
+        return self._session, self._session.open_batch(queries, keys)
 
     def _discard_session(self) -> None:
         session, self._session = self._session, None
@@ -321,8 +352,8 @@ def _window(query: AggregateQuery) -> Window:
 
 
 class _Batch:
-    """Steps 2-4 of a batch: prior totals, idempotency claims, decide() calls,
-    duplicate checks.
+    """Steps 3-4 of a batch (the totals and claims read in step 2 given): decide()
+    calls, duplicate checks.
 
     ``decide_all`` fills ``outcomes`` with each failed request's exception and
     returns the accepted requests (index -> draft and its canonical bytes) in
@@ -330,34 +361,27 @@ class _Batch:
     """
 
     def __init__(
-        self, session: AppendSession, batch: list[_Request], outcomes: list[Outcome | None]
+        self, session: AppendSession, batch: list[_Request], outcomes: list[Outcome | None],
+        totals: dict[Window, PriorTotal], claimed: dict[str, tuple[str, str | None]],
     ) -> None:
         self._session = session
         self._batch = batch
         self._outcomes = outcomes
         self._accepted: dict[int, tuple[DraftRecord, bytes]] = {}
         self._ids: set[str] = set()
-        self._totals: dict[Window, PriorTotal] = {}
+        self._totals = totals
         # Accepted drafts without a subject: agg_key -> decision_date -> amount.
         self._running: dict[str, dict[date, float]] = {}
         # Accepted drafts with a subject, the latest per subject: (agg_key, date, amount).
         self._latest: dict[str, tuple[str | None, date, float | None]] = {}
         # Idempotency keys logged before the batch, or claimed by an accepted draft.
-        self._claimed: dict[str, tuple[str, str | None]] = {}
+        self._claimed = claimed
         # Accepted but not yet checked against the log, their agg_keys and subjects.
         self._unchecked: list[int] = []
         self._unchecked_keys: set[str] = set()
         self._unchecked_subjects: set[str] = set()
 
     def decide_all(self) -> dict[int, tuple[DraftRecord, bytes]]:
-        # One query per window: requests differing only in their subject share it.
-        by_window = {_window(r.aggregate): r.aggregate for r in reversed(self._batch)
-                     if r.aggregate is not None}
-        totals = self._session.prior_totals(list(by_window.values()))
-        self._totals = dict(zip(by_window, totals, strict=True))
-        keys = [r.claim.key for r in self._batch if r.claim is not None]
-        if keys:
-            self._claimed = self._session.existing_keys(keys)
         for index, request in enumerate(self._batch):
             if request.claim is not None and request.claim.key in self._claimed:
                 decision_id, request_hash = self._claimed[request.claim.key]

@@ -117,7 +117,11 @@ def test_nul_in_an_aggregate_key_is_refused_at_submit(store: DecisionStore) -> N
     assert store.count() == 1
 
 
-def test_text_that_only_looks_special_is_stored_as_it_is(store: DecisionStore) -> None:
+# PostgreSQL writes a small batch with INSERTs pipelined with the COMMIT and a large
+# one with COPY: a batch of each size.
+@pytest.mark.parametrize("others", [0, 100])
+def test_text_that_only_looks_special_is_stored_as_it_is(
+        store: DecisionStore, others: int) -> None:
     # Escapes of the bulk insert (COPY: backslash, tab, newline, \N) and a literal
     # backslash-u0000, which is not a NUL.
     tricky = "a\\b\tc\nd\re \\N \\u0000 \\x00 'q' \"dq\" ünï 中文 \U0001f600"
@@ -133,10 +137,13 @@ def test_text_that_only_looks_special_is_stored_as_it_is(store: DecisionStore) -
     )
     with one_batch(store):
         future = store.submit(None, lambda p: sent)
+        rest = [store.submit(None, fixed()) for _ in range(others)]
     logged = future.result(60)
     fetched = store.get(sent.decision_id)
     assert fetched == logged
     assert fetched is not None and fetched.input == sent.input and fetched.policy == tricky
+    assert [f.result(60) for f in rest] == list(store.iter_records())[2:]
+    assert store.stats().largest_batch == 1 + others  # after the batch holding the writer
     assert store.verify_chain() == []
 
 
