@@ -1,6 +1,7 @@
 """Load benchmark: a steady rate of logged decisions, and the highest rate held under a p99 goal.
 
     python bench/load.py [--seconds 60] [--rate 500] [--workers 1 2] [--pg URL] [--no-sqlite]
+                         [--sqlite-synchronous full|normal]
 
 For each store (SQLite in a temporary directory; PostgreSQL when --pg is given)
 and each worker count, it starts the real server and:
@@ -164,7 +165,8 @@ def run_one(db_url: str, workers: int, args: argparse.Namespace) -> None:
     port = free_port()
     process: subprocess.Popen[bytes] = start_server(port, db_url, workers)
     try:
-        print(f"== store {db_url.split(':')[0]}, {workers} worker(s)")
+        print(f"== store {db_url.split(':')[0]}, {workers} worker(s)"
+              + (f", synchronous={args.sqlite_synchronous}" if db_url.startswith("sqlite") else ""))
         print_fsync(args.fsync_dir)
         asyncio.run(measure(port, process.pid, args))
     finally:
@@ -188,6 +190,9 @@ def main() -> None:
     parser.add_argument("--max-rate", type=int, default=6000)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seed", type=int, default=20261129)
+    parser.add_argument("--sqlite-synchronous", choices=["full", "normal"], default="full",
+                        help="the SQLite log's durability (normal: no fsync per commit, "
+                        "survives kill -9 but not a power loss; see store/sqlite.py)")
     parser.add_argument("--fsync-dir", help="where to probe fsync (default: the SQLite "
                         "log's temporary directory; PostgreSQL's data directory may differ)")
     args = parser.parse_args()
@@ -195,7 +200,8 @@ def main() -> None:
         args.fsync_dir = args.fsync_dir or tmp
         for workers in args.workers:
             if not args.no_sqlite:
-                run_one(f"sqlite:///{Path(tmp) / f'decisions-{workers}.db'}", workers, args)
+                path = Path(tmp) / f"decisions-{workers}.db"
+                run_one(f"sqlite:///{path}?synchronous={args.sqlite_synchronous}", workers, args)
             if args.pg:
                 schema = f"bench_load_{workers}_{int(time.time())}"
                 sep = "&" if "?" in args.pg else "?"
