@@ -71,6 +71,11 @@ _PRIOR_TOTALS = (
 SYNCHRONOUS = ("full", "normal")
 # Well below SQLITE_MAX_VARIABLE_NUMBER (999 before SQLite 3.32).
 _IDS_PER_QUERY = 500
+# How often the writer tries again for a write lock another process holds.  SQLite's
+# own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, ... ms between tries, so a writer
+# slept on for up to tens of ms after the other process's commit had ended: with
+# two workers, the tail of every answer (bench/load.py).
+_LOCK_POLL = 0.0005
 # The checkpoint thread runs at most this often, and only after commits.
 _CHECKPOINT_INTERVAL = 0.5
 # WAL pages after which the writer's own COMMIT checkpoints (SQLite's default is
@@ -147,17 +152,37 @@ class _Checkpointer:
         self._thread.join()
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+
+
 class _SQLiteAppend(AppendSession):
     def __init__(self, conn: sqlite3.Connection, check_file: Callable[[], None],
-                 committed: Callable[[], None]) -> None:
+                 committed: Callable[[], None], busy_timeout: float) -> None:
         self._conn = conn
         self._check_file = check_file
         self._committed = committed
+        self._busy_timeout = busy_timeout
         conn.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_CHECKPOINT_PAGES}")
+        # The write lock is waited for in _lock; once it is held, nothing else a
+        # batch does waits for another connection (WAL: readers never block it).
+        conn.execute("PRAGMA busy_timeout=0")
+
+    def _lock(self) -> None:
+        """BEGIN IMMEDIATE, trying again every _LOCK_POLL until busy_timeout."""
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(_LOCK_POLL)
 
     def begin(self) -> tuple[int, str]:
         self._check_file()
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._lock()
         tip = self._conn.execute(
             "SELECT seq, record_hash FROM decisions ORDER BY seq DESC LIMIT 1"
         ).fetchone()
@@ -238,7 +263,7 @@ class SQLiteStore(DecisionStore):
         self._checkpointer = _Checkpointer(self._connect(), f"{type(self).__name__}-checkpoint")
         super().__init__(
             lambda: _SQLiteAppend(self._connect(), self._check_file,
-                                  self._checkpointer.committed),
+                                  self._checkpointer.committed, busy_timeout),
             max_batch=max_batch)
 
     def _file_identity(self) -> tuple[int, int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -93,3 +94,19 @@ def test_sqlite_checkpoint_thread_copies_the_wal_into_the_database_file(
             time.sleep(0.05)
         assert path.stat().st_size > empty
         assert store.count() == 20
+
+
+def test_sqlite_writer_waits_for_another_connections_write_lock(tmp_path: Path) -> None:
+    """The writer polls for the lock itself (SQLite's busy handler would sleep in
+    ever longer steps): it still waits, up to the store timeout, and then writes."""
+    path = tmp_path / "locked.db"
+    with open_store(f"sqlite:///{path}") as store:
+        locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        locker.execute("BEGIN IMMEDIATE")
+        future = store.submit(None, fixed())
+        time.sleep(0.2)  # the writer is waiting for the lock meanwhile
+        assert not future.done()
+        locker.execute("ROLLBACK")
+        locker.close()
+        assert future.result(60).decision_id
+        assert store.count() == 1
