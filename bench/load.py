@@ -22,7 +22,9 @@ is probed in the same run (bench/fsync.py, in the data directory's file system):
 a p99 near the goal there leaves the log no room. Each round also prints the
 server's CPU time per decision and the longest stall of the client's own event
 loop: on a shared machine a starved client or server shows there, not as a
-slower log.
+slower log.  With one worker, the steady round also prints the server's own
+decision latency (its /metrics histogram: validation, decision and the durable
+log write, without the HTTP stack and the client).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ sys.path.append(str(Path(__file__).parent))
 import argparse
 import asyncio
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -72,6 +75,34 @@ class Round:
                 f"  {'':17}server CPU {self.server_cpu * 1e6 / max(1, len(self.latencies)):5.0f}"
                 f" µs/decision   client stall max {self.client_stall * ms:6.1f} ms"
                 f"   late {self.late}")
+
+
+def server_histogram(port: int) -> dict[float, float]:
+    """The server's own decision latency histogram (validate, decide, log durably):
+    cumulative count per bucket bound, ``inf`` the total.  One worker's figures."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(1 << 16):
+            data += chunk
+    counts: dict[float, float] = {}
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.startswith("decision_service_decision_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            key = float("inf") if bound == "+Inf" else float(bound)
+            counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def server_line(before: dict[float, float], after: dict[float, float], goal_ms: float) -> str:
+    delta = {bound: after.get(bound, 0.0) - before.get(bound, 0.0) for bound in after}
+    total = delta.get(float("inf"), 0.0)
+    if not total:
+        return ""
+    p99 = min(bound for bound, count in delta.items() if count >= 0.99 * total)
+    within = delta.get(goal_ms / 1000, float("nan")) / total
+    return (f"  {'':17}server side (validate, decide, log durably): p99 <= {p99 * 1000:g} ms, "
+            f"{within:.1%} within {goal_ms:g} ms")
 
 
 def tree_cpu(pid: int) -> float:
@@ -135,12 +166,16 @@ async def measure(port: int, server: int, args: argparse.Namespace) -> None:
     bodies = [orjson.dumps(d) for d in deals(20_000, args.seed)]
     await open_loop(port, bodies, min(args.rate, 200), 2, args.connections, server)  # warm up
 
+    before = server_histogram(port)
     steady = await open_loop(port, bodies, args.rate, args.seconds, args.connections, server)
+    after = server_histogram(port)
     verdict = ("holds" if steady.pct(0.99) * 1000 < args.p99_ms and not steady.errors
                else "MISSES")
     print(f" steady {args.rate}/s for {args.seconds:.0f} s ({verdict} the goal p99 < "
           f"{args.p99_ms:.0f} ms, 0 errors)")
     print(steady.line())
+    if args.workers_now == 1:  # /metrics answers for the worker it reaches
+        print(server_line(before, after, args.p99_ms))
 
     print(f" highest rate with p99 < {args.p99_ms:.0f} ms (rounds of {args.probe_seconds:.0f} s)")
     best = 0
@@ -168,6 +203,7 @@ def run_one(db_url: str, workers: int, args: argparse.Namespace) -> None:
         print(f"== store {db_url.split(':')[0]}, {workers} worker(s)"
               + (f", synchronous={args.sqlite_synchronous}" if db_url.startswith("sqlite") else ""))
         print_fsync(args.fsync_dir)
+        args.workers_now = workers
         asyncio.run(measure(port, process.pid, args))
     finally:
         process.send_signal(signal.SIGTERM)
