@@ -36,6 +36,7 @@ from decision_service.compiler.ir import (
     common_prefix,
 )
 from decision_service.engines.compiled import always_present
+from decision_service.engines.durable_codegen import generate, supported
 from decision_service.engines.durable_driver import DurableMatcher
 from decision_service.engines.reference import Evaluation, Plan, run
 
@@ -127,27 +128,30 @@ def stage_rules(compiled: CompiledPolicy, stage: int) -> list[MatchRule]:
     return rules
 
 
-def _output_keys(compiled: CompiledPolicy) -> frozenset[str]:
+def output_keys(compiled: CompiledPolicy) -> frozenset[str]:
+    """The fact keys of the outputs (read by later stages)."""
     return frozenset(info.key for info in compiled.fields.values() if info.source == "output")
 
 
-def stage_guards(compiled: CompiledPolicy) -> dict[int, list[MatchRule] | None]:
-    """For each later stage, guard rules matched with the first stage: the stage can
-    only match if one of them holds. None: a rule reads only outputs, always assert."""
-    outputs = _output_keys(compiled)
-    guards: dict[int, list[MatchRule] | None] = {}
-    for stage in range(1, compiled.stage_count):
-        stage_guard: list[MatchRule] = []
-        for rule in compiled.match_rules(stage):
-            atoms = tuple(a for a in rule.atoms if not outputs & set(_fields_of(a)))
-            stage_guard.append(MatchRule(f"{rule.key}{_GUARD}{stage}", atoms))
-        # A rule reading only outputs has an empty guard: the stage is always asserted.
-        guards[stage] = (stage_guard if all(rule.atoms for rule in stage_guard)
-                         else None)
-    return guards
+def stage_guards(compiled: CompiledPolicy) -> dict[int, list[MatchRule]]:
+    """For each later stage, guard rules matched with the first stage: a rule of the
+    stage can only hold if its guard (its atoms that read no output) does."""
+    outputs = output_keys(compiled)
+    return {stage: [MatchRule(f"{rule.key}{_GUARD}{stage}",
+                              tuple(a for a in rule.atoms if not outputs & set(_fields_of(a))))
+                    for rule in compiled.match_rules(stage)]
+            for stage in range(1, compiled.stage_count)}
 
 
 class DurableEngine:
+    """durable-rules matches, ``reference``'s meaning combines.
+
+    ``evaluate`` is generated per policy version (``durable_codegen``): one assert per
+    decision. ``evaluate_interpreted`` is the plain path, kept as its oracle (and used
+    where a later stage compares an output with an input): ``CompiledPolicy.fact``,
+    ``DurableMatcher.match`` per stage, ``reference.run``.
+    """
+
     name = "durable"
 
     def __init__(self, compiled: CompiledPolicy) -> None:
@@ -159,18 +163,29 @@ class DurableEngine:
         kinds = fact_kinds(compiled)
         present = always_present(compiled)
         guards = stage_guards(compiled)
-        # stage -> the guard keys that let it be asserted (None: always asserted)
-        self._guard_keys = {stage: None if rules is None else frozenset(r.key for r in rules)
+        # stage -> the guard keys that let it be asserted (None: a rule reads only
+        # outputs, the stage is always asserted)
+        self._guard_keys = {stage: None if not all(r.atoms for r in rules)
+                            else frozenset(r.key for r in rules)
                             for stage, rules in guards.items()}
-        first = stage_rules(compiled, 0) + [r for g in guards.values() for r in g or ()]
+        first = stage_rules(compiled, 0) + [r for g in guards.values() for r in g]
         self._matchers = [
             DurableMatcher(f"{compiled.id}-v{compiled.version}-s{stage}-{digest}",
                            first if stage == 0 else stage_rules(compiled, stage),
                            kinds=kinds, present=present)
             for stage in range(compiled.stage_count)
         ]
+        self.source: str | None = None
+        outputs = output_keys(compiled)
+        if supported(compiled, outputs):
+            self.source, self.evaluate = generate(compiled, self._matchers[0], self._plan,
+                                                  outputs)
+        else:
+            self.evaluate = self.evaluate_interpreted
 
-    def evaluate(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Evaluation:
+    def evaluate_interpreted(self, values: Mapping[str, Any], history: Mapping[str, float]
+                             ) -> Evaluation:
+        """The plain path: the fact, one assert per stage that can hold, ``run``."""
         first: frozenset[str] = frozenset()
         # The unit's settings: one mapping per unit, its properties written once.
         settings = self.compiled.parameters_for(values)
