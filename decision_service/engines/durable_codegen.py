@@ -88,7 +88,13 @@ class _Source:
         self.lines: list[str] = []
         self.constants: list[Any] = []
         self.locals: dict[str, str] = {}
+        self.plain: dict[str, str] = {}  # fact key -> the input it is, unchanged
         self.sources = self._fact_sources()
+        plan = compiled.fact_plan
+        # list member key -> (the list input, the member)
+        self.members = {member_key: (name, member) for name, _, mode, extra in plan.inputs
+                        if mode == MODE_LIST for member, member_key in extra}
+        self.maybe_set: set[str] = set()  # outputs an earlier table may have set
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
@@ -97,7 +103,7 @@ class _Source:
         if isinstance(value, _SCALARS) and not (isinstance(value, float) and value != value):
             return repr(value)
         self.constants.append(value)
-        return f"K[{len(self.constants) - 1}]"
+        return f"K{len(self.constants) - 1}"
 
     # -- the fact ------------------------------------------------------------------------
 
@@ -107,25 +113,24 @@ class _Source:
         plan = self.compiled.fact_plan
         sources: dict[str, Callable[[], str]] = {}
         for name, key, mode, extra in plan.inputs:
-            raw = f"values.get({name!r})"
             if mode == MODE_PLAIN:
-                sources[key] = lambda r=raw: r  # type: ignore[misc]
+                self.plain[key] = name
             elif mode == MODE_ORDERED:
-                sources[key] = lambda k=key, r=raw, c=self.const(extra): (  # type: ignore[misc]
-                    f"None if {self.raw(k, r)} is None else {c}[{self.raw(k, r)}]")
+                sources[key] = lambda n=name, c=self.const(extra): (  # type: ignore[misc]
+                    f"None if {self.raw(n)} is None else {c}[{self.raw(n)}]")
             elif mode == MODE_DATE:
-                sources[key] = lambda k=key, r=raw: (  # type: ignore[misc]
-                    f"None if {self.raw(k, r)} is None else {self.raw(k, r)}.toordinal()")
+                sources[key] = lambda n=name: (  # type: ignore[misc]
+                    f"None if {self.raw(n)} is None else {self.raw(n)}.toordinal()")
             elif mode == MODE_LIST:
                 for member, member_key in extra:
-                    sources[member_key] = lambda k=key, r=raw, m=member: (  # type: ignore[misc]
-                        f"None if {self.raw(k, r)} is None else {m!r} in {self.raw(k, r)}")
+                    sources[member_key] = lambda n=name, m=member: (  # type: ignore[misc]
+                        f"None if {self.raw(n)} is None else {m!r} in {self.raw(n)}")
             else:  # a unit: its code, its region and its watch-list flag
-                sources[key] = lambda r=raw: r  # type: ignore[misc]
+                self.plain[key] = name
                 units = self.const(extra)
                 for i, suffix in enumerate(("__region", "__watchlist")):
-                    sources[key + suffix] = lambda k=key, u=units, i=i: (  # type: ignore[misc]
-                        f"None if {self.var(k)} is None else {u}[{self.var(k)}][{i}]")
+                    sources[key + suffix] = lambda n=name, u=units, i=i: (  # type: ignore[misc]
+                        f"None if {self.raw(n)} is None else {u}[{self.raw(n)}][{i}]")
         for key in self.compiled.default_parameters:
             sources[key] = lambda k=key: f"_params(values).get({k!r})"  # type: ignore[misc]
         for name, key in plan.history:
@@ -136,12 +141,14 @@ class _Source:
                 + " and ".join(f"isinstance({self.var(p)}, _NUMBERS)" for p in ps) + " else None")
         return sources
 
-    def raw(self, key: str, expression: str) -> str:
+    def raw(self, name: str) -> str:
         """The local holding an input as validated (before its fact encoding)."""
-        return self.local("=" + key, expression)
+        return self.local("=" + name, f"values.get({name!r})")
 
     def var(self, key: str) -> str:
         """The local holding a fact key's value (None: absent), read once."""
+        if key in self.plain:
+            return self.raw(self.plain[key])
         if key not in self.locals:
             if key not in self.sources:
                 raise ValueError(f"fact key {key!r} has no source")
@@ -159,11 +166,14 @@ class _Source:
         """Per ruleset, the local list of its properties, started with the unit's
         settings (written once per unit by ``settings_text``)."""
         unit_input = self.compiled.fact_plan.unit_input
-        unit = f"values.get({unit_input!r})" if unit_input else "None"
+        unit = self.raw(unit_input) if unit_input else "None"
         self.emit(1, f"s = SETTINGS.get({unit})")
         self.emit(1, "if s is None:")
         self.emit(2, f"s = _settings(values, {unit})")
         names = [f"a{i}" for i in range(self.matcher.ruleset_count)]
+        if len(names) == 1:
+            self.emit(1, "a0 = [s] if s else []")
+            return names
         for i, name in enumerate(names):
             self.emit(1, f"{name} = [s[{i}]] if s[{i}] else []")
         return names
@@ -175,10 +185,30 @@ class _Source:
         for plan in self.matcher.plans:
             if plan.field in self.compiled.default_parameters:
                 continue  # in the settings' text
+            if plan.field in self.members and len(plan.targets) == 1 and plan.kind == _BOOL:
+                self.write_member(plan, parts)
+                continue
             value = self.var(plan.field)
             self.write_field(plan, value, parts, every)
-        texts = "".join(f'",".join({name}), ' for name in parts)
-        self.emit(1, f"M = FIRE(({texts}))")
+        if len(parts) == 1:
+            self.emit(1, 'M = FIRE_ONE(",".join(a0))')
+        else:
+            texts = "".join(f'",".join({name}), ' for name in parts)
+            self.emit(1, f"M = FIRE(({texts}))")
+
+    def write_member(self, plan: FieldPlan, parts: list[str]) -> None:
+        """A list's member: ``in`` gives a bool, so no kind to check."""
+        container, member = self.members[plan.field]
+        into = parts[plan.targets[0][0]]
+        listed = self.raw(container)
+        yes, no = self.written(plan, True), self.written(plan, False)
+        self.emit(1, f"if {listed} is None:")
+        self.emit(2, f"raise _missing({self.const(plan)})" if plan.required else "pass")
+        self.emit(1, f"elif {member!r} in {listed}:")
+        self.emit(2, f"{into}.append({yes!r})" if yes else "pass")
+        if no:
+            self.emit(1, "else:")
+            self.emit(2, f"{into}.append({no!r})")
 
     def write_field(self, plan: FieldPlan, value: str, parts: list[str], every: str) -> None:
         put = f"_put({self.const(plan)}, {value}, {every})"
@@ -215,11 +245,11 @@ class _Source:
             cache = self.const({})
             self.emit(1, f"if {value} is None:")
             self.emit(2, absent)
-            self.emit(1, f"elif (t := {cache}.get({value}) if type({value}) is str else None)"
-                         " is None:")
+            self.emit(1, f"elif type({value}) is str and {value} in {cache}:")
+            self.emit(2, f"if t := {cache}[{value}]:")
+            self.emit(3, f"{into}.append(t)")
+            self.emit(1, "else:")
             self.emit(2, f"_put_cached({self.const(plan)}, {value}, {every}, {cache})")
-            self.emit(1, "elif t:")
-            self.emit(2, f"{into}.append(t)")
 
     def written(self, plan: FieldPlan, value: object) -> str:
         parts: list[str] = []
@@ -256,7 +286,18 @@ class _Source:
             self.emit(1, "if x is not None and not isinstance(x, tuple):")
             self.emit(2, f"S[{key!r}] = x")
 
-    def first_hit(self, table: CompiledTable, combined: frozenset[str]) -> None:
+    def merge(self, depth: int, table: CompiledTable, name: str, value: str,
+              is_none: bool) -> None:
+        """``reference.merge`` of one value, inline: by max where the output combines
+        so and something may have set it already."""
+        if name in self.combined[table.index] and not is_none and name in self.maybe_set:
+            self.emit(depth, f"x = O.get({name!r})")
+            self.emit(depth, f"if x is None or not x >= {value}:")
+            self.emit(depth + 1, f"O[{name!r}] = {value}")
+        else:
+            self.emit(depth, f"O[{name!r}] = {value}")
+
+    def first_hit(self, table: CompiledTable) -> None:
         """An if/elif chain in rule order: the first rule that holds decides."""
         branch = "if"
         for rule in table.rules:
@@ -271,37 +312,56 @@ class _Source:
                 continue
             self.emit(2, f"F.append(({table.index}, {rule.index}))")
             for name, value in rule.then.items():
-                literal = self.const(value)
-                if name in combined and value is not None:  # reference.merge, inline
-                    self.emit(2, f"x = O.get({name!r})")
-                    self.emit(2, f"if x is None or not x >= {literal}:")
-                    self.emit(3, f"O[{name!r}] = {literal}")
-                else:
-                    self.emit(2, f"O[{name!r}] = {literal}")
+                self.merge(2, table, name, self.const(value), value is None)
 
-    def by_contribution(self, table: CompiledTable, combined: frozenset[str]) -> None:
+    def collect_max(self, table: CompiledTable, tests: list[tuple[str, Any]]) -> None:
+        """collect-max of plain numbers: the highest value of the rules that hold
+        (the first of equals, as ``max``), every one of them fired."""
+        name = table.table.outputs[0]
+        self.emit(1, "m = None")
+        for test, rule in tests:
+            value = repr(rule.then[name])
+            self.emit(1, f"if {test}:")
+            self.emit(2, f"F.append(({table.index}, {rule.index}))")
+            self.emit(2, f"if m is None or {value} > m:")
+            self.emit(3, f"m = {value}")
+        self.emit(1, "if m is not None:")
+        self.merge(2, table, name, "m", False)
+
+    def by_contribution(self, table: CompiledTable) -> None:
         """Any other hit policy: the rules that hold, in rule order, to ``contribution``."""
-        self.emit(1, "h = []")
-        for rule in table.rules:
-            test = self.condition(rule.key, table.stage, rule.atoms)
-            if test is not None:
-                self.emit(1, f"if {test}:")
-                self.emit(2, f"h.append({self.const(rule)})")
-        applies = "h"
+        tests = [(test, rule) for rule in table.rules
+                 if (test := self.condition(rule.key, table.stage, rule.atoms)) is not None]
+        if table.table.hit == "collect-max" and not table.table.final and all(
+                type(rule.then.get(table.table.outputs[0])) in (int, float)
+                for rule in table.rules):
+            self.collect_max(table, tests)
+            return
+        applies, inner = [test for test, _ in tests], "h"
         if table.table.hit == "scorecard":  # applies, scoring 0, whenever its `when` holds
             when = ("True" if not table.when_atoms else
                     self.condition(table.when_key, table.stage, table.when_atoms))
-            applies = f"h or {when}" if when is not None else "h"
-        self.emit(1, f"if {applies}:")
-        self.emit(2, f"r, w = _contribution({self.const(table)}, h)")
+            if when is not None:
+                applies.append(when)
+                inner = f"h or {when}"
+        if not applies:
+            return
+        self.emit(1, f"if {' or '.join(applies)}:")
+        self.emit(2, "h = []")
+        for test, rule in tests:
+            self.emit(2, f"if {test}:")
+            self.emit(3, f"h.append({self.const(rule)})")
+        self.emit(2, f"if {inner}:")
+        self.emit(3, f"r, w = _contribution({self.const(table)}, h)")
         fired = f"(({table.index}, x.index) for x in w)"
         if table.table.final:
-            self.emit(2, f"return _new(Evaluation, (r, tuple({fired})))")
+            self.emit(3, f"return _new(Evaluation, (r, tuple({fired})))")
             return
-        self.emit(2, f"_merge({self.const(combined)}, O, r)")
-        self.emit(2, f"F.extend({fired})")
+        self.emit(3, f"_merge({self.const(self.combined[table.index])}, O, r)")
+        self.emit(3, f"F.extend({fired})")
 
     def combine(self, plan: Plan) -> None:
+        self.combined = plan.combined
         self.emit(1, "O = {}")
         self.emit(1, "F = []")
         for stage, tables in enumerate(plan.stage_tables):
@@ -310,9 +370,12 @@ class _Source:
             for table in tables:
                 self.emit(1, f"# table {table.table.id} ({table.table.hit})")
                 if table.table.hit == "first":
-                    self.first_hit(table, plan.combined[table.index])
+                    self.first_hit(table)
                 else:
-                    self.by_contribution(table, plan.combined[table.index])
+                    self.by_contribution(table)
+                self.maybe_set.update(table.table.outputs, *(r.then for r in table.rules))
+                if table.table.band_output is not None:
+                    self.maybe_set.add(table.table.band_output)
         self.emit(1, "return _new(Evaluation, (O, tuple(F)))")
 
 
@@ -341,11 +404,12 @@ def generate(compiled: CompiledPolicy, matcher: DurableMatcher, plan: Plan,
     source.write_fact()
     source.combine(plan)
     text = "\n".join(source.lines) + "\n"
-    settings: dict[object, tuple[str, ...]] = {}
+    settings: dict[object, tuple[str, ...] | str] = {}
     parameters = [p for p in matcher.plans if p.field in compiled.default_parameters]
 
-    def settings_text(values: Mapping[str, Any], unit: object) -> tuple[str, ...]:
-        """Per ruleset, the properties of the unit's settings (raises as ``match``)."""
+    def settings_text(values: Mapping[str, Any], unit: object) -> tuple[str, ...] | str:
+        """Per ruleset (the text itself for one), the properties of the unit's
+        settings; raises as ``match``."""
         values_of = compiled.parameters_for(values)
         parts: tuple[list[str], ...] = tuple([] for _ in range(matcher.ruleset_count))
         for field_plan in parameters:
@@ -353,16 +417,17 @@ def generate(compiled: CompiledPolicy, matcher: DurableMatcher, plan: Plan,
                 put_property(field_plan, values_of[field_plan.field], parts)
             elif field_plan.required:
                 raise missing_field(field_plan)
-        written = tuple(",".join(p) for p in parts)
+        texts = tuple(",".join(p) for p in parts)
+        written = texts[0] if len(texts) == 1 else texts
         if len(settings) < _CACHED_UNITS:
             settings[unit] = written
         return written
 
     namespace: dict[str, Any] = {
-        "K": tuple(source.constants), "SETTINGS": settings, "_settings": settings_text,
+        **{f"K{i}": value for i, value in enumerate(source.constants)}, "SETTINGS": settings, "_settings": settings_text,
         "_params": compiled.parameters_for, "_put": put_property, "_put_cached": _put_cached,
         "_missing": missing_field, "_holds": holds, "_contribution": contribution,
-        "_merge": merge, "_NUMBERS": (int, float), "FIRE": matcher.fire,
+        "_merge": merge, "_NUMBERS": (int, float), "FIRE": matcher.fire, "FIRE_ONE": matcher.fire_one,
         "Evaluation": Evaluation, "_new": tuple.__new__,
     }
     code = compile(text, f"<durable {compiled.id} v{compiled.version}>", "exec")
