@@ -1,9 +1,14 @@
-"""The durable-rules backend: durable-rules matches, ``evaluate`` decides.
+"""The durable-rules backend: durable-rules matches, ``reference``'s meaning decides.
 
 Each stage of a compiled policy becomes one durable-rules matcher (see
 ``durable_driver`` for how its hazards are handled: one lock, assert and
 retract, strict typing, plain numbers, rule sets split under its limits).
-Everything after matching is the shared, plainly written ``evaluate.run``.
+Everything after matching means what the shared, plainly written
+``reference.run`` says. ``DurableEngine.evaluate`` is generated per policy
+version (``durable_codegen``): the validated values written straight into the
+assert, one assert per decision, the combination inline;
+``evaluate_interpreted`` is the plain path (``CompiledPolicy.fact``, a match per
+stage, ``reference.run``), kept as its oracle in the tests.
 
 What durable-rules is asked is shaped so that it does little work per decision
 (bench/engine.py measures it):
@@ -14,8 +19,12 @@ What durable-rules is asked is shaped so that it does little work per decision
   that differs from it in one atom, so that mostly only the winner fires: run
   takes the first matching rule of such a table, and a later rule that still
   fires changes nothing;
-- a later stage is asserted only when one of its rules can hold: its atoms that
-  read no output are matched, as a guard, together with the first stage.
+- a later stage's atoms that read no output are matched, as a guard, together
+  with the first stage. The generated path then decides the atoms on outputs
+  from the outputs so far and asserts once; the interpreted path asserts a
+  later stage only when a guard holds;
+- a value that no test of its field can hold for (a field read only by
+  equalities) is not sent (see ``FieldPlan.holding``).
 """
 
 from __future__ import annotations

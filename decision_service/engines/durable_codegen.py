@@ -424,12 +424,13 @@ def generate(compiled: CompiledPolicy, matcher: DurableMatcher, plan: Plan,
         return written
 
     namespace: dict[str, Any] = {
-        **{f"K{i}": value for i, value in enumerate(source.constants)}, "SETTINGS": settings, "_settings": settings_text,
-        "_params": compiled.parameters_for, "_put": put_property, "_put_cached": _put_cached,
-        "_missing": missing_field, "_holds": holds, "_contribution": contribution,
-        "_merge": merge, "_NUMBERS": (int, float), "FIRE": matcher.fire, "FIRE_ONE": matcher.fire_one,
+        "SETTINGS": settings, "_settings": settings_text, "_params": compiled.parameters_for,
+        "_put": put_property, "_put_cached": _put_cached, "_missing": missing_field,
+        "_holds": holds, "_contribution": contribution, "_merge": merge,
+        "_NUMBERS": (int, float), "FIRE": matcher.fire, "FIRE_ONE": matcher.fire_one,
         "Evaluation": Evaluation, "_new": tuple.__new__,
     }
+    namespace.update((f"K{i}", value) for i, value in enumerate(source.constants))
     code = compile(text, f"<durable {compiled.id} v{compiled.version}>", "exec")
     exec(code, namespace)  # the source is ours, generated above; see module docstring
     return text, namespace["evaluate"]

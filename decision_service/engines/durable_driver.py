@@ -26,7 +26,9 @@ Only the first match / no match raises
 Facts left behind
     A fact that matched stays stored until retracted; every later assert gets slower
     and memory grows (~8 KB per fact). We always retract, after an error too, and
-    abandon a half-drained action: a started action locks the state.
+    abandon a half-drained action: a started action locks the state. A retraction
+    is found by ``sid`` and ``id`` alone (durable reads nothing else of it), so it
+    carries only those: the fact's text is not parsed a second time.
 
 Deleting state can crash the process
     ``delete_state`` on a state in which no action was ever started (e.g. only
