@@ -39,14 +39,16 @@ from decision_service.compiler.ir import (
     Atom,
     Compare,
     Const,
+    EngineValue,
     Fact,
     Field,
     MatchRule,
     common_prefix,
+    holds,
 )
 from decision_service.engines.compiled import always_present
 from decision_service.engines.durable_codegen import generate, supported
-from decision_service.engines.durable_driver import DurableMatcher
+from decision_service.engines.durable_driver import DurableLimitError, DurableMatcher
 from decision_service.engines.reference import Evaluation, Plan, run
 
 _KIND_OF_FIELD = {"number": "number", "integer": "number", "ordered": "number",
@@ -152,6 +154,55 @@ def stage_guards(compiled: CompiledPolicy) -> dict[int, list[MatchRule]]:
             for stage in range(1, compiled.stage_count)}
 
 
+_FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_MAX_SETTINGS = 16  # distinct unit settings worth a matcher each
+_NEVER = "never"  # an atom that cannot hold: the rule can never fire
+
+
+def _with_settings(atom: Atom, settings: Mapping[str, EngineValue], read: frozenset[str]
+                   ) -> Atom | bool:
+    """``atom`` for facts carrying ``settings`` (the unit's parameters, ``read`` being
+    their keys): the same atom on the other fields with the settings as constants,
+    True when it always holds, False when it never does."""
+    fields = _fields_of(atom)
+    if not read & set(fields):
+        return atom
+    if all(name in read for name in fields):  # settings only: decided here
+        return holds(atom, dict(settings))
+    assert isinstance(atom, Compare) and isinstance(atom.operand, Field)
+    if atom.field in read:  # a setting on the left: the other field against it
+        value = settings.get(atom.field)
+        other = atom.operand.name
+        return False if value is None else Compare(other, _FLIPPED[atom.op], Const(value))  # type: ignore[arg-type]
+    value = settings.get(atom.operand.name)
+    return False if value is None else Compare(atom.field, atom.op, Const(value))
+
+
+def with_settings(rules: list[MatchRule], settings: Mapping[str, EngineValue],
+                  read: frozenset[str]) -> list[MatchRule]:
+    """The rules for facts of one unit's settings, which then need not carry them: in
+    the same order, a rule that can never hold kept as one (an empty ``AnyOf``)."""
+    specialised: list[MatchRule] = []
+    for rule in rules:
+        atoms: list[Atom] = []
+        for atom in rule.atoms:
+            result = _with_settings(atom, settings, read)
+            if result is False:
+                atoms = [AnyOf(_NEVER, ())]
+                break
+            if result is not True:
+                atoms.append(result)
+        specialised.append(MatchRule(rule.key, tuple(atoms)))
+    return specialised
+
+
+def _layout(matcher: DurableMatcher, keys: list[str]) -> object:
+    """What a writer and a combination rely on, to compare two matchers."""
+    return (matcher.ruleset_count, [(p.field, p.kind, p.required, p.targets, p.holding)
+                                    for p in matcher.plans],
+            [matcher.names_of(key) for key in keys])
+
+
 class DurableEngine:
     """durable-rules matches, ``reference``'s meaning combines.
 
@@ -187,10 +238,55 @@ class DurableEngine:
         self.source: str | None = None
         outputs = output_keys(compiled)
         if supported(compiled, outputs):
-            self.source, self.evaluate = generate(compiled, self._matchers[0], self._plan,
-                                                  outputs)
+            by_unit = self._by_unit(first, kinds, present, digest)
+            matcher = self._matchers[0] if by_unit is None else by_unit[0]
+            self.source, self.evaluate = generate(
+                compiled, matcher, self._plan, outputs,
+                None if by_unit is None else by_unit[1])
         else:
             self.evaluate = self.evaluate_interpreted
+
+    def _by_unit(self, rules: list[MatchRule], kinds: Mapping[str, str],
+                 present: frozenset[str], digest: str
+                 ) -> tuple[DurableMatcher, dict[str, DurableMatcher]] | None:
+        """A first-stage matcher per distinct unit settings, the settings written into
+        its rules as constants: facts then carry none of them, and durable-rules
+        parses, indexes and echoes a third of the properties. The default settings'
+        matcher, and per unit its matcher; None where that does not apply (no settings
+        read, too many distinct ones, matchers that would not share one writer)."""
+        compiled = self.compiled
+        read = frozenset(compiled.default_parameters) & {
+            name for rule in rules for atom in rule.atoms for name in _fields_of(atom)}
+        if not read:
+            return None
+        distinct: dict[tuple[tuple[str, EngineValue], ...], list[str]] = {}
+        for unit, of_unit in compiled.parameters_by_unit.items():
+            distinct.setdefault(tuple(sorted((k, v) for k, v in of_unit.items() if k in read)),
+                                []).append(unit)
+        default = tuple(sorted((k, v) for k, v in compiled.default_parameters.items()
+                               if k in read))
+        groups = [default, *(settings for settings in distinct if settings != default)]
+        if len(groups) > _MAX_SETTINGS:
+            return None
+        keys = [rule.key for rule in rules]
+        made: list[DurableMatcher] = []
+        try:
+            for i, settings in enumerate(groups):
+                made.append(DurableMatcher(
+                    f"{compiled.id}-v{compiled.version}-u{i}-{digest}",
+                    with_settings(rules, dict(settings), read),
+                    kinds={k: v for k, v in kinds.items() if k not in read},
+                    present=present - read))
+                if _layout(made[-1], keys) != _layout(made[0], keys):
+                    raise DurableLimitError("settings change the rules' shape")
+        except DurableLimitError:  # e.g. a setting durable-rules cannot compare exactly
+            for matcher in made:
+                matcher.close()
+            return None
+        self._matchers.extend(made)  # closed with the others
+        by_unit = {unit: made[groups.index(settings)]
+                   for settings, units in distinct.items() for unit in units}
+        return made[0], by_unit
 
     def evaluate_interpreted(self, values: Mapping[str, Any], history: Mapping[str, float]
                              ) -> Evaluation:

@@ -79,9 +79,10 @@ class _Source:
     """The text of one generated ``evaluate`` and the constants it reads."""
 
     def __init__(self, compiled: CompiledPolicy, matcher: DurableMatcher,
-                 outputs: frozenset[str]) -> None:
+                 outputs: frozenset[str], by_unit: bool) -> None:
         self.compiled = compiled
         self.matcher = matcher
+        self.by_unit = by_unit  # one matcher per unit's settings, none in the fact
         self.outputs = outputs  # fact keys of outputs
         self.output_names = {info.key: name for name, info in compiled.fields.items()
                              if info.source == "output"}
@@ -167,10 +168,15 @@ class _Source:
         settings (written once per unit by ``settings_text``)."""
         unit_input = self.compiled.fact_plan.unit_input
         unit = self.raw(unit_input) if unit_input else "None"
+        names = [f"a{i}" for i in range(self.matcher.ruleset_count)]
+        if self.by_unit:
+            self.emit(1, f"fire = FIRES.get({unit}, FIRE)")
+            for name in names:
+                self.emit(1, f"{name} = []")
+            return names
         self.emit(1, f"s = SETTINGS.get({unit})")
         self.emit(1, "if s is None:")
         self.emit(2, f"s = _settings(values, {unit})")
-        names = [f"a{i}" for i in range(self.matcher.ruleset_count)]
         if len(names) == 1:
             self.emit(1, "a0 = [s] if s else []")
             return names
@@ -190,11 +196,12 @@ class _Source:
                 continue
             value = self.var(plan.field)
             self.write_field(plan, value, parts, every)
+        fire = "fire" if self.by_unit else "FIRE"
         if len(parts) == 1:
-            self.emit(1, 'M = FIRE_ONE(",".join(a0))')
+            self.emit(1, f'M = {fire}(",".join(a0))')
         else:
             texts = "".join(f'",".join({name}), ' for name in parts)
-            self.emit(1, f"M = FIRE(({texts}))")
+            self.emit(1, f"M = {fire}(({texts}))")
 
     def write_member(self, plan: FieldPlan, parts: list[str]) -> None:
         """A list's member: ``in`` gives a bool, so no kind to check."""
@@ -393,13 +400,20 @@ def supported(compiled: CompiledPolicy, outputs: frozenset[str]) -> bool:
     return True
 
 
+def _fire_of(matcher: DurableMatcher) -> Callable[[Any], set[str]]:
+    return matcher.fire_one if matcher.ruleset_count == 1 else matcher.fire
+
+
 def generate(compiled: CompiledPolicy, matcher: DurableMatcher, plan: Plan,
-             outputs: frozenset[str]
+             outputs: frozenset[str], by_unit: Mapping[str, DurableMatcher] | None = None,
              ) -> tuple[str, Callable[[Mapping[str, Any], Mapping[str, float]], Evaluation]]:
     """The source of ``evaluate`` (see the module docstring) and the function.
 
-    ``matcher`` matches the first stage's rules and the later stages' guards."""
-    source = _Source(compiled, matcher, outputs)
+    ``matcher`` matches the first stage's rules and the later stages' guards, with the
+    unit settings in the fact; or, with ``by_unit``, the matcher of a unit's settings
+    (``matcher`` for units not listed), each with the same fields, property names and
+    rule names, so one writer and one combination serve them all."""
+    source = _Source(compiled, matcher, outputs, by_unit is not None)
     source.emit(0, "def evaluate(values, history):")
     source.write_fact()
     source.combine(plan)
@@ -427,7 +441,8 @@ def generate(compiled: CompiledPolicy, matcher: DurableMatcher, plan: Plan,
         "SETTINGS": settings, "_settings": settings_text, "_params": compiled.parameters_for,
         "_put": put_property, "_put_cached": _put_cached, "_missing": missing_field,
         "_holds": holds, "_contribution": contribution, "_merge": merge,
-        "_NUMBERS": (int, float), "FIRE": matcher.fire, "FIRE_ONE": matcher.fire_one,
+        "_NUMBERS": (int, float), "FIRE": _fire_of(matcher),
+        "FIRES": {unit: _fire_of(m) for unit, m in (by_unit or {}).items()},
         "Evaluation": Evaluation, "_new": tuple.__new__,
     }
     namespace.update((f"K{i}", value) for i, value in enumerate(source.constants))
