@@ -608,3 +608,28 @@ def test_fire_answers_durable_names_and_refuses_once_closed() -> None:
     matcher.close()
     with pytest.raises(RuntimeError, match="closed"):
         matcher.fire_one(text)
+
+
+# -- rules for one unit's settings (durable.with_settings) ----------------------------------
+
+
+def test_rules_for_one_units_settings_hold_exactly_where_the_originals_do() -> None:
+    from decision_service.engines.durable import with_settings
+
+    read = frozenset({"p", "q", "gone"})
+    rules = [
+        MatchRule("right", (Compare("x", "<=", Field("p")),)),
+        MatchRule("left", (Compare("p", "<", Field("x")),)),  # flipped: x > p
+        MatchRule("static", (Compare("p", ">", Field("q")), Compare("x", "==", Const(1)))),
+        MatchRule("static-no", (Compare("q", ">", Field("p")),)),
+        MatchRule("absent", (Compare("x", "<", Field("gone")),)),
+        MatchRule("plain", (Compare("x", ">=", Const(0)),)),
+    ]
+    settings = {"p": 5, "q": 2}
+    specialised = with_settings(rules, settings, read)
+    assert [r.key for r in specialised] == [r.key for r in rules]  # same order, same keys
+    assert specialised[2].atoms == (Compare("x", "==", Const(1)),)  # p > q decided: dropped
+    with DurableMatcher("settings", specialised) as matcher:
+        for x in (0, 1, 4, 5, 6, 7.5, -1, "5", True):
+            fact: dict[str, EngineValue] = {"x": x}
+            assert matcher.match(fact) == reference(rules, {**fact, **settings}), x
