@@ -24,7 +24,11 @@ What durable-rules is asked is shaped so that it does little work per decision
   from the outputs so far and asserts once; the interpreted path asserts a
   later stage only when a guard holds;
 - a value that no test of its field can hold for (a field read only by
-  equalities) is not sent (see ``FieldPlan.holding``).
+  equalities) is not sent (see ``FieldPlan.holding``);
+- the generated path has a first-stage matcher per distinct unit settings (a
+  handful: defaults, a region's, an office's), the settings written into its
+  rules as constants (``with_settings``), so a fact carries only the deal's own
+  fields. The interpreted path keeps the settings in the fact.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from decision_service.compiler.ir import (
 )
 from decision_service.engines.compiled import always_present
 from decision_service.engines.durable_codegen import generate, supported
-from decision_service.engines.durable_driver import DurableLimitError, DurableMatcher
+from decision_service.engines.durable_driver import DurableLimitError, DurableMatcher, comparable
 from decision_service.engines.reference import Evaluation, Plan, run
 
 _KIND_OF_FIELD = {"number": "number", "integer": "number", "ordered": "number",
@@ -167,6 +171,9 @@ def _with_settings(atom: Atom, settings: Mapping[str, EngineValue], read: frozen
     fields = _fields_of(atom)
     if not read & set(fields):
         return atom
+    if not all(comparable(settings[name]) for name in fields if name in settings):
+        # As the settings in the fact would: refused (the caller keeps them there).
+        raise DurableLimitError(f"a setting of {fields} is not compared exactly")
     if all(name in read for name in fields):  # settings only: decided here
         return holds(atom, dict(settings))
     assert isinstance(atom, Compare) and isinstance(atom.operand, Field)

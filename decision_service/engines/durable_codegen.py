@@ -10,7 +10,8 @@ of ``evaluate(values, history)``, which
    other value (an exponent, a large int, a wrong kind) and every error goes through
    the driver's ``put_property``, so values travel exactly as ``durable_driver``
    documents, with the same errors naming the field. The unit settings are written
-   once per unit;
+   once per unit, or (``by_unit``) not at all: each distinct settings has its own
+   first-stage matcher with them as constants (``durable.with_settings``);
 2. asks durable-rules once (``DurableMatcher.fire``): later stages are not asserted,
    their atoms that read no output were matched with the first stage as guards
    (``durable.stage_guards``) and their atoms on outputs, read from the outputs so

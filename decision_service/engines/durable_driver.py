@@ -119,6 +119,7 @@ __all__ = [
     "DurableLimitError",
     "DurableMatcher",
     "FieldPlan",
+    "comparable",
     "missing_field",
     "put_property",
 ]
@@ -569,6 +570,11 @@ def put_property(plan: FieldPlan, value: object, parts: Sequence[list[str]]) -> 
         known = _written(plan, value)
     for position, text in known[1]:
         parts[position].append(text)
+
+
+def comparable(value: object) -> bool:
+    """Whether durable-rules compares ``value`` exactly (see the module docstring)."""
+    return not isinstance(_encode(value), str)
 
 
 def missing_field(plan: FieldPlan) -> ValueError:

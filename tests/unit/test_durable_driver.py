@@ -633,3 +633,11 @@ def test_rules_for_one_units_settings_hold_exactly_where_the_originals_do() -> N
         for x in (0, 1, 4, 5, 6, 7.5, -1, "5", True):
             fact: dict[str, EngineValue] = {"x": x}
             assert matcher.match(fact) == reference(rules, {**fact, **settings}), x
+
+
+def test_a_setting_durable_rules_cannot_compare_keeps_the_settings_in_the_fact() -> None:
+    from decision_service.engines.durable import with_settings
+
+    rule = MatchRule("k", (Compare("p", ">", Const(1)),))
+    with pytest.raises(DurableLimitError, match="not compared exactly"):
+        with_settings([rule], {"p": 2**53 + 1}, frozenset({"p"}))
