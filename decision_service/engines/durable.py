@@ -34,6 +34,7 @@ What durable-rules is asked is shaped so that it does little work per decision
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -159,7 +160,7 @@ def stage_guards(compiled: CompiledPolicy) -> dict[int, list[MatchRule]]:
 
 
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_MAX_SETTINGS = 16  # distinct unit settings worth a matcher each
+_MAX_SETTINGS = 8  # distinct unit settings worth a matcher (a ruleset) each
 _NEVER = "never"  # an atom that cannot hold: the rule can never fire
 
 
@@ -236,22 +237,41 @@ class DurableEngine:
                             else frozenset(r.key for r in rules)
                             for stage, rules in guards.items()}
         first = stage_rules(compiled, 0) + [r for g in guards.values() for r in g]
-        self._matchers = [
-            DurableMatcher(f"{compiled.id}-v{compiled.version}-s{stage}-{digest}",
-                           first if stage == 0 else stage_rules(compiled, stage),
-                           kinds=kinds, present=present)
-            for stage in range(compiled.stage_count)
-        ]
+        self._kinds, self._present, self._digest = kinds, present, digest
+        self._first = first
+        # Per stage, the matchers of the interpreted path (settings in the fact); made
+        # when first needed: with a matcher per unit settings the generated path does
+        # not use them, and a ruleset holds about a megabyte of durable's pools.
+        self._stages: list[DurableMatcher] | None = None
+        self._matchers: list[DurableMatcher] = []  # every matcher made, to close
+        self._lock = threading.Lock()
+        self._closed = False
         self.source: str | None = None
         outputs = output_keys(compiled)
         if supported(compiled, outputs):
             by_unit = self._by_unit(first, kinds, present, digest)
-            matcher = self._matchers[0] if by_unit is None else by_unit[0]
+            matcher = self._stage_matchers()[0] if by_unit is None else by_unit[0]
             self.source, self.evaluate = generate(
                 compiled, matcher, self._plan, outputs,
                 None if by_unit is None else by_unit[1])
         else:
             self.evaluate = self.evaluate_interpreted
+
+    def _stage_matchers(self) -> list[DurableMatcher]:
+        if self._stages is None:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError(f"engine of {self.compiled.id!r} is closed")
+                if self._stages is None:
+                    compiled = self.compiled
+                    stages = [DurableMatcher(
+                        f"{compiled.id}-v{compiled.version}-s{stage}-{self._digest}",
+                        self._first if stage == 0 else stage_rules(compiled, stage),
+                        kinds=self._kinds, present=self._present)
+                        for stage in range(compiled.stage_count)]
+                    self._matchers.extend(stages)
+                    self._stages = stages
+        return self._stages
 
     def _by_unit(self, rules: list[MatchRule], kinds: Mapping[str, str],
                  present: frozenset[str], digest: str
@@ -302,18 +322,22 @@ class DurableEngine:
         # The unit's settings: one mapping per unit, its properties written once.
         settings = self.compiled.parameters_for(values)
 
+        matchers = self._stage_matchers()
+
         def match(stage: int, fact: Fact) -> frozenset[str]:
             nonlocal first
             if stage == 0:
-                first = self._matchers[0].match(fact, settings)
+                first = matchers[0].match(fact, settings)
                 return first
             keys = self._guard_keys[stage]
             if keys is not None and not keys & first:
                 return frozenset()  # no rule of this stage can hold
-            return self._matchers[stage].match(fact, settings)
+            return matchers[stage].match(fact, settings)
 
         return run(self._plan, self.compiled.fact(values, history), match)
 
     def close(self) -> None:
-        for matcher in self._matchers:
-            matcher.close()
+        with self._lock:
+            self._closed = True
+            for matcher in self._matchers:
+                matcher.close()
