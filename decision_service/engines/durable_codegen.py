@@ -29,6 +29,7 @@ path) and the differential tests hold this path to the same answers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -102,8 +103,9 @@ class _Source:
         self.lines.append("    " * depth + text)
 
     def const(self, value: Any) -> str:
-        if isinstance(value, _SCALARS) and not (isinstance(value, float) and value != value):
-            return repr(value)
+        if isinstance(value, _SCALARS) and not (isinstance(value, float)
+                                                and not math.isfinite(value)):
+            return repr(value)  # a literal; ``inf`` or ``nan`` would not read back
         self.constants.append(value)
         return f"K{len(self.constants) - 1}"
 
@@ -328,7 +330,7 @@ class _Source:
         name = table.table.outputs[0]
         self.emit(1, "m = None")
         for test, rule in tests:
-            value = repr(rule.then[name])
+            value = self.const(rule.then[name])
             self.emit(1, f"if {test}:")
             self.emit(2, f"F.append(({table.index}, {rule.index}))")
             self.emit(2, f"if m is None or {value} > m:")
