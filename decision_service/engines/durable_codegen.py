@@ -292,20 +292,20 @@ class _Source:
         self.emit(1, f"# stage {stage}")
         self.emit(1, "S = {}")
         for key in read:
-            self.emit(1, f"x = O.get({self.output_names[key]!r})")
-            self.emit(1, "if x is not None and not isinstance(x, tuple):")
-            self.emit(2, f"S[{key!r}] = x")
+            mirror = self.mirror[self.output_names[key]]
+            self.emit(1, f"if {mirror} is not None and not isinstance({mirror}, tuple):")
+            self.emit(2, f"S[{key!r}] = {mirror}")
 
     def merge(self, depth: int, table: CompiledTable, name: str, value: str,
               is_none: bool) -> None:
         """``reference.merge`` of one value, inline: by max where the output combines
         so and something may have set it already."""
+        mirror = self.mirror[name]  # always O.get(name): read without a call
         if name in self.combined[table.index] and not is_none and name in self.maybe_set:
-            self.emit(depth, f"x = O.get({name!r})")
-            self.emit(depth, f"if x is None or not x >= {value}:")
-            self.emit(depth + 1, f"O[{name!r}] = {value}")
+            self.emit(depth, f"if {mirror} is None or not {mirror} >= {value}:")
+            self.emit(depth + 1, f"O[{name!r}] = {mirror} = {value}")
         else:
-            self.emit(depth, f"O[{name!r}] = {value}")
+            self.emit(depth, f"O[{name!r}] = {mirror} = {value}")
 
     def first_hit(self, table: CompiledTable) -> None:
         """An if/elif chain in rule order: the first rule that holds decides."""
@@ -369,11 +369,16 @@ class _Source:
             return
         self.emit(3, f"_merge({self.const(self.combined[table.index])}, O, r)")
         self.emit(3, f"F.extend({fired})")
+        for name in self.compiled.policy.outputs:  # what _merge may have changed
+            self.emit(3, f"{self.mirror[name]} = O.get({name!r})")
 
     def combine(self, plan: Plan) -> None:
         self.combined = plan.combined
+        self.mirror = {name: f"o{i}" for i, name in enumerate(self.compiled.policy.outputs)}
         self.emit(1, "O = {}")
         self.emit(1, "F = []")
+        for local in self.mirror.values():
+            self.emit(1, f"{local} = None")
         for stage, tables in enumerate(plan.stage_tables):
             if stage > 0:
                 self.snapshot(stage, tables)
