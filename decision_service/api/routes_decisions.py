@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from decision_service.api import batch
 from decision_service.api.auth import secured
 from decision_service.api.bodies import JSONBody, read_json
 from decision_service.api.context import AppContext, request_id
@@ -94,7 +95,7 @@ def router(ctx: AppContext) -> APIRouter:
         items, explain_items = _batch_items(await read_json(request, limit),
                                             ctx.settings.max_batch_items)
         results, replayed = await run_in_threadpool(
-            ctx.service.decide_batch, policy, items, request_id(request), key,
+            batch.decide_batch, ctx.service, policy, items, request_id(request), key,
             explain and explain_items, backdate)
         return _replayed({"results": results}, replayed)
 
