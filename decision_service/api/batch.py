@@ -9,13 +9,22 @@ transaction, one future, one wait. An item that needs the log's prior total
 (A10) is decided by the log's writer, in order, so it sees the batch's earlier
 items. Metrics are counted once per batch. Without ``explain`` no explanation
 is built at all (the reasons are, as the log keeps them).
+
+The cyclic garbage collector is paused while a batch is decided: every object a
+batch makes lives until it is answered, and each young collection would walk
+them all again, to find next to nothing (an item's exception and its traceback
+make a cycle, collected once the batch is over). bench/http.py, section 2,
+measures the batch.
 """
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +69,7 @@ def decide_batch(service: DecisionService, policy: str, items: Sequence[object],
     log, and the second value is True (also when another send raced this one)."""
     started = time.perf_counter()
     claims = batch_claims(key, policy, list(items))
-    with service.registry.lease() as policies:
+    with collector_paused(), service.registry.lease() as policies:
         service._check_policy(policies, policy)
         run = _Run(service, policies, policy, request_id, explain)
         logged = run.logged_items(claims, key)
@@ -82,6 +91,7 @@ class _Run:
         self.policy = policy
         self.request_id = request_id
         self.explain = explain
+        self.today = service.today()  # one date for the whole batch
         self.answers: dict[int, Answer] = {}
         self.decided: Counter[str] = Counter()  # headline label -> decisions logged
         self.raced = False
@@ -111,6 +121,7 @@ class _Run:
         """Validate every item not logged before; the others are answered here."""
         pending: list[_Item] = []
         prepare, policies, policy = self.service._prepare, self.policies, self.policy
+        today = self.today
         for index, raw in enumerate(items):
             claim = claims[index]
             if claim is not None and claim.key in logged:
@@ -118,7 +129,7 @@ class _Run:
                                                             self.explain)
                 continue
             try:
-                prepared = prepare(policies, policy, raw, backdate)
+                prepared = prepare(policies, policy, raw, backdate, today)
             except Exception as exc:
                 self.answers[index] = item_problem(index, exc)
                 continue
@@ -160,7 +171,7 @@ class _Run:
 
         # As for a single decision: a decision dated before today must still see the
         # deals logged before it that are dated after it.
-        until = max(query.until, self.service.today())
+        until = max(query.until, self.today)
         return LogRequest(AggregateQuery(query.key, query.since, until, query.subject),
                           decide, item.claim)
 
@@ -200,3 +211,34 @@ def item_problem(index: int, exc: BaseException) -> Answer:
     body = problem_of(exc).body()
     body["index"] = index
     return body
+
+
+class _CollectorPause:
+    """Batches in several threads at once: the collector runs again when the last ends
+    (and only if it ran when the first began)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.batches = 0
+        self.was_enabled = False
+
+
+_PAUSE = _CollectorPause()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (in any thread: the collector
+    is per process). Objects freed by reference counting are freed as ever."""
+    with _PAUSE.lock:
+        if _PAUSE.batches == 0:
+            _PAUSE.was_enabled = gc.isenabled()
+            gc.disable()
+        _PAUSE.batches += 1
+    try:
+        yield
+    finally:
+        with _PAUSE.lock:
+            _PAUSE.batches -= 1
+            if _PAUSE.batches == 0 and _PAUSE.was_enabled:
+                gc.enable()

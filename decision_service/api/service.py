@@ -269,9 +269,10 @@ class DecisionService:
                 policy, [p for p in policies.names() if p not in INTERNAL_POLICIES]))
 
     def _prepare(self, policies: PolicySet, policy: str, raw: object,
-                 backdate: bool) -> Prepared:
+                 backdate: bool, today: date | None = None) -> Prepared:
+        """Validate ``raw`` for a logged decision; ``today``: the batch's, read once."""
         try:
-            today = self.today()
+            today = today or self.today()
             prepared = policies.prepare(policy, raw, today=today)
             _check_text(prepared)
             if not backdate:

@@ -3,11 +3,14 @@ decisions with or without explanations, metrics for each decision."""
 
 from __future__ import annotations
 
+import gc
 import re
 from typing import Any
 
 from fastapi.testclient import TestClient
 from samples import deal, new_customer
+
+from decision_service.api.batch import collector_paused
 
 URL = "/v1/decisions/authorization/batch"
 
@@ -77,3 +80,17 @@ def test_metrics_count_each_decision_of_a_batch(shared_client: TestClient) -> No
     shared_client.post(URL, json={"items": items})
     after = counts()
     assert [b - a for a, b in zip(before, after, strict=True)] == [1, 3, 1]
+
+
+def test_the_collector_runs_again_after_batches_however_they_overlap_or_end(
+        shared_client: TestClient) -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        with collector_paused():  # another batch, in another thread
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert shared_client.post("/v1/decisions/nope/batch", json={"items": [deal()]}
+                              ).status_code == 404
+    shared_client.post(URL, json={"items": [deal(), {"office": "CN-BJ"}]})
+    assert gc.isenabled()

@@ -4,6 +4,7 @@ future, each request with its own outcome; and drafts built from JSON values."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -104,7 +105,7 @@ def test_a_closed_store_or_a_decide_refuses_at_once(store_url: str) -> None:
         store.submit_many([LogRequest(None, fixed())])
 
 
-def _fields(**overrides: object) -> dict[str, object]:
+def _fields(**overrides: Any) -> dict[str, Any]:
     template = draft()
     return {**{name: getattr(template, name) for name in vars(template)}, **overrides}
 
