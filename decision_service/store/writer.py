@@ -440,8 +440,11 @@ class _Batch:
         self._totals: dict[Window, PriorTotal] = {}
         # Accepted drafts without a subject: agg_key -> decision_date -> amount.
         self._running: dict[str, dict[date, float]] = {}
-        # Accepted drafts with a subject, the latest per subject: (agg_key, date, amount).
+        # Accepted drafts with a subject, the latest per subject: (agg_key, date, amount);
+        # and the same by agg_key, so a prior total looks at its own key's subjects only
+        # (a batch of submit_many can hold thousands of deals).
         self._latest: dict[str, tuple[str | None, date, float | None]] = {}
+        self._latest_by_key: dict[str | None, dict[str, tuple[date, float | None]]] = {}
         # Idempotency keys logged before the batch, or claimed by an accepted draft.
         self._claimed: dict[str, tuple[str, str | None]] = {}
         # Accepted but not yet checked against the log, their agg_keys and subjects.
@@ -481,7 +484,10 @@ class _Batch:
         if query.key in self._unchecked_keys:
             return True
         logged = self._totals[_window(query)].by_subject
-        return any(subject in logged for subject in self._unchecked_subjects)
+        unchecked = self._unchecked_subjects
+        if len(unchecked) <= len(logged):  # whichever is smaller is walked
+            return any(subject in logged for subject in unchecked)
+        return any(subject in unchecked for subject in logged)
 
     def _prior(self, query: AggregateQuery) -> float:
         """The logged total, minus the subjects decided again in this batch and the
@@ -494,8 +500,8 @@ class _Batch:
         total += sum(amount for day, amount in by_date.items()
                      if query.since <= day <= query.until)
         total += sum(
-            amount for subject, (key, day, amount) in self._latest.items()
-            if subject != query.subject and key == query.key and amount is not None
+            amount for subject, (day, amount) in self._latest_by_key.get(query.key, {}).items()
+            if subject != query.subject and amount is not None
             and query.since <= day <= query.until)
         return total
 
@@ -524,8 +530,13 @@ class _Batch:
         if draft.idempotency_key is not None:
             self._claimed[draft.idempotency_key] = (draft.decision_id, draft.request_hash)
         if draft.agg_subject is not None:
-            self._latest[draft.agg_subject] = (draft.agg_key, draft.decision_date,
-                                               draft.agg_amount)
+            subject, key = draft.agg_subject, draft.agg_key
+            earlier = self._latest.get(subject)
+            if earlier is not None:  # decided again: only its latest draft counts
+                del self._latest_by_key[earlier[0]][subject]
+            self._latest[subject] = (key, draft.decision_date, draft.agg_amount)
+            self._latest_by_key.setdefault(key, {})[subject] = (draft.decision_date,
+                                                                 draft.agg_amount)
         elif draft.agg_key is not None and draft.agg_amount is not None:
             by_date = self._running.setdefault(draft.agg_key, {})
             by_date[draft.decision_date] = by_date.get(draft.decision_date, 0.0) \
@@ -548,7 +559,7 @@ class _Batch:
                 self._outcomes[index] = _duplicate(draft)
                 if draft.idempotency_key is not None:
                     self._claimed.pop(draft.idempotency_key, None)
-        self._running, self._latest = {}, {}
+        self._running, self._latest, self._latest_by_key = {}, {}, {}
         for draft, _ in self._accepted.values():
             self._add_running(draft)
 

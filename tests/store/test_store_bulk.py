@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from storekit import DAY, draft, fixed, one_batch, outcome, raw_execute, recording, window
+from storekit import DAY, KEY, draft, fixed, one_batch, outcome, raw_execute, recording, window
 
 from decision_service.store import (
     AggregateQuery,
@@ -134,3 +134,25 @@ def test_a_draft_of_json_values_is_checked_like_any(store: DecisionStore) -> Non
     with pytest.raises(TypeError, match="unknown"):
         DraftRecord.of_json_values(**_fields(colour="blue"))
     assert DraftRecord.of_json_values(**_fields(agg_amount=5)).agg_amount == 5.0
+
+
+def test_a_deal_decided_again_in_a_bulk_counts_once_under_its_latest_key(
+        store: DecisionStore) -> None:
+    seen: list[float] = []
+    requests = [
+        LogRequest(window(), fixed(agg_subject="deal-1", agg_amount=10.0)),
+        LogRequest(window(), fixed(agg_subject="deal-2", agg_amount=20.0)),
+        # deal-1 again, now under another key: it leaves KEY's total
+        LogRequest(window(key="other"), fixed(agg_key="other", agg_subject="deal-1",
+                                              agg_amount=5.0)),
+        LogRequest(window(), recording(seen, agg_subject="deal-3")),  # sees deal-2
+        LogRequest(window(key="other"), recording(seen, agg_key="other")),  # deal-1's 5
+        LogRequest(AggregateQuery(KEY, DAY - timedelta(days=90), DAY, "deal-2"),
+                   recording(seen, agg_subject="deal-2")),  # never itself: deal-3's 100
+    ]
+    outcomes = store.submit_many(requests).result(60)
+    assert all(isinstance(o, DecisionRecord) for o in outcomes)
+    assert seen == [20.0, 5.0, 100.0]
+    after: list[float] = []
+    store.log_decision(window(), recording(after, agg_amount=0.0))
+    assert after == [100.0 + 100.0]  # deal-3 and deal-2's latest, as the batch counted
