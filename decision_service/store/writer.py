@@ -26,9 +26,9 @@ Per batch the writer:
   5. resolves the futures.
 
 A batch of the API (``submit_many``) is queued as one entry with one future: its
-requests are written in the same transaction, in order, however many they are,
-and its future resolves to the outcome of each (a record or an exception), so a
-10,000-decision batch costs the writer one commit and the caller one wait.
+requests join one transaction together, in order, however many they are (the
+writer's ``max_batch`` never splits them), and its future resolves to each
+request's outcome, so 10,000 decisions cost one commit and one wait.
 
 A ``decide`` that raises, returns something the log can't store, or repeats a
 logged decision id only fails its own caller: its draft never enters the chain or
@@ -120,37 +120,65 @@ class WriteStats:
 
 
 class LogRequest(NamedTuple):
-    """One decision of a ``submit_many``: what ``submit`` takes, without a future."""
+    """One decision of a ``submit_many``: what ``submit`` takes."""
 
     aggregate: AggregateQuery | None
     decide: Decide
-    claim: IdempotencyClaim | None = None
-
-
-@dataclass(slots=True)
-class _Request:
-    aggregate: AggregateQuery | None
-    decide: Decide
-    future: Future[DecisionRecord] | None  # None: part of a _Bulk, which has the future
     claim: IdempotencyClaim | None = None
 
 
 Outcome = DecisionRecord | BaseException
 
 
-@dataclass(slots=True)
 class _Bulk:
-    """Requests queued together; one future for their outcomes, in order."""
+    """The requests of one ``submit_many``: one future for all their outcomes, set
+    once the last is settled (by the writer thread only)."""
 
-    requests: list[_Request]
-    future: Future[list[Outcome]]
+    __slots__ = ("future", "outcomes", "requests", "waiting")
+
+    def __init__(self, count: int) -> None:
+        self.future: Future[list[Outcome]] = Future()
+        self.outcomes: list[Outcome | None] = [None] * count
+        self.requests: list[_Request] = []
+        self.waiting = count
+
+    def settle(self, index: int, outcome: Outcome) -> None:
+        self.outcomes[index] = outcome
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.future.set_result([_done(o) for o in self.outcomes])
 
 
-_Entry = _Request | _Bulk
+class _Slot:
+    """Stands in for a request's own future inside a ``_Bulk``."""
+
+    __slots__ = ("bulk", "index")
+
+    def __init__(self, bulk: _Bulk, index: int) -> None:
+        self.bulk, self.index = bulk, index
+
+    def set_result(self, record: DecisionRecord) -> None:
+        self.bulk.settle(self.index, record)
+
+    def set_exception(self, error: BaseException) -> None:
+        self.bulk.settle(self.index, error)
 
 
-def _size(entry: _Entry) -> int:
-    return len(entry.requests) if isinstance(entry, _Bulk) else 1
+def _done(outcome: Outcome | None) -> Outcome:
+    assert outcome is not None  # every request got a record or an error
+    return outcome
+
+
+@dataclass(slots=True)
+class _Request:
+    aggregate: AggregateQuery | None
+    decide: Decide
+    future: Future[DecisionRecord] | _Slot
+    claim: IdempotencyClaim | None = None
+
+
+def _requests(entry: _Request | _Bulk) -> list[_Request]:
+    return entry.requests if isinstance(entry, _Bulk) else [entry]
 
 
 class GroupCommitWriter:
@@ -162,7 +190,7 @@ class GroupCommitWriter:
         self._session_factory = session_factory
         self._session: AppendSession | None = None
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Entry | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Request | _Bulk | None] = queue.SimpleQueue()
         # Guards _closed together with the enqueue, so no request can land behind
         # the stop sentinel and wait forever.
         self._lock = threading.Lock()
@@ -185,11 +213,16 @@ class GroupCommitWriter:
         Raises at once (nothing queued) if the store is closed, if called from inside
         a ``decide`` or if the aggregate query can't be run.
         """
-        self._check_caller()
+        if threading.current_thread() is self._thread:
+            # decide() runs on the writer thread; waiting on it from there deadlocks.
+            raise StoreError("log_decision must not be called from inside decide()")
         if aggregate is not None:
             _check_query(aggregate)
         future: Future[DecisionRecord] = Future()
-        self._put(_Request(aggregate, decide, future, claim))
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("the decision store is closed")
+            self._queue.put(_Request(aggregate, decide, future, claim))
         return future
 
     def submit_many(self, requests: Sequence[LogRequest]) -> Future[list[Outcome]]:
@@ -201,34 +234,26 @@ class GroupCommitWriter:
         the future itself never raises. Raises at once, nothing queued, if the
         store is closed or if called from inside a ``decide``.
         """
-        self._check_caller()
-        refused: dict[int, BaseException] = {}
-        queued: list[_Request] = []
+        if threading.current_thread() is self._thread:
+            raise StoreError("log_decision must not be called from inside decide()")
+        bulk = _Bulk(len(requests))
         for index, (aggregate, decide, claim) in enumerate(requests):
+            slot = _Slot(bulk, index)
             if aggregate is not None:
                 try:
                     _check_query(aggregate)
                 except (UnstorableValueError, TypeError) as exc:
-                    refused[index] = exc
+                    slot.set_exception(exc)
                     continue
-            queued.append(_Request(aggregate, decide, None, claim))
-        future: Future[list[Outcome]] = Future()
-        if queued:
-            self._put(_Bulk(queued, future))
-        else:
-            future.set_result([])
-        return _merged(future, refused, len(requests)) if refused else future
-
-    def _check_caller(self) -> None:
-        if threading.current_thread() is self._thread:
-            # decide() runs on the writer thread; waiting on it from there deadlocks.
-            raise StoreError("log_decision must not be called from inside decide()")
-
-    def _put(self, entry: _Entry) -> None:
-        with self._lock:
-            if self._closed:
-                raise StoreClosedError("the decision store is closed")
-            self._queue.put(entry)
+            bulk.requests.append(_Request(aggregate, decide, slot, claim))
+        if bulk.requests:
+            with self._lock:
+                if self._closed:
+                    raise StoreClosedError("the decision store is closed")
+                self._queue.put(bulk)
+        elif not requests:
+            bulk.future.set_result([])
+        return bulk.future
 
     @property
     def pending(self) -> int:
@@ -260,8 +285,8 @@ class GroupCommitWriter:
                 first = self._queue.get()
                 if first is None:
                     break
-                batch, size = [first], _size(first)
-                while size < self._max_batch:
+                batch = list(_requests(first))
+                while len(batch) < self._max_batch:
                     try:
                         item = self._queue.get_nowait()
                     except queue.Empty:
@@ -269,8 +294,7 @@ class GroupCommitWriter:
                     if item is None:
                         stopping = True
                         break
-                    batch.append(item)
-                    size += _size(item)
+                    batch.extend(_requests(item))
                 self._write_batch(batch)
         finally:
             self._discard_session()
@@ -286,47 +310,47 @@ class GroupCommitWriter:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item is not None:
-                closed = StoreClosedError("the decision store is closed")
-                _resolve([item], [closed] * _size(item))
+            for request in _requests(item) if item is not None else ():
+                request.future.set_exception(StoreClosedError("the decision store is closed"))
 
-    def _write_batch(self, entries: list[_Entry]) -> None:
-        batch = [request for entry in entries
-                 for request in (entry.requests if isinstance(entry, _Bulk) else (entry,))]
+    def _write_batch(self, batch: list[_Request]) -> None:
         self._largest_batch = max(self._largest_batch, len(batch))
         outcomes: list[Outcome | None] = [None] * len(batch)
         try:
-            self._commit(batch, outcomes)
+            session, (seq, tip) = self._begin()
+            accepted = _Batch(session, batch, outcomes).decide_all()
+            records: list[DecisionRecord] = []
+            for index, (draft, canonical) in accepted.items():  # arrival order
+                record = link(draft, tip, canonical)
+                tip = record.record_hash
+                outcomes[index] = record
+                records.append(record)
+            if records:
+                session.insert_many(seq + 1, records)
+                session.commit()
+                self._commits += 1
+                self._records += len(records)
+                self.write_error = None  # writes work again: ready
+            else:
+                session.rollback()  # only releases the lock; nothing to make durable
         except BaseException as exc:  # never let the writer thread die with callers waiting
             self._failed_batches += 1
             self.write_error = exc  # not ready until a write succeeds
             self._discard_session()  # may be broken; the next batch reconnects
-            for index, own in enumerate(outcomes):
-                if not isinstance(own, BaseException):  # else its decide() failed anyway
+            for request, own in zip(batch, outcomes, strict=True):
+                if isinstance(own, BaseException):
+                    request.future.set_exception(own)  # its decide() failed anyway
+                else:
                     failure = WriteFailedError(f"decision log write failed: {exc!r}")
                     failure.__cause__ = exc
-                    outcomes[index] = failure
-        _resolve(entries, outcomes)
-
-    def _commit(self, batch: list[_Request], outcomes: list[Outcome | None]) -> None:
-        """Decide, seal, insert and commit ``batch``; ``outcomes`` gets each request's
-        record or error (a database error raises instead)."""
-        session, (seq, tip) = self._begin()
-        accepted = _Batch(session, batch, outcomes).decide_all()
-        records: list[DecisionRecord] = []
-        for index, (draft, canonical) in accepted.items():  # arrival order
-            record = link(draft, tip, canonical)
-            tip = record.record_hash
-            outcomes[index] = record
-            records.append(record)
-        if records:
-            session.insert_many(seq + 1, records)
-            session.commit()
-            self._commits += 1
-            self._records += len(records)
-            self.write_error = None  # writes work again: ready
-        else:
-            session.rollback()  # only releases the lock; nothing to make durable
+                    request.future.set_exception(failure)
+            return
+        for request, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, DecisionRecord):
+                request.future.set_result(outcome)
+            else:
+                assert outcome is not None  # every request got a record or an error
+                request.future.set_exception(outcome)
 
     def _begin(self) -> tuple[AppendSession, tuple[int, str]]:
         """Begin a batch transaction, reconnecting once if the kept connection went stale.
@@ -351,44 +375,6 @@ class GroupCommitWriter:
             session.rollback()
         with contextlib.suppress(Exception):
             session.close()
-
-
-def _resolve(entries: Sequence[_Entry], outcomes: Sequence[Outcome | None]) -> None:
-    """Hand each entry its outcomes: a single request's future its record or error,
-    a bulk's future the list of its requests' outcomes."""
-    at = 0
-    for entry in entries:
-        if isinstance(entry, _Bulk):
-            end = at + len(entry.requests)
-            entry.future.set_result([_done(outcome) for outcome in outcomes[at:end]])
-            at = end
-            continue
-        outcome, future = _done(outcomes[at]), entry.future
-        at += 1
-        assert future is not None  # a single request has its own future
-        if isinstance(outcome, DecisionRecord):
-            future.set_result(outcome)
-        else:
-            future.set_exception(outcome)
-
-
-def _done(outcome: Outcome | None) -> Outcome:
-    assert outcome is not None  # every request got a record or an error
-    return outcome
-
-
-def _merged(future: Future[list[Outcome]], refused: dict[int, BaseException],
-            count: int) -> Future[list[Outcome]]:
-    """``future``'s outcomes with the ``refused`` requests' errors put back in place."""
-    merged: Future[list[Outcome]] = Future()
-
-    def merge(done: Future[list[Outcome]]) -> None:
-        written = iter(done.result())
-        merged.set_result([refused[i] if i in refused else next(written)
-                           for i in range(count)])
-
-    future.add_done_callback(merge)
-    return merged
 
 
 def _check_query(query: AggregateQuery) -> None:
