@@ -7,14 +7,15 @@ and shares of group commits, a batch validates every item, decides in one loop
 those that don't need the log, and hands the log one ``submit_many``: one
 transaction, one future, one wait. An item that needs the log's prior total
 (A10) is decided by the log's writer, in order, so it sees the batch's earlier
-items. Metrics are counted once per batch. Without ``explain`` no explanation
+items. Metrics are counted once per batch (each decision's latency: its share
+of the batch, the commit included). Without ``explain`` no explanation
 is built at all (the reasons are, as the log keeps them).
 
 The cyclic garbage collector is paused while a batch is decided: every object a
 batch makes lives until it is answered, and each young collection would walk
 them all again, to find next to nothing (an item's exception and its traceback
-make a cycle, collected once the batch is over). bench/http.py, section 2,
-measures the batch.
+make a cycle, collected once the batch is over). bench/batch.py measures the
+batch, explained or not, against single requests (so does bench/http.py, 2.).
 """
 
 from __future__ import annotations
