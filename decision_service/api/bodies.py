@@ -9,12 +9,15 @@ while streaming, so a chunked body can't slip past), bad JSON is 400.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
+from starlette.types import Receive
 
+from decision_service.api.browser_guard import header_map
 from decision_service.api.problems import Problem
 
 
@@ -31,13 +34,13 @@ def _too_large(limit: int) -> Problem:
                      "message": f"at most {limit} bytes; split large batches"}])
 
 
-def _check_media_type(request: Request) -> None:
+def _check_media_type(headers: Mapping[bytes, bytes]) -> None:
     """A body declared as something other than JSON (a form, say) is 415; no
     Content-Type at all is read as JSON."""
-    declared = request.headers.get("content-type")
+    declared = headers.get(b"content-type")
     if declared is None:
         return
-    media = declared.split(";", 1)[0].strip().lower()
+    media = declared.decode("latin-1").split(";", 1)[0].strip().lower()
     if media == "application/json" or (media.startswith("application/")
                                        and media.endswith("+json")):
         return
@@ -51,15 +54,25 @@ BODY_DEADLINE = 10.0  # seconds to receive a whole body: a stalled client frees 
 MAX_FIELDS = 1000  # members of one object: far more than any policy has inputs
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The whole body from ASGI ``receive`` (as Starlette's ``Request.stream`` reads it:
+    ``ClientDisconnect`` when the client goes), refused once it passes ``limit``."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect
+            continue
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
+        if not message.get("more_body", False):
+            # Most bodies arrive in one message: no list, no join.
+            return b"".join((*chunks, chunk)) if chunks else chunk
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _check_fields(value: Any) -> None:
@@ -70,18 +83,32 @@ def _check_fields(value: Any) -> None:
                         "message": f"an object has at most {MAX_FIELDS} fields"}])
 
 
-async def read_json(request: Request, limit: int, deadline: float = BODY_DEADLINE) -> Any:
-    _check_media_type(request)
-    declared = request.headers.get("content-length")
+async def read_body(headers: Mapping[bytes, bytes], receive: Receive, limit: int,
+                    deadline: float = BODY_DEADLINE) -> bytes:
+    """The request body, declared JSON (or undeclared), at most ``limit`` bytes, within
+    ``deadline`` seconds. ``headers``: by lower-case name (``browser_guard.header_map``)."""
+    _check_media_type(headers)
+    declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     try:
         async with asyncio.timeout(deadline):
-            body = await _read_body(request, limit)
+            return await _read_body(receive, limit)
     except TimeoutError:
         raise Problem(408, "body-timeout", f"the request body did not arrive within "
                       f"{deadline:g} s", headers={"Connection": "close"}) from None
-    if not body.strip():
+
+
+async def read_json(request: Request, limit: int, deadline: float = BODY_DEADLINE) -> Any:
+    """The body of ``request`` parsed (see ``parse_json``)."""
+    return parse_json(await read_body(header_map(request.scope), request.receive, limit,
+                                      deadline))
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON from a request body: 400 for an empty or malformed one, 422 for an object
+    (or batch item) with more than ``MAX_FIELDS`` members."""
+    if not body or body.isspace():
         raise Problem(400, "malformed-json", "the request body is empty; send a JSON object",
                       [{"field": "", "code": "malformed_json", "message": "empty body"}])
     try:
