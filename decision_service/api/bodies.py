@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
@@ -51,6 +51,7 @@ def _check_media_type(headers: Mapping[bytes, bytes]) -> None:
 
 
 BODY_DEADLINE = 10.0  # seconds to receive a whole body: a stalled client frees its slot
+WATCH_TICK = 0.5  # seconds between two looks for bodies past their deadline
 MAX_FIELDS = 1000  # members of one object: far more than any policy has inputs
 
 
@@ -91,12 +92,75 @@ async def read_body(headers: Mapping[bytes, bytes], receive: Receive, limit: int
     declared = headers.get(b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
+    watch = _BodyWatch.of(asyncio.get_running_loop())
+    task = asyncio.current_task()
+    assert task is not None
+    watch.start(task, deadline)
     try:
-        async with asyncio.timeout(deadline):
-            return await _read_body(receive, limit)
-    except TimeoutError:
+        return await _read_body(receive, limit)
+    except asyncio.CancelledError:
+        if not watch.expired(task):
+            raise
         raise Problem(408, "body-timeout", f"the request body did not arrive within "
                       f"{deadline:g} s", headers={"Connection": "close"}) from None
+    finally:
+        watch.stop(task)
+
+
+class _BodyWatch:
+    """The tasks of one event loop reading a body, and when each must be done.
+
+    One timer per loop, ticking every ``WATCH_TICK`` seconds while a body is being
+    read, cancels the tasks past their deadline (so a deadline is met within a
+    tick). A request pays two dict operations instead of arming and cancelling a
+    timer of its own (``asyncio.timeout``), which cost more than the rest of
+    reading the body (bench/http.py's constant endpoint, profiled)."""
+
+    _loops: ClassVar[dict[asyncio.AbstractEventLoop, _BodyWatch]] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.reading: dict[asyncio.Task[Any], float] = {}
+        self.cancelled: set[asyncio.Task[Any]] = set()
+        self.ticking = False
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> _BodyWatch:
+        watch = cls._loops.get(loop)
+        if watch is None:
+            for closed in [other for other in cls._loops if other.is_closed()]:
+                del cls._loops[closed]
+            watch = cls._loops[loop] = cls(loop)
+        return watch
+
+    def start(self, task: asyncio.Task[Any], deadline: float) -> None:
+        self.reading[task] = self.loop.time() + deadline
+        if not self.ticking:
+            self.ticking = True
+            self.loop.call_later(WATCH_TICK, self._tick)
+
+    def stop(self, task: asyncio.Task[Any]) -> None:
+        self.reading.pop(task, None)
+        self.cancelled.discard(task)
+
+    def expired(self, task: asyncio.Task[Any]) -> bool:
+        """Whether this watch cancelled ``task`` (then the cancellation is taken back)."""
+        if task not in self.cancelled:
+            return False
+        self.cancelled.discard(task)
+        task.uncancel()
+        return True
+
+    def _tick(self) -> None:
+        now = self.loop.time()
+        for task in [t for t, due in self.reading.items() if due <= now]:
+            del self.reading[task]
+            self.cancelled.add(task)
+            task.cancel()
+        if self.reading:
+            self.loop.call_later(WATCH_TICK, self._tick)
+        else:
+            self.ticking = False
 
 
 async def read_json(request: Request, limit: int, deadline: float = BODY_DEADLINE) -> Any:
