@@ -46,15 +46,16 @@ class _Tally(Collector):
         self.lock = lock
         self.series: dict[tuple[str, ...], list[float]] = {}
 
-    def add(self, labels: tuple[str, ...], value: float = 1.0) -> None:
-        """Count one observation of ``value`` (a histogram) or add ``value`` (a counter)."""
+    def add(self, labels: tuple[str, ...], value: float = 1.0, times: int = 1) -> None:
+        """Count ``times`` observations of ``value`` (a histogram), or add ``value``
+        ``times`` (a counter)."""
         with self.lock:
             series = self.series.get(labels)
             if series is None:
                 series = self.series[labels] = [0.0] * (len(self.bounds) + 1) + [0.0,
                                                                                    time.time()]
-            series[bisect.bisect_left(self.bounds, value) if self.bounds else 0] += 1
-            series[-2] += value
+            series[bisect.bisect_left(self.bounds, value) if self.bounds else 0] += times
+            series[-2] += value * times
 
     def collect(self) -> Iterator[Metric]:
         with self.lock:
@@ -141,6 +142,16 @@ class Metrics:
     def observe_decision(self, policy: str, outputs: Mapping[str, Any], seconds: float) -> None:
         self.decisions.add((policy, headline_label(outputs)))
         self.decision_seconds.add((policy,), seconds)
+
+    def observe_decisions(self, policy: str, outcomes: Mapping[str, int],
+                          seconds_each: float) -> None:
+        """A batch's decisions at once: ``outcomes`` counts them by headline label,
+        each took ``seconds_each`` (its share of the batch)."""
+        for label, count in outcomes.items():
+            self.decisions.add((policy, label), times=count)
+        total = sum(outcomes.values())
+        if total:
+            self.decision_seconds.add((policy,), seconds_each, times=total)
 
     def observe_shadow(self, policy: str, outputs: Mapping[str, Any],
                        differs: list[str]) -> None:
