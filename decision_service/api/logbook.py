@@ -61,7 +61,7 @@ class Landing:
         # first, then look at the flag: a drain that has cleared the flag is either
         # still to read this entry or is followed by the one scheduled here.
         self._landed.append((waiter, future))
-        if not self._drain_scheduled:
+        if not self._drain_scheduled and not self.loop.is_closed():  # closed: nobody waits
             self._drain_scheduled = True
             self.loop.call_soon_threadsafe(self._drain)
 
