@@ -21,14 +21,47 @@ from decision_service.simulation.core import PolicySet, PolicyVersion, final_out
 Fired = list[tuple[int, int]]
 
 
+def _remembered(test: Predicate) -> Predicate:
+    """``test`` answered once per distinct value: A10's filters test a few enum
+    values (a decision point, an outcome) on every row of both runs."""
+    seen: dict[tuple[type, Any], bool] = {}
+
+    def check(value: Any) -> bool:
+        key = (type(value), value)  # True and 1 are one dict key, not one value
+        try:
+            found = seen.get(key)
+        except TypeError:  # unhashable (a list): tested each time
+            return test(value)
+        if found is None:
+            found = seen[key] = test(value)
+        return found
+
+    return check
+
+
+def _all_of(tests: tuple[tuple[str, Predicate], ...]) -> Callable[[dict[str, Any]], bool]:
+    """Whether every (name, test) holds on a row (or on final outputs)."""
+    remembered = tuple((name, _remembered(test)) for name, test in tests)
+    if not remembered:
+        return lambda values: True
+    if len(remembered) == 1:
+        (only, single), = remembered
+        return lambda values: single(values.get(only))
+
+    return lambda values: all(test(values.get(name)) for name, test in remembered)
+
+
 @dataclass(frozen=True)
 class _History:
     name: str
     sum_field: str
     group_by: tuple[str, ...]
-    where_input: tuple[tuple[str, Predicate], ...]
-    where_output: tuple[tuple[str, Predicate], ...]
+    applies: Callable[[dict[str, Any]], bool]  # where_input, on the row
+    counts: Callable[[dict[str, Any]], bool]  # where_output, on the final outputs
     window: dt.timedelta
+
+    def key(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return (self.name, *[values.get(g) for g in self.group_by])
 
 
 class OutputNumbers:
@@ -116,11 +149,13 @@ class Run:
         latest = policies.versions[name][-1].compiled.policy
         self.histories = tuple(
             _History(h.name, h.sum_field, h.group_by,
-                     tuple((k, compile_condition(v)) for k, v in h.where_input.items()),
-                     tuple((k, compile_condition(v)) for k, v in h.where_output.items()),
+                     _all_of(tuple((k, compile_condition(v)) for k, v in h.where_input.items())),
+                     _all_of(tuple((k, compile_condition(v))
+                                   for k, v in h.where_output.items())),
                      dt.timedelta(days=h.window_days))
             for h in latest.history.values())
         self.windows: dict[Any, deque[tuple[dt.date, float, Any]]] = {}
+        self.totals: dict[str, float] = {}
         self.lookup_inputs = _lookup_inputs(latest)
         self.has_deal_id = "deal_id" in latest.inputs
 
@@ -134,24 +169,22 @@ class Run:
 
     def decide(self, version: PolicyVersion, values: dict[str, Any],
                on: dt.date) -> tuple[int, Fired, dict[str, float]]:
-        """The row's output number, the rules that fired and its A10 totals."""
+        """The row's output number, the rules that fired and its A10 totals (a dict
+        the next call reuses: copy it to keep it)."""
         decider = self.deciders.get(id(version))
         if decider is None:
             decider = self.deciders[id(version)] = _Decider(
                 version, self.outputs, self.lookup_inputs, self.numbers)
         # On the hot path: plain loops, no generators; each A10 test evaluated once.
-        totals: dict[str, float] = {}
+        totals = self.totals
         deal = values.get("deal_id") if self.has_deal_id else None
-        applying: list[tuple[_History, Any]] = []
+        applying: list[tuple[_History, Any]] | None = None
         for hist in self.histories:
-            applies = True
-            for name, test in hist.where_input:
-                if not test(values.get(name)):
-                    applies = False
-                    break
             total: float = 0.0
-            if applies:
-                key = (hist.name, *[values.get(g) for g in hist.group_by])
+            if hist.applies(values):
+                key = hist.key(values)
+                if applying is None:
+                    applying = []
                 applying.append((hist, key))
                 window = self.windows.get(key)
                 if window:
@@ -165,7 +198,7 @@ class Run:
                             total += amount
             totals[hist.name] = total
         number, final, fired = decider.decide(values, totals)
-        if applying:
+        if applying is not None:
             self._remember(applying, values, final, on, deal)
         return number, fired, totals
 
@@ -175,19 +208,12 @@ class Run:
             window = self.windows.get(key)
             if window is None:
                 window = self.windows[key] = deque()
-            if deal is not None:
+            elif deal is not None:
                 # a deal decided again replaces its earlier decision (A10)
                 for entry in [e for e in window if e[2] == deal]:
                     window.remove(entry)
             worth = values.get(hist.sum_field)
-            if not isinstance(worth, int | float):
-                continue
-            counts = True
-            for name, test in hist.where_output:
-                if not test(final.get(name)):
-                    counts = False
-                    break
-            if counts:
+            if isinstance(worth, int | float) and hist.counts(final):
                 window.append((on, float(worth), deal))
 
     def rule_ids(self, version: PolicyVersion, fired: Fired) -> tuple[str, ...]:
