@@ -17,7 +17,7 @@ from decision_service.errors import (
     Problems,
 )
 from decision_service.inputs import holds_plain, parse_iso_date, validate_input
-from decision_service.language.model import InputDecl, OrgTree, Policy
+from decision_service.language.model import HistoryTotal, InputDecl, OrgTree, Policy
 from decision_service.language.parse import check_shape
 from decision_service.language.yamlpos import PosDict, key_position_of, parse_yaml, position_of
 from decision_service.locations import default_policies_dir
@@ -27,6 +27,7 @@ from decision_service.policyset import PolicySet, PolicyVersion, Prepared
 __all__ = [
     "EvaluationError",
     "FieldProblem",
+    "HistoryTotal",
     "InputDecl",
     "InputError",
     "OrgTree",

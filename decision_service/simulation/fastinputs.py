@@ -51,7 +51,7 @@ def _date_reader() -> Callable[[Any], dt.date | None]:
                 return None
             if len(seen) < 100_000:
                 seen[value] = found
-        return found  # type: ignore[no-any-return]
+        return found
 
     return read
 

@@ -162,11 +162,17 @@ class RowKeys:
         self.plain = not self.extra
         self.finishers = [self._finisher(d) for d in dims]
 
-    def key(self, values: dict[str, Any]) -> Any:
-        raw = self.read_inputs(values)
-        if self.plain:
-            return raw
-        return raw, tuple([read(values) for read in self.extra])
+        self.key = self._key_reader()
+
+    def _key_reader(self) -> Callable[[dict[str, Any]], Any]:
+        """A row's key: the raw inputs alone, or with what the extra readers read."""
+        read_inputs, extra = self.read_inputs, self.extra
+        if not extra:
+            return read_inputs
+        if len(extra) == 1:
+            (only,) = extra
+            return lambda values: (read_inputs(values), (only(values),))
+        return lambda values: (read_inputs(values), tuple([read(values) for read in extra]))
 
     def _finisher(self, dim: Segment) -> Callable[[tuple[Any, ...], tuple[int, ...]], Any]:
         if dim.kind == "band":
@@ -238,12 +244,20 @@ def compiled_policies(plan: Plan) -> tuple[PolicySet, PolicySet]:
     return policy_sets(plan.baseline_texts, plan.candidate_texts)
 
 
+_SAME_INPUTS: dict[tuple[int, int], tuple[PolicyVersion, PolicyVersion, bool]] = {}
+
+
 def _same_inputs(a: PolicyVersion, b: PolicyVersion) -> bool:
-    """Whether a row valid for one is valid, with the same values, for the other."""
+    """Whether a row valid for one is valid, with the same values, for the other
+    (worked out once per pair and process: JSON schemas take milliseconds)."""
     if a.model is b.model:
         return True
-    return bool(a.model.model_json_schema() == b.model.model_json_schema()
-                and a.compiled.org.units.keys() == b.compiled.org.units.keys())
+    found = _SAME_INPUTS.get((id(a), id(b)))
+    if found is None or found[0] is not a or found[1] is not b:
+        same = bool(a.model.model_json_schema() == b.model.model_json_schema()
+                    and a.compiled.org.units.keys() == b.compiled.org.units.keys())
+        found = _SAME_INPUTS[(id(a), id(b))] = (a, b, same)
+    return found[2]
 
 
 def decide_partition(plan: Plan, pieces: list[tuple[bytes, int]]) -> PartitionResult:
@@ -350,8 +364,12 @@ class _Decider:
     def tally(self, counted: dict[tuple[Any, int, int], int]) -> None:
         """Row keys and output numbers turned into signatures, once per distinct key."""
         tally, signature, outputs = self.result.tally, self.keys.signature, self.numbers.values
+        signatures: dict[Any, tuple[Any, ...]] = {}  # a key comes with several outputs
         for (key, base_out, cand_out), times in counted.items():
-            found = (*signature(key), outputs[base_out], outputs[cand_out])
+            known = signatures.get(key)
+            if known is None:
+                known = signatures[key] = signature(key)
+            found = (*known, outputs[base_out], outputs[cand_out])
             tally[found] = tally.get(found, 0) + times
 
 
