@@ -117,6 +117,20 @@ def _reader(names: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
     return read
 
 
+Memo = dict[Any, tuple[int, dict[str, Any]]]
+_MEMOS: dict[tuple[int, int], tuple[PolicyVersion, OutputNumbers, Memo]] = {}
+
+
+def _memo(version: PolicyVersion, numbers: OutputNumbers) -> Memo:
+    """A version's final outputs by engine outputs and lookups, kept for the process:
+    a worker decides many partitions, and each would otherwise work them out again."""
+    key = (id(version), id(numbers))
+    found = _MEMOS.get(key)
+    if found is None or found[0] is not version or found[1] is not numbers:
+        found = _MEMOS[key] = (version, numbers, {})
+    return found[2]
+
+
 def _window_total(window: deque[tuple[dt.date, float, Any]], low: dt.date, deal: Any) -> float:
     """The deals of a group still in the window (from ``low``), but ``deal``'s own."""
     while window and window[0][0] < low:
@@ -149,7 +163,6 @@ class Run:
         self.read_lookups = _reader(_lookup_inputs(latest))
         self.has_deal_id = "deal_id" in latest.inputs
         # the version deciding now (rows come in date order: it seldom changes)
-        self.memos: dict[int, dict[Any, tuple[int, dict[str, Any]]]] = {}
         self.current: PolicyVersion | None = None
         self.on: dt.date | None = None  # the date being decided (rows come in date order)
         self.evaluate: Callable[..., Any] = lambda values, totals: None
@@ -167,7 +180,7 @@ class Run:
         if version is not self.current:
             self.current = version
             self.evaluate = version.engines["compiled"].evaluate
-            self.memo = self.memos.setdefault(id(version), {})
+            self.memo = _memo(version, self.numbers)
         if on is not self.on:
             self.on = on
             for hist in self.histories:

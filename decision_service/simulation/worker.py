@@ -274,6 +274,8 @@ def decide_partition(plan: Plan, pieces: list[tuple[bytes, int]]) -> PartitionRe
             gc.enable()
 
 
+_OUTPUT_NUMBERS = OutputNumbers()
+
 # A decision date's share of the work: the date, the version of each side in force
 # then, and the validation of each (the candidate's None when it is the baseline's).
 _Day = tuple[dt.date, PolicyVersion, PolicyVersion, Callable[[Any], dict[str, Any]],
@@ -286,7 +288,8 @@ class _Decider:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.sets = compiled_policies(plan)
-        self.numbers = OutputNumbers()
+        # one numbering per process, so that Run's memos outlive a partition
+        self.numbers = _OUTPUT_NUMBERS
         self.base = Run(self.sets[0], plan.policy, plan.baseline_version, plan.outputs,
                         self.numbers)
         self.cand = Run(self.sets[1], plan.policy, plan.candidate_version, plan.outputs,
