@@ -69,9 +69,11 @@ class ChunkSpilled:
 
 
 def partition_count(expected_rows: int | None, workers: int) -> int:
-    """Enough partitions to keep each small and every worker busy."""
+    """Enough partitions to keep each small and every worker busy: a multiple of the
+    workers, so that none waits alone for the last partition."""
     by_size = -(-(expected_rows or 0) // TARGET_ROWS)
-    return max(by_size, 2 * workers, 1)
+    count = max(by_size, 2 * workers, 1)
+    return -(-count // max(workers, 1)) * max(workers, 1)
 
 
 def estimate_rows(plan: Plan) -> int | None:
@@ -95,10 +97,18 @@ class RowPlacer:
 
     def part(self, data: dict[str, Any], line: int) -> int:
         """The partition of a row's A10 group; rows without a group spread by line."""
-        if not self.group_by:
+        group_by = self.group_by
+        if not group_by:
             return line % self.parts
-        text = "\x1f".join([value if type(value) is str else str(value)
-                             for value in [data.get(name) for name in self.group_by]])
+        if len(group_by) == 2:  # (customer, office): read without building lists
+            first, second = data.get(group_by[0]), data.get(group_by[1])
+            if type(first) is str and type(second) is str:
+                text = first + "\x1f" + second
+            else:
+                text = "\x1f".join([v if type(v) is str else str(v) for v in (first, second)])
+        else:
+            text = "\x1f".join([value if type(value) is str else str(value)
+                                 for value in [data.get(name) for name in group_by]])
         if not text.isascii():
             # validation keeps identifiers in NFC: "é" and "e\u0301" are one customer
             text = unicodedata.normalize("NFC", text)
