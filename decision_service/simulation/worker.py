@@ -8,8 +8,11 @@ history (the deals *it* routed), and the phases are put together afterwards
 from the row's first phase (see ``figures``).
 
 The hot path validates each row once (baseline and candidate share the input
-model when their declarations agree), calls the compiled engine and numbers
-its outputs through a small cache: no reasons are rendered here. A row is
+model when their declarations agree; ordinary rows through the model's fast
+path, ``fastinputs``), calls the compiled engine and numbers its outputs
+through a cache kept for the worker process: no reasons are rendered here.
+What depends only on a row's date (the versions in force, their validation,
+the A10 window) is looked up once per date. A row is
 counted by the raw inputs its segments read and its two output numbers; the
 segment values (region names, value bands) are worked out once per distinct
 key at the end of the partition, not once per row. Reasons are written out only
