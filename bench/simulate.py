@@ -29,6 +29,9 @@ this version then the one before it, one after the other:
 - now: floor 100,103 deals/s (3.9 CPU s; 53,923 deals/s validated by the model
   alone); end to end 24,347 deals/s, 3.63x the floor (mean 11.31 s); 19.9 CPU s,
   5.11x the floor's; peak memory 137 MB (main), 94 MB (largest worker).
+  Again after merging main (load 5-6): floor 156,495 deals/s first, 98,600 after
+  (mean 8.26 s, 4.1 CPU s); end to end 27,443 deals/s, 4.41x; 21.0 CPU s, 5.18x;
+  136 MB / 94 MB.
 - before (the floor validated by the model): floor 38,785 deals/s (9.3 CPU s);
   end to end 17,548 deals/s, 2.58x the floor; 28.8 CPU s, 3.11x the floor's;
   125 MB / 104 MB.
