@@ -49,9 +49,13 @@ from decision_service.language.model import (
     Rollout,
     ShadowCandidate,
 )
-from decision_service.language.parse import load_cases, load_org
+from decision_service.language.parse import cases_from_doc, org_from_doc
 from decision_service.language.rollout import is_rollout_file, load_rollout
-from decision_service.language.versions import PolicyDocument, load_document, resolve_versions
+from decision_service.language.versions import (
+    PolicyDocument,
+    document_from_doc,
+    resolve_versions,
+)
 from decision_service.language.yamlpos import parse_yaml
 from decision_service.staging import (
     BY_ACTIVATION,
@@ -446,7 +450,7 @@ def _candidate_set(candidate: ShadowCandidate, texts: Mapping[str, str],
 class _Files(NamedTuple):
     org: OrgTree
     documents: list[PolicyDocument]
-    case_files: list[tuple[str, str]]  # (file, text), read once the policies are known
+    case_files: list[tuple[str, Any]]  # (file, parsed), read once the policies are known
     rollout: Rollout | None
 
 
@@ -455,7 +459,7 @@ def _read_files(texts: Mapping[str, str], problems: Problems) -> _Files:
     candidate's files are left to the rollout; no org tree at all stops here."""
     org: OrgTree | None = None
     documents: list[PolicyDocument] = []
-    case_files: list[tuple[str, str]] = []
+    case_files: list[tuple[str, Any]] = []
     rollout = None
     for file in sorted(texts):
         text = texts[file]
@@ -465,16 +469,17 @@ def _read_files(texts: Mapping[str, str], problems: Problems) -> _Files:
             if is_rollout_file(file):
                 rollout = load_rollout(text, file)
                 continue
-            kind = _kind(text, file)
+            doc = parse_yaml(text, file)
+            kind = _kind(doc)
             if kind == "org":
                 if org is not None:
                     problems.add(Position(file, 1, 1), "duplicate_org",
                                  "a second org tree; a policy set has one")
-                org = load_org(text, file)
+                org = org_from_doc(doc, file)
             elif kind == "cases":
-                case_files.append((file, text))
+                case_files.append((file, doc))
             else:
-                documents.append(load_document(text, file))
+                documents.append(document_from_doc(doc, file))
         except PolicyError as exc:
             problems.items.extend(exc.problems)
     if org is None:
@@ -510,13 +515,13 @@ def _compile_versions(policies: list[Policy], org: OrgTree,
     return versions
 
 
-def _read_cases(case_files: list[tuple[str, str]], policies: list[Policy],
+def _read_cases(case_files: list[tuple[str, Any]], policies: list[Policy],
                 problems: Problems) -> dict[str, list[tuple[str, PolicyCase]]]:
     """The cases of each policy id, with the file each came from."""
     cases: dict[str, list[tuple[str, PolicyCase]]] = {}
-    for file, text in case_files:
+    for file, doc in case_files:
         try:
-            policy_id, file_cases = load_cases(text, file)
+            policy_id, file_cases = cases_from_doc(doc, file)
         except PolicyError as exc:
             problems.items.extend(exc.problems)
             continue
@@ -564,8 +569,7 @@ def _close_engines(versions: dict[str, list[PolicyVersion]]) -> None:
                 engine.close()
 
 
-def _kind(text: str, file: str) -> str:
-    doc = parse_yaml(text, file)
+def _kind(doc: Any) -> str:
     if isinstance(doc, dict):
         if "org" in doc:
             return "org"

@@ -13,7 +13,7 @@ rather than slowing every load.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from decision_service.compiler.compile import CompiledPolicy, CompiledRule, CompiledTable, FieldInfo
@@ -26,7 +26,7 @@ from decision_service.compiler.figures import (
     unit_groups,
 )
 from decision_service.compiler.hit_policies import contribution
-from decision_service.compiler.ir import AnyOf, Const, Fact, Field, holds
+from decision_service.compiler.ir import AnyOf, Atom, Const, Fact, Field, holds
 from decision_service.errors import EvaluationError, Position, Problems
 
 MAX_POINTS = 60_000
@@ -98,9 +98,12 @@ def _constants(table: CompiledTable,
     return constants
 
 
+Point = tuple[Fact, dict[str, Any], list[CompiledRule]]  # fact, its figures, the rules it fires
+
+
 def _points(table: CompiledTable, index: dict[str, FieldInfo],
             parameter_sets: list[dict[str, Any]],
-            bounds: dict[str, tuple[Any, Any]]) -> Iterator[tuple[Fact, dict[str, Any]]] | None:
+            bounds: dict[str, tuple[Any, Any]]) -> Iterator[Point] | None:
     constants = _constants(table, parameter_sets)
     parameter_keys = {k for params in parameter_sets for k in params}
     keys = sorted(k for k in constants if k not in parameter_keys)
@@ -111,16 +114,77 @@ def _points(table: CompiledTable, index: dict[str, FieldInfo],
     if size > MAX_POINTS:
         return None
 
-    def generate() -> Iterator[tuple[Fact, dict[str, Any]]]:
+    def generate() -> Iterator[Point]:
         for params in parameter_sets:
-            for combo in itertools.product(*axes):
+            masks = _RuleMasks(table.rules, keys, axes, params)
+            marked = [list(zip(axis, column, strict=True))
+                      for axis, column in zip(axes, masks.columns, strict=True)]
+            for combo in itertools.product(*marked):
                 fact: Fact = dict(params)
-                for key, value in zip(keys, combo, strict=True):
+                fired = masks.always
+                for key, (value, mask) in zip(keys, combo, strict=True):
+                    fired &= mask
                     if value is not _ABSENT:
                         fact[key] = value
-                yield fact, params
+                yield fact, params, masks.hits(fired, fact)
 
     return generate()
+
+
+class _RuleMasks:
+    """Which rules each sample allows, as bit masks, so a point's hits are an AND of
+    one mask per axis instead of every atom of every rule tested at every point.
+
+    Exact, because an atom reads at most its field and its operand field, and every
+    other field of a point is a figure (fixed here) or absent: an atom on one axis
+    is decided per sample of that axis, one on none once; the rare atom comparing
+    two axes (an input with another input) is left to ``holds`` at each point."""
+
+    def __init__(self, rules: Sequence[CompiledRule], keys: list[str], axes: list[list[Any]],
+                 params: dict[str, Any]) -> None:
+        self.rules = rules
+        every = (1 << len(rules)) - 1
+        self.always = every
+        self.columns = [[every] * len(axis) for axis in axes]
+        self.residual: list[tuple[int, list[Atom]]] = []  # (bit, atoms over two axes)
+        axis_of = {key: n for n, key in enumerate(keys)}
+        for position, rule in enumerate(rules):
+            bit = 1 << position
+            pairs = []
+            for atom in rule.atoms:
+                names = {atom.field}
+                if not isinstance(atom, AnyOf) and isinstance(atom.operand, Field):
+                    names.add(atom.operand.name)
+                on = [axis_of[name] for name in names if name in axis_of]
+                if len(on) > 1:
+                    pairs.append(atom)
+                elif not on and not holds(atom, dict(params)):
+                    self.always &= ~bit
+                elif on:
+                    self._narrow(on[0], axes, keys, atom, params, bit)
+            if pairs:
+                self.residual.append((bit, pairs))
+
+    def _narrow(self, axis: int, axes: list[list[Any]], keys: list[str], atom: Atom,
+                params: dict[str, Any], bit: int) -> None:
+        column = self.columns[axis]
+        for n, value in enumerate(axes[axis]):
+            fact = dict(params)
+            if value is not _ABSENT:
+                fact[keys[axis]] = value
+            if not holds(atom, fact):
+                column[n] &= ~bit
+
+    def hits(self, fired: int, fact: Fact) -> list[CompiledRule]:
+        for bit, atoms in self.residual:
+            if fired & bit and not all(holds(atom, fact) for atom in atoms):
+                fired &= ~bit
+        found = []
+        while fired:
+            low = fired & -fired
+            found.append(self.rules[low.bit_length() - 1])
+            fired ^= low
+        return found
 
 
 def _describe(fact: Fact, index: dict[str, FieldInfo], table: CompiledTable) -> str:
@@ -166,14 +230,12 @@ def static_checks(compiled: CompiledPolicy, problems: Problems) -> None:
 
 
 def _check_table(compiled: CompiledPolicy, table: CompiledTable,
-                 points: list[tuple[Fact, dict[str, Any]]], index: dict[str, FieldInfo],
-                 problems: Problems) -> None:
+                 points: list[Point], index: dict[str, FieldInfo], problems: Problems) -> None:
     hit = table.table.hit
     ever_matched: set[int] = set()
     ever_won: set[int] = set()
     reported: set[str] = set()
-    for fact, _params in points:
-        hits = [rule for rule in table.rules if matches_rule(rule, fact)]
+    for fact, _params, hits in points:
         ever_matched.update(r.index for r in hits)
         if hits:
             ever_won.add(hits[0].index)
@@ -204,12 +266,8 @@ def _check_table(compiled: CompiledPolicy, table: CompiledTable,
         _check_monotonic(compiled, table, points, index, field_name, direction, problems)
 
 
-def matches_rule(rule: CompiledRule, fact: Fact) -> bool:
-    return all(holds(atom, fact) for atom in rule.atoms)
-
-
 def _check_monotonic(compiled: CompiledPolicy, table: CompiledTable,
-                     points: list[tuple[Fact, dict[str, Any]]], index: dict[str, FieldInfo],
+                     points: list[Point], index: dict[str, FieldInfo],
                      field_name: str, direction: str, problems: Problems) -> None:
     info = compiled.fields.get(field_name)
     output = table.table.outputs[0]
@@ -219,11 +277,10 @@ def _check_monotonic(compiled: CompiledPolicy, table: CompiledTable,
                      "with an ordering")
         return
     groups: dict[tuple[Any, ...], list[tuple[Any, int]]] = {}
-    for fact, params in points:
+    for fact, params, hits in points:
         value = fact.get(info.key)
         if value is None:
             continue
-        hits = [rule for rule in table.rules if matches_rule(rule, fact)]
         if not hits:
             continue
         try:
