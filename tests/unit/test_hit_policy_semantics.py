@@ -13,6 +13,8 @@ from policykit import ORG
 from decision_service.errors import PolicyError
 from decision_service.policyset import PolicySet
 
+pytestmark = pytest.mark.real_loads  # tests of loading itself: every load in full
+
 HEADER = """\
 policy: {id: p, version: "1"}
 inputs:
