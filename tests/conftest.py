@@ -28,6 +28,7 @@ and a load that fails always run in full, as does every load in a module marked
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -35,6 +36,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from decision_service.api.runtime import YOUNG_THRESHOLD
 from decision_service.engines import ENGINES
 from decision_service.policyset import PolicySet
 
@@ -102,3 +104,14 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
         return (yield)
     finally:
         _SHARED.active = False
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The collector tuned as a served worker is (decision_service/api/runtime.py): what
+    was imported and collected lives until the end, so it is frozen out of the full
+    passes that would walk it again and again; and a larger first threshold lets the
+    short-lived objects of a test die by reference count before a young pass looks
+    at them. Cycles made by the tests are still collected."""
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
