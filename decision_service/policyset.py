@@ -279,8 +279,12 @@ class PolicySet:
         return Prepared(chosen.compiled, values, decision_date, query, reason)
 
     def evaluate(self, prepared: Prepared, history: Mapping[str, float] | None = None,
-                 engine: str = "compiled") -> Decision:
-        """Decide a prepared input on ``engine``, with the history totals the log gave."""
+                 engine: str = "compiled", *, explanation: bool = True) -> Decision:
+        """Decide a prepared input on ``engine``, with the history totals the log gave.
+
+        Without ``explanation`` the decision has no dimensions or lower routes (an
+        answer that leaves them out need not pay for them); its reasons, which the
+        log keeps, are there either way."""
         compiled = prepared.policy
         version = self.version(compiled.id, compiled.version)
         if engine not in version.engines:
@@ -293,7 +297,8 @@ class PolicySet:
         context = self._context(compiled, prepared.values, totals)
         outputs = final_outputs(compiled, evaluation, context)
         context.update(outputs)
-        dims, routes = explain.dimensions(compiled, version.explain_plan, evaluation, context)
+        dims, routes = (explain.dimensions(compiled, version.explain_plan, evaluation, context)
+                        if explanation else ((), ()))
         return Decision(
             policy=compiled.id,
             policy_version=compiled.version,

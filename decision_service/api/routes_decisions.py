@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive
 
+from decision_service.api import batch
 from decision_service.api.auth import secured
 from decision_service.api.bodies import JSONBody, parse_json, read_body, read_json
 from decision_service.api.browser_guard import header_map
@@ -129,7 +130,7 @@ def router(ctx: AppContext) -> APIRouter:
         items, explain_items = _batch_items(await read_json(request, limit),
                                             ctx.settings.max_batch_items)
         results, replayed = await run_in_threadpool(
-            ctx.service.decide_batch, policy, items, request_id(request), key,
+            batch.decide_batch, ctx.service, policy, items, request_id(request), key,
             explain and explain_items, backdate)
         return _replayed({"results": results}, replayed)
 

@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, tzinfo
@@ -24,7 +24,7 @@ import anyio.to_thread
 import structlog
 
 from decision_service.api import logbook
-from decision_service.api.idempotency import batch_claims, decision_claim, key_reused
+from decision_service.api.idempotency import decision_claim, key_reused
 from decision_service.api.ids import new_id
 from decision_service.api.metrics import Metrics
 from decision_service.api.problems import Problem, invalid_input
@@ -152,7 +152,10 @@ class DecisionService:
 
     def _draft(self, policies: PolicySet, decision: Decision, decision_id: str,
                request_id: str | None, claim: IdempotencyClaim | None = None,
-               asked: dict[str, Any] | None = None) -> DraftRecord:
+               asked: dict[str, Any] | None = None, json_values: bool = False) -> DraftRecord:
+        """The decision's draft for the log. ``json_values``: its payloads are taken
+        as they are (a decision's input, outputs and reasons are JSON values), not
+        normalised by a JSON round trip (``DraftRecord.of_json_values``)."""
         entry = policies.history_entry(decision)
         output = dict(decision.outputs)
         if decision.history:
@@ -166,7 +169,8 @@ class DecisionService:
         if decision.version_reason != "date":
             # A staged activation chose the version (rollout.yaml); absent: the date did.
             output["version_reason"] = decision.version_reason
-        return DraftRecord(
+        build = DraftRecord.of_json_values if json_values else DraftRecord
+        return build(
             decision_id=decision_id,
             policy=decision.policy,
             policy_version=decision.policy_version,
@@ -264,9 +268,10 @@ class DecisionService:
                 policy, [p for p in policies.names() if p not in INTERNAL_POLICIES]))
 
     def _prepare(self, policies: PolicySet, policy: str, raw: object,
-                 backdate: bool) -> Prepared:
+                 backdate: bool, today: date | None = None) -> Prepared:
+        """Validate ``raw`` for a logged decision; ``today``: the batch's, read once."""
         try:
-            today = self.today()
+            today = today or self.today()
             prepared = policies.prepare(policy, raw, today=today)
             _check_text(prepared)
             if not backdate:
@@ -344,71 +349,6 @@ class DecisionService:
             except Exception as exc:
                 raise problem_of(exc) from None
         return answer_body(decision, explain)
-
-    def decide_batch(self, policy: str, items: Sequence[object], request_id: str | None,
-                     key: str | None = None, explain: bool = True,
-                     backdate: bool = True) -> tuple[list[dict[str, Any]], bool]:
-        """One answer per item, in order: a decision, or a problem object with its index.
-        Every item is submitted before any is awaited, so the log commits them in groups.
-        With ``key``, items logged by an earlier send of the same batch are answered
-        from the log (and the second value is True)."""
-        started = time.perf_counter()
-        results: list[dict[str, Any] | None] = [None] * len(items)
-        claims = batch_claims(key, policy, list(items))
-        with self.registry.lease() as policies:
-            self._check_policy(policies, policy)
-            logged = self._logged_items(claims, key)
-            pending: list[tuple[int, list[Decision], Future[DecisionRecord]]] = []
-            for index, raw in enumerate(items):
-                claim = claims[index]
-                if claim is not None and claim.key in logged:
-                    results[index] = self._replayed(policies, logged[claim.key], explain)
-                    continue
-                made: list[Decision] = []
-                try:
-                    pending.append((index, made, self._start(policies, policy, raw,
-                                                             request_id, made, claim,
-                                                             backdate)))
-                except Exception as exc:
-                    results[index] = self._item_problem(index, exc)
-            elapsed = (time.perf_counter() - started) / max(len(items), 1)
-            raced = False
-            for index, made, future in pending:
-                error = future.exception()
-                if error is None:
-                    results[index] = self._answer(future.result(), made[-1], explain)
-                    self.metrics.observe_decision(policy, made[-1].outputs, elapsed)
-                elif isinstance(error, IdempotencyKeyUsedError) and error.same_request:
-                    raced = True
-                    results[index] = self._replayed(policies, self._record(error.decision_id),
-                                                    explain)
-                else:
-                    results[index] = self._item_problem(index, error)
-        return [r for r in results if r is not None], bool(logged) or raced
-
-    def _logged_items(self, claims: list[IdempotencyClaim | None],
-                      key: str | None) -> dict[str, DecisionRecord]:
-        """The items an earlier send of this batch logged; 422 if the key was used
-        for another batch."""
-        keys = [c.key for c in claims if c is not None]
-        if key is None or not keys:
-            return {}
-        try:
-            logged = self.store.get_by_keys(keys)
-        except Exception as exc:
-            raise problem_of(exc) from None
-        digest = claims[0].request_hash if claims[0] is not None else None
-        for record in logged.values():
-            if record.request_hash != digest:
-                raise key_reused(key, record.decision_id)
-        return logged
-
-    def _item_problem(self, index: int, exc: BaseException) -> dict[str, Any]:
-        if not isinstance(exc, Exception):
-            raise exc
-        body = problem_of(exc).body()
-        body["index"] = index
-        return body
 
     def check_authority(self, raw: object, request_id: str | None,
                         may_read: bool = True) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from .record import (
     record_view,
     seal,
 )
+from .writer import LogRequest, Outcome
 
 __all__ = [
     "GENESIS_HASH",
@@ -56,6 +57,8 @@ __all__ = [
     "FieldSpec",
     "IdempotencyClaim",
     "IdempotencyKeyUsedError",
+    "LogRequest",
+    "Outcome",
     "StoreClosedError",
     "StoreError",
     "UnstorableValueError",

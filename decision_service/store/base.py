@@ -21,7 +21,15 @@ import orjson
 from .checkpoints import Checkpoint
 from .errors import StoreClosedError, StoreError
 from .record import GENESIS_HASH, RECORD_FIELDS, DecisionRecord, DraftRecord, chain_hash
-from .writer import AppendSession, Decide, GroupCommitWriter, PriorTotal, WriteStats
+from .writer import (
+    AppendSession,
+    Decide,
+    GroupCommitWriter,
+    LogRequest,
+    Outcome,
+    PriorTotal,
+    WriteStats,
+)
 
 __all__ = [
     "AggregateQuery",
@@ -163,6 +171,19 @@ class DecisionStore(ABC):
         logged decision) and ``decide`` is not called.
         """
         return self._writer.submit(aggregate, decide, claim)
+
+    def submit_many(self, requests: Sequence[LogRequest]) -> Future[list[Outcome]]:
+        """Queue many decisions as one: written in one transaction, in order, with
+        one future resolving to each request's record or exception (what
+        ``submit``'s future would give it); the future itself never raises.
+
+        For a batch of the API: one queue entry, one commit and one wait, however
+        many decisions, where ``submit`` per decision would cost a future each and
+        split the batch into the writer's groups. Raises at once, nothing queued,
+        ``StoreClosedError`` after ``close()`` and ``StoreError`` from inside a
+        ``decide``.
+        """
+        return self._writer.submit_many(requests)
 
     def log_decision(
         self, aggregate: AggregateQuery | None, decide: Callable[[float], DraftRecord]

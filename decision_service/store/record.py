@@ -95,6 +95,29 @@ class DraftRecord:
         OPTIONAL_TEXT, shown=False, since="0002"))
 
     def __post_init__(self) -> None:
+        self._normalise(json_values=False)
+
+    @staticmethod
+    def of_json_values(**values: Any) -> DraftRecord:
+        """A draft whose ``input``, ``output`` and ``reasons`` hold JSON values only
+        (dicts with string keys, lists, strings, numbers, booleans, None), as a
+        decision's do: checked like any draft, without the JSON round trip that
+        normalises other values (most of what building a draft costs; the payloads
+        are kept, not copied). A value that is not JSON after all is refused when
+        the log encodes it; the hash and what the log stores are the same either way."""
+        missing = _REQUIRED_FIELDS.difference(values)
+        unknown = values.keys() - _DRAFT_FIELD_SET
+        if missing or unknown:
+            raise TypeError(f"DraftRecord fields missing: {sorted(missing)}, "
+                            f"unknown: {sorted(unknown)}")
+        draft = object.__new__(DraftRecord)
+        fields = vars(draft)  # frozen: fill __dict__ directly, as __init__ would
+        fields.update(_UNSET_DEFAULTS)
+        fields.update(values)
+        draft._normalise(json_values=True)
+        return draft
+
+    def _normalise(self, *, json_values: bool) -> None:
         if not self.decision_id:
             raise ValueError("decision_id must not be empty")
         if not isinstance(self.decided_at, datetime) or self.decided_at.utcoffset() is None:
@@ -115,6 +138,8 @@ class DraftRecord:
         _set = object.__setattr__  # frozen dataclass: normalise in place once
         _set(self, "decided_at", self.decided_at.astimezone(UTC))
         _set(self, "agg_amount", amount)
+        if json_values:
+            return
         input_, output, reasons = _json_roundtrip_payloads(self.input, self.output, self.reasons)
         _set(self, "input", input_)
         _set(self, "output", output)
@@ -148,6 +173,9 @@ RECORD_FIELDS: tuple[FieldSpec, ...] = tuple(
     FieldSpec(f.name, f.metadata["column"], f.metadata["shown"], f.metadata["since"])
     for f in fields(DecisionRecord))
 _DRAFT_FIELDS = tuple(f.name for f in fields(DraftRecord))
+_DRAFT_FIELD_SET = frozenset(_DRAFT_FIELDS)
+_UNSET_DEFAULTS = {f.name: None for f in fields(DraftRecord) if f.default is None}
+_REQUIRED_FIELDS = _DRAFT_FIELD_SET.difference(_UNSET_DEFAULTS)
 # Hashed always / only when set; in sorted order, so the canonical dict is built sorted.
 _SORTED_FIELDS = tuple(sorted(f.name for f in RECORD_FIELDS[:len(_DRAFT_FIELDS)]
                               if f.since is None))

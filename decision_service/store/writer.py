@@ -25,6 +25,11 @@ Per batch the writer:
      commits once;
   5. resolves the futures.
 
+A batch of the API (``submit_many``) is queued as one entry with one future: its
+requests join one transaction together, in order, however many they are (the
+writer's ``max_batch`` never splits them), and its future resolves to each
+request's outcome, so 10,000 decisions cost one commit and one wait.
+
 A ``decide`` that raises, returns something the log can't store, or repeats a
 logged decision id only fails its own caller: its draft never enters the chain or
 the running totals.  A database error fails the whole batch.
@@ -114,15 +119,66 @@ class WriteStats:
     largest_batch: int  # most requests handled in one transaction
 
 
-@dataclass(slots=True)
-class _Request:
+class LogRequest(NamedTuple):
+    """One decision of a ``submit_many``: what ``submit`` takes."""
+
     aggregate: AggregateQuery | None
     decide: Decide
-    future: Future[DecisionRecord]
     claim: IdempotencyClaim | None = None
 
 
 Outcome = DecisionRecord | BaseException
+
+
+class _Bulk:
+    """The requests of one ``submit_many``: one future for all their outcomes, set
+    once the last is settled (by the writer thread only)."""
+
+    __slots__ = ("future", "outcomes", "requests", "waiting")
+
+    def __init__(self, count: int) -> None:
+        self.future: Future[list[Outcome]] = Future()
+        self.outcomes: list[Outcome | None] = [None] * count
+        self.requests: list[_Request] = []
+        self.waiting = count
+
+    def settle(self, index: int, outcome: Outcome) -> None:
+        self.outcomes[index] = outcome
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.future.set_result([_done(o) for o in self.outcomes])
+
+
+class _Slot:
+    """Stands in for a request's own future inside a ``_Bulk``."""
+
+    __slots__ = ("bulk", "index")
+
+    def __init__(self, bulk: _Bulk, index: int) -> None:
+        self.bulk, self.index = bulk, index
+
+    def set_result(self, record: DecisionRecord) -> None:
+        self.bulk.settle(self.index, record)
+
+    def set_exception(self, error: BaseException) -> None:
+        self.bulk.settle(self.index, error)
+
+
+def _done(outcome: Outcome | None) -> Outcome:
+    assert outcome is not None  # every request got a record or an error
+    return outcome
+
+
+@dataclass(slots=True)
+class _Request:
+    aggregate: AggregateQuery | None
+    decide: Decide
+    future: Future[DecisionRecord] | _Slot
+    claim: IdempotencyClaim | None = None
+
+
+def _requests(entry: _Request | _Bulk) -> list[_Request]:
+    return entry.requests if isinstance(entry, _Bulk) else [entry]
 
 
 class GroupCommitWriter:
@@ -134,7 +190,7 @@ class GroupCommitWriter:
         self._session_factory = session_factory
         self._session: AppendSession | None = None
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Request | _Bulk | None] = queue.SimpleQueue()
         # Guards _closed together with the enqueue, so no request can land behind
         # the stop sentinel and wait forever.
         self._lock = threading.Lock()
@@ -169,6 +225,36 @@ class GroupCommitWriter:
             self._queue.put(_Request(aggregate, decide, future, claim))
         return future
 
+    def submit_many(self, requests: Sequence[LogRequest]) -> Future[list[Outcome]]:
+        """Queue ``requests`` to be written in one transaction, in order.
+
+        The one future resolves, once that transaction has committed (or failed),
+        to each request's outcome: its record, or the exception ``submit``'s future
+        would raise for it (a query the log can't run fails its own request only);
+        the future itself never raises. Raises at once, nothing queued, if the
+        store is closed or if called from inside a ``decide``.
+        """
+        if threading.current_thread() is self._thread:
+            raise StoreError("log_decision must not be called from inside decide()")
+        bulk = _Bulk(len(requests))
+        for index, (aggregate, decide, claim) in enumerate(requests):
+            slot = _Slot(bulk, index)
+            if aggregate is not None:
+                try:
+                    _check_query(aggregate)
+                except (UnstorableValueError, TypeError) as exc:
+                    slot.set_exception(exc)
+                    continue
+            bulk.requests.append(_Request(aggregate, decide, slot, claim))
+        if bulk.requests:
+            with self._lock:
+                if self._closed:
+                    raise StoreClosedError("the decision store is closed")
+                self._queue.put(bulk)
+        elif not requests:
+            bulk.future.set_result([])
+        return bulk.future
+
     @property
     def pending(self) -> int:
         """Requests waiting for the writer (not counting the batch being written)."""
@@ -199,7 +285,7 @@ class GroupCommitWriter:
                 first = self._queue.get()
                 if first is None:
                     break
-                batch = [first]
+                batch = list(_requests(first))
                 while len(batch) < self._max_batch:
                     try:
                         item = self._queue.get_nowait()
@@ -208,7 +294,7 @@ class GroupCommitWriter:
                     if item is None:
                         stopping = True
                         break
-                    batch.append(item)
+                    batch.extend(_requests(item))
                 self._write_batch(batch)
         finally:
             self._discard_session()
@@ -224,8 +310,8 @@ class GroupCommitWriter:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item is not None:
-                item.future.set_exception(StoreClosedError("the decision store is closed"))
+            for request in _requests(item) if item is not None else ():
+                request.future.set_exception(StoreClosedError("the decision store is closed"))
 
     def _write_batch(self, batch: list[_Request]) -> None:
         self._largest_batch = max(self._largest_batch, len(batch))
@@ -340,8 +426,11 @@ class _Batch:
         self._totals: dict[Window, PriorTotal] = {}
         # Accepted drafts without a subject: agg_key -> decision_date -> amount.
         self._running: dict[str, dict[date, float]] = {}
-        # Accepted drafts with a subject, the latest per subject: (agg_key, date, amount).
+        # Accepted drafts with a subject, the latest per subject: (agg_key, date, amount);
+        # and the same by agg_key, so a prior total looks at its own key's subjects only
+        # (a batch of submit_many can hold thousands of deals).
         self._latest: dict[str, tuple[str | None, date, float | None]] = {}
+        self._latest_by_key: dict[str | None, dict[str, tuple[date, float | None]]] = {}
         # Idempotency keys logged before the batch, or claimed by an accepted draft.
         self._claimed: dict[str, tuple[str, str | None]] = {}
         # Accepted but not yet checked against the log, their agg_keys and subjects.
@@ -381,7 +470,10 @@ class _Batch:
         if query.key in self._unchecked_keys:
             return True
         logged = self._totals[_window(query)].by_subject
-        return any(subject in logged for subject in self._unchecked_subjects)
+        unchecked = self._unchecked_subjects
+        if len(unchecked) <= len(logged):  # whichever is smaller is walked
+            return any(subject in logged for subject in unchecked)
+        return any(subject in unchecked for subject in logged)
 
     def _prior(self, query: AggregateQuery) -> float:
         """The logged total, minus the subjects decided again in this batch and the
@@ -394,8 +486,8 @@ class _Batch:
         total += sum(amount for day, amount in by_date.items()
                      if query.since <= day <= query.until)
         total += sum(
-            amount for subject, (key, day, amount) in self._latest.items()
-            if subject != query.subject and key == query.key and amount is not None
+            amount for subject, (day, amount) in self._latest_by_key.get(query.key, {}).items()
+            if subject != query.subject and amount is not None
             and query.since <= day <= query.until)
         return total
 
@@ -424,8 +516,13 @@ class _Batch:
         if draft.idempotency_key is not None:
             self._claimed[draft.idempotency_key] = (draft.decision_id, draft.request_hash)
         if draft.agg_subject is not None:
-            self._latest[draft.agg_subject] = (draft.agg_key, draft.decision_date,
-                                               draft.agg_amount)
+            subject, key = draft.agg_subject, draft.agg_key
+            earlier = self._latest.get(subject)
+            if earlier is not None:  # decided again: only its latest draft counts
+                del self._latest_by_key[earlier[0]][subject]
+            self._latest[subject] = (key, draft.decision_date, draft.agg_amount)
+            self._latest_by_key.setdefault(key, {})[subject] = (draft.decision_date,
+                                                                 draft.agg_amount)
         elif draft.agg_key is not None and draft.agg_amount is not None:
             by_date = self._running.setdefault(draft.agg_key, {})
             by_date[draft.decision_date] = by_date.get(draft.decision_date, 0.0) \
@@ -448,7 +545,7 @@ class _Batch:
                 self._outcomes[index] = _duplicate(draft)
                 if draft.idempotency_key is not None:
                     self._claimed.pop(draft.idempotency_key, None)
-        self._running, self._latest = {}, {}
+        self._running, self._latest, self._latest_by_key = {}, {}, {}
         for draft, _ in self._accepted.values():
             self._add_running(draft)
 
