@@ -429,11 +429,14 @@ def _lower_route(compiled: CompiledPolicy, explain_plan: ExplainPlan, asked: dic
                               for name, cell in rule.when.items())
         if len(explain_plan.change_texts) < MAX_CHANGE_TEXTS:
             explain_plan.change_texts[cache_key] = change
-    others = max((v for t, v in asked.items() if t != t_index), default=0)
+    others = 0
+    for t, v in asked.items():
+        if v > others and t != t_index:
+            others = v
     if max(lower_value, others) >= final:
         return None  # another dimension still asks for this level: no hint
-    now = ", ".join(f"{name} {format_value(field_value(compiled, name, values))}"
-                    for name in rule.when)
+    now = ", ".join([f"{name} {format_value(field_value(compiled, name, values))}"
+                     for name in rule.when])
     ordering = compiled.output_orderings[explain_plan.target or ""]
     current, lower = ordering.values[value], ordering.values[lower_value]
     title = table.table.title

@@ -381,4 +381,6 @@ def validate_input(model: type[BaseModel], raw: object) -> dict[str, Any]:
         validated = model.model_validate(raw)
     except ValidationError as exc:
         raise InputError(problems_of(exc)) from None
-    return dict(validated.__dict__)  # the fields; faster than iterating the model
+    # the fields: the model itself is dropped, so its dict is not copied
+    fields: dict[str, Any] = validated.__dict__
+    return fields

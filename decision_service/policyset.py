@@ -164,6 +164,11 @@ class PolicySet:
         # input is validated once, before its version is chosen (``prepare``)
         self._shared_models = {name: vs[0].model for name, vs in versions.items()
                                if vs and all(v.model is vs[0].model for v in vs)}
+        # policy id -> (the input naming the decision date, the input naming the
+        # unit), as its latest version declares them: they pick the version
+        self._choosing = {name: (vs[-1].compiled.policy.meta.decision_date_input,
+                                 vs[-1].compiled.policy.meta.unit_input)
+                          for name, vs in versions.items() if vs}
 
     # -- loading ---------------------------------------------------------------
 
@@ -280,7 +285,7 @@ class PolicySet:
     def _decision_date(self, name: str, raw: object, today: dt.date) -> dt.date:
         """The date that picks the version, read from the raw input before it is
         validated (by the version it picks); ``today`` if it names none."""
-        date_input = self.versions[name][-1].compiled.policy.meta.decision_date_input
+        date_input = self._choosing[name][0]
         if date_input and isinstance(raw, Mapping) and raw.get(date_input) is not None:
             # A malformed date is reported by the validation that follows.
             with contextlib.suppress(ValueError):
@@ -289,7 +294,7 @@ class PolicySet:
         return today
 
     def _unit(self, name: str, raw: object) -> object:
-        unit_input = self.versions[name][-1].compiled.policy.meta.unit_input
+        unit_input = self._choosing[name][1]
         return raw.get(unit_input) if unit_input and isinstance(raw, Mapping) else None
 
     def _prepare_once(self, name: str, model: type[BaseModel], raw: Mapping[str, Any],
@@ -303,12 +308,13 @@ class PolicySet:
         except InputError:
             self.choose_version(name, self._decision_date(name, raw, today))
             raise
-        date_input = self.versions[name][-1].compiled.policy.meta.decision_date_input
+        date_input, unit_input = self._choosing[name]
         date = values.get(date_input) if date_input else None
         # the validated date is the one the raw input names (the same parser)
         decision_date = date if isinstance(date, dt.date) else self._decision_date(
             name, raw, today)
-        chosen, reason = self.choose_version(name, decision_date, self._unit(name, raw))
+        chosen, reason = self.choose_version(
+            name, decision_date, raw.get(unit_input) if unit_input else None)
         return Prepared(chosen.compiled, values, decision_date,
                         self._history_query(chosen, values, decision_date), reason)
 
