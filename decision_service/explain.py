@@ -120,6 +120,9 @@ class ExplainPlan:
     # Where each parameter's figure comes from, per unit: worked out on the first
     # generated reason (every unit at once), then read by every template.
     figure_sources: dict[str, dict[str, FigureSource]] = field(default_factory=dict)
+    # Each distinct template once: units that see the same figures share their
+    # templates, so a decision reads a few hot objects, not one per unit.
+    interned: dict[Template | Text, Template | Text] = field(default_factory=dict)
     # unit -> the parameters as it sees them, by name and in the policy's words
     named_parameters: dict[Any, dict[str, Any]] = field(default_factory=dict)
     # Whether a message, a lookup or a rule's cells name a parameter: if none
@@ -331,8 +334,12 @@ def explain(compiled: CompiledPolicy, explain_plan: ExplainPlan, evaluation: Eva
                     unit_input = explain_plan.unit_input
                     templates = explain_plan.unit_templates(
                         values.get(unit_input) if unit_input else None)
-                message = _generated(compiled, explain_plan, templates, rule, t_index,
-                                     r_index, values)
+                template = templates.get(rule.slot)
+                if template is None:
+                    template = _template_for(compiled, explain_plan, templates, rule,
+                                             t_index, r_index, values)
+                message = (template.render(values) if isinstance(template, Template)
+                           else template)
             reasons.append(new_reason(rule.rule, rule.table, message, decisive))
         if rule.cap:
             capped = True  # a cap decided; the dimensions do not explain the result alone
@@ -358,20 +365,21 @@ def dimensions(compiled: CompiledPolicy, explain_plan: ExplainPlan, evaluation: 
     return dims, routes
 
 
-def _generated(compiled: CompiledPolicy, explain_plan: ExplainPlan,
-               templates: dict[int, Template | Text], rule: RulePlan, t_index: int,
-               r_index: int, values: dict[str, Any]) -> Text:
-    template = templates.get(rule.slot)
-    if template is None:
-        rank = rule.rank
-        lower = explain_plan.lower.get((t_index, rank)) if rank is not None else None
-        unit_input = explain_plan.unit_input
-        unit = values.get(unit_input) if unit_input else None
-        template = template_for(compiled, t_index, r_index, lower, explain_plan.target, unit,
-                                explain_plan.sources(compiled, unit))
-        if len(templates) < MAX_TEMPLATES:
-            templates[rule.slot] = template
-    return template.render(values) if isinstance(template, Template) else template
+def _template_for(compiled: CompiledPolicy, explain_plan: ExplainPlan,
+                  templates: dict[int, Template | Text], rule: RulePlan, t_index: int,
+                  r_index: int, values: dict[str, Any]) -> Template | Text:
+    """The generated reason of a rule for the input's unit, made and kept."""
+    rank = rule.rank
+    lower = explain_plan.lower.get((t_index, rank)) if rank is not None else None
+    unit_input = explain_plan.unit_input
+    unit = values.get(unit_input) if unit_input else None
+    made = template_for(compiled, t_index, r_index, lower, explain_plan.target, unit,
+                        explain_plan.sources(compiled, unit))
+    template = explain_plan.interned.get(made, made)
+    if len(explain_plan.interned) < MAX_TEMPLATES:
+        explain_plan.interned.setdefault(template, template)
+        templates[rule.slot] = template
+    return template
 
 
 def _cell_text(cell: object, values: dict[str, Any], compiled: CompiledPolicy) -> str:
