@@ -110,6 +110,8 @@ def _slot_setters(cls: type, *names: str) -> tuple[Any, ...]:
 _text_zh, _text_en = _slot_setters(Text, "zh", "en")
 _reason_rule, _reason_table, _reason_message, _reason_decisive = _slot_setters(
     Reason, "rule", "table", "message", "decisive")
+_route_table, _route_message, _route_would_give = _slot_setters(
+    LowerRoute, "table", "message", "would_give")
 _DECISION_SLOTS = _slot_setters(
     Decision, "policy", "policy_version", "outputs", "reasons", "decision_date", "engine",
     "input", "history", "dimensions", "lower_routes", "version_reason")
@@ -131,6 +133,15 @@ def new_reason(rule: str, table: str, message: Text, decisive: bool) -> Reason:
     _reason_message(reason, message)
     _reason_decisive(reason, decisive)
     return reason
+
+
+def new_route(table: str, message: Text, would_give: str | None) -> LowerRoute:
+    """``LowerRoute(table, message, would_give)``, faster."""
+    route: LowerRoute = _new(LowerRoute)
+    _route_table(route, table)
+    _route_message(route, message)
+    _route_would_give(route, would_give)
+    return route
 
 
 def new_decision(policy: str, policy_version: str, outputs: dict[str, Any],

@@ -25,7 +25,14 @@ from typing import Any
 
 from decision_service.compiler.compile import CompiledPolicy
 from decision_service.compiler.figures import FigureSource, sources_by_unit, sources_for
-from decision_service.decision import Dimension, LowerRoute, Reason, new_reason
+from decision_service.decision import (
+    Dimension,
+    LowerRoute,
+    Reason,
+    new_reason,
+    new_route,
+    new_text,
+)
 from decision_service.engines.reference import Evaluation, field_value
 from decision_service.generated import MAX_TEMPLATES, Template, template_for
 from decision_service.language.cells import parse_cell
@@ -122,7 +129,7 @@ class ExplainPlan:
     figure_sources: dict[str, dict[str, FigureSource]] = field(default_factory=dict)
     # Each distinct template once: units that see the same figures share their
     # templates, so a decision reads a few hot objects, not one per unit.
-    interned: dict[Template | Text, Template | Text] = field(default_factory=dict)
+    interned: dict[Any, Any] = field(default_factory=dict)  # templates, change texts
     # unit -> the parameters as it sees them, by name and in the policy's words
     named_parameters: dict[Any, dict[str, Any]] = field(default_factory=dict)
     # Whether a message, a lookup or a rule's cells name a parameter: if none
@@ -375,7 +382,7 @@ def _template_for(compiled: CompiledPolicy, explain_plan: ExplainPlan,
     unit = values.get(unit_input) if unit_input else None
     made = template_for(compiled, t_index, r_index, lower, explain_plan.target, unit,
                         explain_plan.sources(compiled, unit))
-    template = explain_plan.interned.get(made, made)
+    template: Template | Text = explain_plan.interned.get(made, made)
     if len(explain_plan.interned) < MAX_TEMPLATES:
         explain_plan.interned.setdefault(template, template)
         templates[rule.slot] = template
@@ -425,8 +432,14 @@ def _lower_route(compiled: CompiledPolicy, explain_plan: ExplainPlan, asked: dic
                  t_index: int, value: int, final: int,
                  values: dict[str, Any]) -> LowerRoute | None:
     """The nearest change of table ``t_index`` that would lower ``final``, if it would."""
-    table = compiled.tables[t_index]
     rule_index, lower_value = explain_plan.lower[(t_index, value)]
+    others = 0
+    for t, v in asked.items():
+        if v > others and t != t_index:
+            others = v
+    if max(lower_value, others) >= final:
+        return None  # another dimension still asks for this level: no hint
+    table = compiled.tables[t_index]
     rule = table.rules[rule_index].rule
     unit_input = explain_plan.unit_input
     cache_key = (t_index, value, values.get(unit_input) if unit_input else None)
@@ -436,23 +449,17 @@ def _lower_route(compiled: CompiledPolicy, explain_plan: ExplainPlan, asked: dic
         change = " and ".join(f"{name} {_cell_text(cell, with_parameters, compiled)}"
                               for name, cell in rule.when.items())
         if len(explain_plan.change_texts) < MAX_CHANGE_TEXTS:
-            explain_plan.change_texts[cache_key] = change
-    others = 0
-    for t, v in asked.items():
-        if v > others and t != t_index:
-            others = v
-    if max(lower_value, others) >= final:
-        return None  # another dimension still asks for this level: no hint
+            # units that see the same figures share one text
+            change = explain_plan.change_texts[cache_key] = explain_plan.interned.setdefault(
+                change, change)
     now = ", ".join([f"{name} {format_value(field_value(compiled, name, values))}"
                      for name in rule.when])
-    ordering = compiled.output_orderings[explain_plan.target or ""]
-    current, lower = ordering.values[value], ordering.values[lower_value]
+    codes = compiled.output_orderings[explain_plan.target or ""].values
+    current, lower = codes[value], codes[lower_value]
     title = table.table.title
-    return LowerRoute(
-        table=table.table.id,
-        message=Text(
-            zh=f"{title.zh}：{now} 需 {current}；若 {change}，则 {lower} 即可",
-            en=f"{title.en}: {now} needs {current}; with {change}, {lower} would do",
-        ),
-        would_give=ordering.values[max(lower_value, others)],
+    return new_route(
+        table.table.id,
+        new_text(f"{title.zh}：{now} 需 {current}；若 {change}，则 {lower} 即可",
+                 f"{title.en}: {now} needs {current}; with {change}, {lower} would do"),
+        codes[max(lower_value, others)],
     )

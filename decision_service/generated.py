@@ -46,12 +46,15 @@ class Template:
     en: tuple[str, str]
     measure: Measure | None = None
     parts: tuple[tuple[str, str, str], ...] = ()  # a derived field's (part, zh, en label)
+    # what follows the figure in zh and en, when a plain figure is all there is to
+    # write (no parts, not USD); None: ``amounts`` words the value
+    suffix: tuple[str, str] | None = None
 
     def render(self, values: dict[str, Any]) -> Text:
         """The reason with the deal's value (and a derived value's parts) filled in."""
         value = values.get(self.field)
-        suffix = _SUFFIXES.get(self.measure)
-        if suffix is not None and not self.parts:
+        suffix = self.suffix
+        if suffix is not None:
             # the common case, written in one step: a figure and its unit
             plain = figure(value)
             if plain is not None:
@@ -125,8 +128,9 @@ def template_for(compiled: CompiledPolicy, t_index: int, r_index: int,
     else:
         tail_zh = f" {words[0]}{threshold_zh}，{level_zh}即可审批"
         tail_en = f" is {words[1]} {threshold_en}: the {level_en} can approve"
-    return Template(field, (head_zh, tail_zh), (head_en, tail_en),
-                    measure_of(policy, field), _derived_parts(compiled, field))
+    measure, parts = measure_of(policy, field), _derived_parts(compiled, field)
+    return Template(field, (head_zh, tail_zh), (head_en, tail_en), measure, parts,
+                    None if parts else _SUFFIXES.get(measure))
 
 
 def _single_compare(when: dict[str, Any]) -> tuple[str, CellTest] | None:

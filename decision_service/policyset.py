@@ -271,7 +271,8 @@ class PolicySet:
         if name not in self.versions:
             raise UnknownPolicyError(name, self.names())
         shared = None if version else self._shared_models.get(name)
-        if shared is not None and isinstance(raw, Mapping):
+        # a dict, what JSON gives, is checked first: isinstance on an ABC costs more
+        if shared is not None and (type(raw) is dict or isinstance(raw, Mapping)):
             return self._prepare_once(name, shared, raw, today)
         decision_date = self._decision_date(name, raw, today)
         if version:
@@ -340,7 +341,8 @@ class PolicySet:
                  engine: str = "compiled") -> Decision:
         """Decide a prepared input on ``engine``, with the history totals the log gave."""
         compiled = prepared.policy
-        version = self.version(compiled.id, compiled.version)
+        meta = compiled.policy.meta
+        version = self.version(meta.id, meta.version)
         runner = version.engines.get(engine)
         if runner is None:
             raise ValueError(f"engine {engine!r} is not loaded; loaded: "
@@ -357,7 +359,7 @@ class PolicySet:
         context.update(outputs)
         reasons, dims, routes = explain.explain(compiled, plan, evaluation, context)
         return new_decision(
-            compiled.id, compiled.version, outputs, reasons,
+            meta.id, meta.version, outputs, reasons,
             prepared.decision_date, engine, _json_ready(values, version.date_inputs),
             totals if asked else {}, dims, routes, prepared.version_reason,
         )

@@ -16,6 +16,7 @@ from decision_service.decision import (
     Reason,
     new_decision,
     new_reason,
+    new_route,
     new_text,
 )
 from decision_service.language.model import Text
@@ -31,13 +32,13 @@ def _distinct_values(cls: type) -> list[Any]:
         "dimensions": (Dimension("t", text, "REGION", True),),
         "lower_routes": (LowerRoute("t", text, "OFFICE"),), "version_reason": "activation",
         "rule": "A1.office", "table": "A1", "message": text, "decisive": True,
-        "zh": "中文", "en": "English",
+        "zh": "中文", "en": "English", "would_give": "OFFICE",
     }
     return [samples[f.name] for f in dataclasses.fields(cls)]
 
 
 @pytest.mark.parametrize(("cls", "fast"), [(Text, new_text), (Reason, new_reason),
-                                           (Decision, new_decision)])
+                                           (LowerRoute, new_route), (Decision, new_decision)])
 def test_fast_constructor_makes_the_same_object(cls: type, fast: Any) -> None:
     values = _distinct_values(cls)
     made, expected = fast(*values), cls(*values)
