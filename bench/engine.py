@@ -12,7 +12,8 @@ the same inputs.
    (a) the hand-written function (the baseline),
    (b) the compiled engine: ``engine.evaluate(values, history)`` on the validated
        input; turning the input into the engines' fact is part of it (the
-       compiled engine reads the input directly, the durable engine calls
+       compiled engine reads the input directly, the durable engine writes the
+       assert's text from it; its interpreted path calls
        ``compiled.fact(values, history)`` and then matches),
    (c) the durable engine the same way (on the first --durable-n deals, default all;
        its ratio is to the baseline timed on those same deals, as is (e)'s),
@@ -559,7 +560,7 @@ def report(n: int, durable_n: int, block_best: dict[tuple[str, int], float]) -> 
         ("(a) hand-written Python function (baseline)", base, 1.0),
         ("(b) compiled engine: evaluate(values, history), fact conversion included",
          per_decision("b", n), per_decision("b", n) / base),
-        ("(b') compiled.fact(values, history) alone (what durable builds first)",
+        ("(b') compiled.fact(values, history) alone (durable's interpreted path)",
          per_decision("b'", n), per_decision("b'", n) / base),
         (f"(e) durable-rules floor: C API, one assert, bands as rules [{durable_n:,}]",
          floor, floor / base_sub),

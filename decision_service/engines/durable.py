@@ -1,9 +1,14 @@
-"""The durable-rules backend: durable-rules matches, ``evaluate`` decides.
+"""The durable-rules backend: durable-rules matches, ``reference``'s meaning decides.
 
 Each stage of a compiled policy becomes one durable-rules matcher (see
 ``durable_driver`` for how its hazards are handled: one lock, assert and
 retract, strict typing, plain numbers, rule sets split under its limits).
-Everything after matching is the shared, plainly written ``evaluate.run``.
+Everything after matching means what the shared, plainly written
+``reference.run`` says. ``DurableEngine.evaluate`` is generated per policy
+version (``durable_codegen``): the validated values written straight into the
+assert, one assert per decision, the combination inline;
+``evaluate_interpreted`` is the plain path (``CompiledPolicy.fact``, a match per
+stage, ``reference.run``), kept as its oracle in the tests.
 
 What durable-rules is asked is shaped so that it does little work per decision
 (bench/engine.py measures it):
@@ -14,13 +19,22 @@ What durable-rules is asked is shaped so that it does little work per decision
   that differs from it in one atom, so that mostly only the winner fires: run
   takes the first matching rule of such a table, and a later rule that still
   fires changes nothing;
-- a later stage is asserted only when one of its rules can hold: its atoms that
-  read no output are matched, as a guard, together with the first stage.
+- a later stage's atoms that read no output are matched, as a guard, together
+  with the first stage. The generated path then decides the atoms on outputs
+  from the outputs so far and asserts once; the interpreted path asserts a
+  later stage only when a guard holds;
+- a value that no test of its field can hold for (a field read only by
+  equalities) is not sent (see ``FieldPlan.holding``);
+- the generated path has a first-stage matcher per distinct unit settings (a
+  handful: defaults, a region's, an office's), the settings written into its
+  rules as constants (``with_settings``), so a fact carries only the deal's own
+  fields. The interpreted path keeps the settings in the fact.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,13 +44,16 @@ from decision_service.compiler.ir import (
     Atom,
     Compare,
     Const,
+    EngineValue,
     Fact,
     Field,
     MatchRule,
     common_prefix,
+    holds,
 )
 from decision_service.engines.compiled import always_present
-from decision_service.engines.durable_driver import DurableMatcher
+from decision_service.engines.durable_codegen import generate, supported
+from decision_service.engines.durable_driver import DurableLimitError, DurableMatcher, comparable
 from decision_service.engines.reference import Evaluation, Plan, run
 
 _KIND_OF_FIELD = {"number": "number", "integer": "number", "ordered": "number",
@@ -127,27 +144,82 @@ def stage_rules(compiled: CompiledPolicy, stage: int) -> list[MatchRule]:
     return rules
 
 
-def _output_keys(compiled: CompiledPolicy) -> frozenset[str]:
+def output_keys(compiled: CompiledPolicy) -> frozenset[str]:
+    """The fact keys of the outputs (read by later stages)."""
     return frozenset(info.key for info in compiled.fields.values() if info.source == "output")
 
 
-def stage_guards(compiled: CompiledPolicy) -> dict[int, list[MatchRule] | None]:
-    """For each later stage, guard rules matched with the first stage: the stage can
-    only match if one of them holds. None: a rule reads only outputs, always assert."""
-    outputs = _output_keys(compiled)
-    guards: dict[int, list[MatchRule] | None] = {}
-    for stage in range(1, compiled.stage_count):
-        stage_guard: list[MatchRule] = []
-        for rule in compiled.match_rules(stage):
-            atoms = tuple(a for a in rule.atoms if not outputs & set(_fields_of(a)))
-            stage_guard.append(MatchRule(f"{rule.key}{_GUARD}{stage}", atoms))
-        # A rule reading only outputs has an empty guard: the stage is always asserted.
-        guards[stage] = (stage_guard if all(rule.atoms for rule in stage_guard)
-                         else None)
-    return guards
+def stage_guards(compiled: CompiledPolicy) -> dict[int, list[MatchRule]]:
+    """For each later stage, guard rules matched with the first stage: a rule of the
+    stage can only hold if its guard (its atoms that read no output) does."""
+    outputs = output_keys(compiled)
+    return {stage: [MatchRule(f"{rule.key}{_GUARD}{stage}",
+                              tuple(a for a in rule.atoms if not outputs & set(_fields_of(a))))
+                    for rule in compiled.match_rules(stage)]
+            for stage in range(1, compiled.stage_count)}
+
+
+_FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_MAX_SETTINGS = 8  # distinct unit settings worth a matcher (a ruleset) each
+_NEVER = "never"  # an atom that cannot hold: the rule can never fire
+
+
+def _with_settings(atom: Atom, settings: Mapping[str, EngineValue], read: frozenset[str]
+                   ) -> Atom | bool:
+    """``atom`` for facts carrying ``settings`` (the unit's parameters, ``read`` being
+    their keys): the same atom on the other fields with the settings as constants,
+    True when it always holds, False when it never does."""
+    fields = _fields_of(atom)
+    if not read & set(fields):
+        return atom
+    if not all(comparable(settings[name]) for name in fields if name in settings):
+        # As the settings in the fact would: refused (the caller keeps them there).
+        raise DurableLimitError(f"a setting of {fields} is not compared exactly")
+    if all(name in read for name in fields):  # settings only: decided here
+        return holds(atom, dict(settings))
+    assert isinstance(atom, Compare) and isinstance(atom.operand, Field)
+    if atom.field in read:  # a setting on the left: the other field against it
+        value = settings.get(atom.field)
+        other = atom.operand.name
+        return False if value is None else Compare(other, _FLIPPED[atom.op], Const(value))  # type: ignore[arg-type]
+    value = settings.get(atom.operand.name)
+    return False if value is None else Compare(atom.field, atom.op, Const(value))
+
+
+def with_settings(rules: list[MatchRule], settings: Mapping[str, EngineValue],
+                  read: frozenset[str]) -> list[MatchRule]:
+    """The rules for facts of one unit's settings, which then need not carry them: in
+    the same order, a rule that can never hold kept as one (an empty ``AnyOf``)."""
+    specialised: list[MatchRule] = []
+    for rule in rules:
+        atoms: list[Atom] = []
+        for atom in rule.atoms:
+            result = _with_settings(atom, settings, read)
+            if result is False:
+                atoms = [AnyOf(_NEVER, ())]
+                break
+            if result is not True:
+                atoms.append(result)
+        specialised.append(MatchRule(rule.key, tuple(atoms)))
+    return specialised
+
+
+def _layout(matcher: DurableMatcher, keys: list[str]) -> object:
+    """What a writer and a combination rely on, to compare two matchers."""
+    return (matcher.ruleset_count, [(p.field, p.kind, p.required, p.targets, p.holding)
+                                    for p in matcher.plans],
+            [matcher.names_of(key) for key in keys])
 
 
 class DurableEngine:
+    """durable-rules matches, ``reference``'s meaning combines.
+
+    ``evaluate`` is generated per policy version (``durable_codegen``): one assert per
+    decision. ``evaluate_interpreted`` is the plain path, kept as its oracle (and used
+    where a later stage compares an output with an input): ``CompiledPolicy.fact``,
+    ``DurableMatcher.match`` per stage, ``reference.run``.
+    """
+
     name = "durable"
 
     def __init__(self, compiled: CompiledPolicy) -> None:
@@ -159,34 +231,113 @@ class DurableEngine:
         kinds = fact_kinds(compiled)
         present = always_present(compiled)
         guards = stage_guards(compiled)
-        # stage -> the guard keys that let it be asserted (None: always asserted)
-        self._guard_keys = {stage: None if rules is None else frozenset(r.key for r in rules)
+        # stage -> the guard keys that let it be asserted (None: a rule reads only
+        # outputs, the stage is always asserted)
+        self._guard_keys = {stage: None if not all(r.atoms for r in rules)
+                            else frozenset(r.key for r in rules)
                             for stage, rules in guards.items()}
-        first = stage_rules(compiled, 0) + [r for g in guards.values() for r in g or ()]
-        self._matchers = [
-            DurableMatcher(f"{compiled.id}-v{compiled.version}-s{stage}-{digest}",
-                           first if stage == 0 else stage_rules(compiled, stage),
-                           kinds=kinds, present=present)
-            for stage in range(compiled.stage_count)
-        ]
+        first = stage_rules(compiled, 0) + [r for g in guards.values() for r in g]
+        self._kinds, self._present, self._digest = kinds, present, digest
+        self._first = first
+        # Per stage, the matchers of the interpreted path (settings in the fact); made
+        # when first needed: with a matcher per unit settings the generated path does
+        # not use them, and a ruleset holds about a megabyte of durable's pools.
+        self._stages: list[DurableMatcher] | None = None
+        self._matchers: list[DurableMatcher] = []  # every matcher made, to close
+        self._lock = threading.Lock()
+        self._closed = False
+        self.source: str | None = None
+        outputs = output_keys(compiled)
+        if supported(compiled, outputs):
+            by_unit = self._by_unit(first, kinds, present, digest)
+            matcher = self._stage_matchers()[0] if by_unit is None else by_unit[0]
+            self.source, self.evaluate = generate(
+                compiled, matcher, self._plan, outputs,
+                None if by_unit is None else by_unit[1])
+        else:
+            self.evaluate = self.evaluate_interpreted
 
-    def evaluate(self, values: Mapping[str, Any], history: Mapping[str, float]) -> Evaluation:
+    def _stage_matchers(self) -> list[DurableMatcher]:
+        if self._stages is None:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError(f"engine of {self.compiled.id!r} is closed")
+                if self._stages is None:
+                    compiled = self.compiled
+                    stages = [DurableMatcher(
+                        f"{compiled.id}-v{compiled.version}-s{stage}-{self._digest}",
+                        self._first if stage == 0 else stage_rules(compiled, stage),
+                        kinds=self._kinds, present=self._present)
+                        for stage in range(compiled.stage_count)]
+                    self._matchers.extend(stages)
+                    self._stages = stages
+        return self._stages
+
+    def _by_unit(self, rules: list[MatchRule], kinds: Mapping[str, str],
+                 present: frozenset[str], digest: str
+                 ) -> tuple[DurableMatcher, dict[str, DurableMatcher]] | None:
+        """A first-stage matcher per distinct unit settings, the settings written into
+        its rules as constants: facts then carry none of them, and durable-rules
+        parses, indexes and echoes a third of the properties. The default settings'
+        matcher, and per unit its matcher; None where that does not apply (no settings
+        read, too many distinct ones, matchers that would not share one writer)."""
+        compiled = self.compiled
+        read = frozenset(compiled.default_parameters) & {
+            name for rule in rules for atom in rule.atoms for name in _fields_of(atom)}
+        if not read:
+            return None
+        distinct: dict[tuple[tuple[str, EngineValue], ...], list[str]] = {}
+        for unit, of_unit in compiled.parameters_by_unit.items():
+            distinct.setdefault(tuple(sorted((k, v) for k, v in of_unit.items() if k in read)),
+                                []).append(unit)
+        default = tuple(sorted((k, v) for k, v in compiled.default_parameters.items()
+                               if k in read))
+        groups = [default, *(settings for settings in distinct if settings != default)]
+        if len(groups) > _MAX_SETTINGS:
+            return None
+        keys = [rule.key for rule in rules]
+        made: list[DurableMatcher] = []
+        try:
+            for i, settings in enumerate(groups):
+                made.append(DurableMatcher(
+                    f"{compiled.id}-v{compiled.version}-u{i}-{digest}",
+                    with_settings(rules, dict(settings), read),
+                    kinds={k: v for k, v in kinds.items() if k not in read},
+                    present=present - read))
+                if _layout(made[-1], keys) != _layout(made[0], keys):
+                    raise DurableLimitError("settings change the rules' shape")
+        except DurableLimitError:  # e.g. a setting durable-rules cannot compare exactly
+            for matcher in made:
+                matcher.close()
+            return None
+        self._matchers.extend(made)  # closed with the others
+        by_unit = {unit: made[groups.index(settings)]
+                   for settings, units in distinct.items() for unit in units}
+        return made[0], by_unit
+
+    def evaluate_interpreted(self, values: Mapping[str, Any], history: Mapping[str, float]
+                             ) -> Evaluation:
+        """The plain path: the fact, one assert per stage that can hold, ``run``."""
         first: frozenset[str] = frozenset()
         # The unit's settings: one mapping per unit, its properties written once.
         settings = self.compiled.parameters_for(values)
 
+        matchers = self._stage_matchers()
+
         def match(stage: int, fact: Fact) -> frozenset[str]:
             nonlocal first
             if stage == 0:
-                first = self._matchers[0].match(fact, settings)
+                first = matchers[0].match(fact, settings)
                 return first
             keys = self._guard_keys[stage]
             if keys is not None and not keys & first:
                 return frozenset()  # no rule of this stage can hold
-            return self._matchers[stage].match(fact, settings)
+            return matchers[stage].match(fact, settings)
 
         return run(self._plan, self.compiled.fact(values, history), match)
 
     def close(self) -> None:
-        for matcher in self._matchers:
-            matcher.close()
+        with self._lock:
+            self._closed = True
+            for matcher in self._matchers:
+                matcher.close()

@@ -26,7 +26,9 @@ Only the first match / no match raises
 Facts left behind
     A fact that matched stays stored until retracted; every later assert gets slower
     and memory grows (~8 KB per fact). We always retract, after an error too, and
-    abandon a half-drained action: a started action locks the state.
+    abandon a half-drained action: a started action locks the state. A retraction
+    is found by ``sid`` and ``id`` alone (durable reads nothing else of it), so it
+    carries only those: the fact's text is not parsed a second time.
 
 Deleting state can crash the process
     ``delete_state`` on a state in which no action was ever started (e.g. only
@@ -116,6 +118,10 @@ __all__ = [
     "DurableEngineError",
     "DurableLimitError",
     "DurableMatcher",
+    "FieldPlan",
+    "comparable",
+    "missing_field",
+    "put_property",
 ]
 
 # Budgets, each under a limit found by experiment (see the module docstring):
@@ -444,9 +450,12 @@ def _definition(rules: list[_Rule], names: dict[_Slot, str], prime: str) -> str:
 # -- engine calls (all under _ENGINE_LOCK) ------------------------------------------------
 
 
-def _fire(handle: int, body: str) -> list[str]:
-    """Assert one fact, collect the names of all rules it fires, retract it."""
-    fired: list[str] = []
+def _fire(handle: int, body: str, retraction: str, fired: list[str]) -> None:
+    """Assert one fact, add the names of all rules it fires to ``fired``, retract it.
+
+    ``retraction`` is the fact's ``sid`` and ``id`` alone: durable finds the stored
+    fact by them and reads nothing else of a retraction, so it is not parsed twice.
+    """
     try:
         code, state = _dre.assert_fact(handle, body)
         if code == 0:
@@ -469,10 +478,9 @@ def _fire(handle: int, body: str) -> list[str]:
         # Retract also after a failed assert (it may have stored the fact); the
         # error in flight is the one worth seeing.
         with contextlib.suppress(Exception):
-            _dre.retract_fact(handle, body)
+            _dre.retract_fact(handle, retraction)
         raise
-    _dre.retract_fact(handle, body)
-    return fired
+    _dre.retract_fact(handle, retraction)
 
 
 def _release_locked(handles: list[int]) -> None:
@@ -501,7 +509,7 @@ def _reap_locked() -> None:
 
 
 # Per kind, the property prefix ('"n3":') of a field in one ruleset, None if unused.
-_Prefixes = tuple[str | None, str | None, str | None]
+Prefixes = tuple[str | None, str | None, str | None]
 # A value's type and its properties: (ruleset position, '"n3":12.5') per ruleset.
 _Written = tuple[type, tuple[tuple[int, str], ...]]
 _WRITTEN_PER_FIELD: Final = 256  # values remembered per field (codes, unit settings)
@@ -509,15 +517,24 @@ _FIXED_REMEMBERED: Final = 1024  # ``fixed`` mappings remembered per matcher
 
 
 @dataclass(frozen=True, slots=True)
-class _FieldPlan:
+class FieldPlan:
+    """How one field a rule reads travels: what ``DurableMatcher.fire`` expects of a
+    writer (``put_property`` writes any value; a generated writer may inline the
+    common cases, see ``durable_writer``)."""
+
     field: str
-    kind: int  # declared kind, -1 if none
+    kind: int  # declared kind (index in ("number", "string", "bool")), -1 if none
     required: bool  # declared present in every fact
-    targets: tuple[tuple[int, _Prefixes], ...]  # (ruleset position, prefixes)
+    targets: tuple[tuple[int, Prefixes], ...]  # (ruleset position, prefixes)
+    # Only equality tests read the field: the (kind, text) of their constants. A string
+    # or bool value among none of them makes every test false, as absence does, so it
+    # is not sent (fewer properties for durable to parse, store and echo per action).
+    # None: other tests read it, every value is sent.
+    holding: frozenset[tuple[int, str]] | None
     written: dict[object, _Written]
 
 
-def _written(plan: _FieldPlan, value: object) -> _Written:
+def _written(plan: FieldPlan, value: object) -> _Written:
     """The properties of one value of a field; remembered for the next facts."""
     encoded = _encode(value)
     if isinstance(encoded, str):
@@ -526,18 +543,68 @@ def _written(plan: _FieldPlan, value: object) -> _Written:
     if plan.kind >= 0 and value_kind != plan.kind:
         raise ValueError(f"fact field {plan.field!r}: a {_KIND_NAMES[value_kind]}, "
                          f"declared a {_KIND_NAMES[plan.kind]}")
-    texts = tuple((position, prefix + text) for position, prefixes in plan.targets
-                  if (prefix := prefixes[value_kind]) is not None)
+    if (plan.holding is not None and value_kind != _NUMBER
+            and (value_kind, text) not in plan.holding):
+        texts: tuple[tuple[int, str], ...] = ()  # no test can hold for it: not sent
+    else:
+        texts = tuple((position, prefix + text) for position, prefixes in plan.targets
+                      if (prefix := prefixes[value_kind]) is not None)
     written = (type(value), texts)
     if len(plan.written) < _WRITTEN_PER_FIELD:
         plan.written[value] = written  # a value equal and of the same type: same text
     return written
 
 
+def put_property(plan: FieldPlan, value: object, parts: Sequence[list[str]]) -> None:
+    """Append one present value's properties to its rulesets' ``parts``.
+
+    Raises ValueError, naming the field, for a value durable-rules cannot compare
+    exactly or of another kind than declared (see the module docstring).
+    """
+    try:
+        known = plan.written.get(value)
+    except TypeError:  # unhashable: not an engine value, _written says so
+        known = None
+    # Same type too: True == 1 == 1.0 as dict keys, but a bool is no number.
+    if known is None or known[0] is not type(value):
+        known = _written(plan, value)
+    for position, text in known[1]:
+        parts[position].append(text)
+
+
+def comparable(value: object) -> bool:
+    """Whether durable-rules compares ``value`` exactly (see the module docstring)."""
+    return not isinstance(_encode(value), str)
+
+
+def missing_field(plan: FieldPlan) -> ValueError:
+    """The error for a field declared present in every fact that a fact lacks."""
+    return ValueError(f"fact field {plan.field!r} is missing; it was declared present "
+                      "in every fact")
+
+
+def _holding(rules: list[_Rule]) -> dict[str, frozenset[tuple[int, str]]]:
+    """Per field read only by equality tests, the (kind, text) of their constants."""
+    equal: dict[str, set[tuple[int, str]]] = {}
+    other: set[str] = set()
+    for rule in rules:
+        for test in rule.tests:
+            if isinstance(test, _ConstTest) and test.op == "==":
+                equal.setdefault(test.slot[0], set()).add((test.slot[1], test.text))
+            elif isinstance(test, _OneOf):
+                for (field, kind), text in test.choices:
+                    equal.setdefault(field, set()).add((kind, text))
+            elif isinstance(test, _ConstTest):
+                other.add(test.slot[0])
+            else:
+                other.update((test.field, test.other))
+    return {field: frozenset(texts) for field, texts in equal.items() if field not in other}
+
+
 @dataclass(frozen=True, slots=True)
 class _Ruleset:
     handle: int
-    fields: tuple[tuple[str, _Prefixes], ...]
+    fields: tuple[tuple[str, Prefixes], ...]
 
 
 class DurableMatcher:
@@ -545,6 +612,10 @@ class DurableMatcher:
 
     ``name`` identifies the matcher (e.g. policy, version and a digest); the ruleset
     names add a per-process serial, so two matchers never share a name. Thread-safe.
+
+    ``match`` takes a fact mapping; ``fire`` takes the fact already written as each
+    ruleset's properties (``plans`` says how, ``put_property`` writes a value) and
+    answers durable's rule names (``names_of`` maps a rule key to them).
     """
 
     def __init__(self, name: str, rules: Sequence[MatchRule], *,
@@ -564,7 +635,7 @@ class DurableMatcher:
             for field, _ in sorted(compiled_rule.slots):
                 fields.setdefault(field, len(fields))
 
-        plans: list[tuple[str, str, tuple[tuple[str, _Prefixes], ...]]] = []
+        plans: list[tuple[str, str, tuple[tuple[str, Prefixes], ...]]] = []
         for chunk in _chunks(compiled):
             chunk_slots = sorted({slot for rule in chunk for slot in rule.slots})
             names, prime = _place_names(chunk_slots, fields)
@@ -575,16 +646,31 @@ class DurableMatcher:
                           tuple((f, (p[0], p[1], p[2])) for f, p in per_field.items())))
         self._build(plans)
         # id(fixed) -> (fixed, fields left to the fact, per ruleset fixed properties)
-        self._fixed: dict[int, tuple[Mapping[str, EngineValue], tuple[_FieldPlan, ...],
+        self._fixed: dict[int, tuple[Mapping[str, EngineValue], tuple[FieldPlan, ...],
                                      tuple[tuple[str, ...], ...]]] = {}
+        holding = _holding(compiled)
         # Per field a rule reads: its declared kind (or -1), whether every fact must
-        # carry it, per ruleset holding it (position, property prefix per kind), and
-        # the properties already written for its recent values.
-        self._plan = tuple(
-            _FieldPlan(field, declared.kinds.get(field, -1), field in declared.present,
-                       tuple((i, prefixes) for i, ruleset in enumerate(self._rulesets)
-                             for name, prefixes in ruleset.fields if name == field), {})
+        # carry it, per ruleset holding it (position, property prefix per kind), the
+        # values worth sending, and the properties already written for recent values.
+        self.plans = tuple(
+            FieldPlan(field, declared.kinds.get(field, -1), field in declared.present,
+                      tuple((i, prefixes) for i, ruleset in enumerate(self._rulesets)
+                            for name, prefixes in ruleset.fields if name == field),
+                      holding.get(field), {})
             for field in fields)
+
+    @property
+    def ruleset_count(self) -> int:
+        """How many rulesets the rules were split over: ``fire`` takes one text each."""
+        return len(self._rulesets)
+
+    def names_of(self, key: str) -> tuple[str, ...] | None:
+        """durable's names of the rules with this key (none: it can never hold);
+        None when it always holds (no atoms), so durable is not asked."""
+        if key in self._always:
+            return None
+        return tuple(name for name, rule_key in self._keys.items() if rule_key == key
+                     and name in self._compiled_names)
 
     def _compile(self, rules: Sequence[MatchRule], declared: _Declared) -> list[_Rule]:
         compiled: list[_Rule] = []
@@ -606,9 +692,10 @@ class DurableMatcher:
                              f"{MAX_SLOTS_PER_RULESET}")
             compiled.append(result)
         self._always = frozenset(always)
+        self._compiled_names = frozenset(f"r{rule.index}" for rule in compiled)
         return compiled
 
-    def _build(self, plans: list[tuple[str, str, tuple[tuple[str, _Prefixes], ...]]]) -> None:
+    def _build(self, plans: list[tuple[str, str, tuple[tuple[str, Prefixes], ...]]]) -> None:
         digest = hashlib.sha256("\n".join(d for d, _, _ in plans).encode()).hexdigest()[:10]
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", self.name)[:80] or "matcher"
         serial = next(_SERIALS)
@@ -634,8 +721,10 @@ class DurableMatcher:
                                          f"{exc}") from exc
             self._handles.append(handle)
             # Priming: run one action on the state now, so deleting it later is safe.
-            body = f'{{"sid":"{_SID}","id":{next(_FACT_IDS)},"{prime_name}":1}}'
-            fired = _fire(handle, body)
+            fact_id = next(_FACT_IDS)
+            fired: list[str] = []
+            _fire(handle, f'{{"sid":"{_SID}","id":{fact_id},"{prime_name}":1}}',
+                  f'{{"sid":"{_SID}","id":{fact_id}}}', fired)
             if fired != [_PRIME_RULE]:
                 raise DurableEngineError(f"priming ruleset {ruleset_name!r} fired {fired}")
             return handle
@@ -654,74 +743,92 @@ class DurableMatcher:
         """
         fixed_parts: tuple[tuple[str, ...], ...]
         if fixed is None:
-            plan, fixed_parts = self._plan, ((),) * len(self._rulesets)
+            plan, fixed_parts = self.plans, ((),) * len(self._rulesets)
         else:
             plan, fixed_parts = self._fixed_properties(fixed)
-        bodies: list[tuple[int, str]] = []
-        for ruleset, parts in zip(self._rulesets, self._properties(fact, plan, fixed_parts),
-                                  strict=True):
-            if parts:  # with none of its properties no rule of this ruleset can hold
-                # A fresh id for every assert; next() on a count is atomic.
-                bodies.append((ruleset.handle,
-                               f'{{"sid":"{_SID}","id":{next(_FACT_IDS)},{",".join(parts)}}}'))
-
-        fired: list[str] = []
-        with _ENGINE_LOCK:  # held only around the C calls
-            if self._closed:
-                raise RuntimeError(f"matcher {self.name!r} is closed")
-            if _ORPHANS:
-                _reap_locked()
-            for handle, body in bodies:
-                try:
-                    fired += _fire(handle, body)
-                except DurableEngineError:
-                    raise
-                except Exception as exc:
-                    raise DurableEngineError(f"durable-rules failed on a fact: {exc}") from exc
+        fired = self.fire([",".join(parts)
+                           for parts in self._properties(fact, plan, fixed_parts)])
         try:
             keys = frozenset(map(self._keys.__getitem__, fired))
         except KeyError as exc:
             raise DurableEngineError(f"unexpected action {exc.args[0]!r}") from None
         return keys | self._always if self._always else keys
 
+    def fire(self, texts: Sequence[str]) -> set[str]:
+        """durable's names of the rules that hold for a fact written as one text of
+        properties per ruleset (``'"n3":12.5,"s0":"s41"'``; empty: none)."""
+        bodies: list[tuple[int, str, str]] = []
+        for ruleset, text in zip(self._rulesets, texts, strict=True):
+            if text:  # with none of its properties no rule of this ruleset can hold
+                # A fresh id for every assert; next() on a count is atomic.
+                fact_id = next(_FACT_IDS)
+                bodies.append((ruleset.handle, f'{{"sid":"{_SID}","id":{fact_id},{text}}}',
+                               f'{{"sid":"{_SID}","id":{fact_id}}}'))
+        fired: list[str] = []
+        with _ENGINE_LOCK:  # held only around the C calls
+            if self._closed:
+                raise RuntimeError(f"matcher {self.name!r} is closed")
+            if _ORPHANS:
+                _reap_locked()
+            for handle, body, retraction in bodies:
+                try:
+                    _fire(handle, body, retraction, fired)
+                except DurableEngineError:
+                    raise
+                except Exception as exc:
+                    raise DurableEngineError(f"durable-rules failed on a fact: {exc}") from exc
+        return set(fired)
+
+    def fire_one(self, text: str) -> set[str]:
+        """``fire`` for a matcher of one ruleset (the common case), with less around
+        the C calls."""
+        if not text:
+            return set()
+        fact_id = next(_FACT_IDS)
+        body = f'{{"sid":"{_SID}","id":{fact_id},{text}}}'
+        retraction = f'{{"sid":"{_SID}","id":{fact_id}}}'
+        fired: list[str] = []
+        with _ENGINE_LOCK:  # held only around the C calls
+            if self._closed:
+                raise RuntimeError(f"matcher {self.name!r} is closed")
+            if _ORPHANS:
+                _reap_locked()
+            try:
+                _fire(self._rulesets[0].handle, body, retraction, fired)
+            except DurableEngineError:
+                raise
+            except Exception as exc:
+                raise DurableEngineError(f"durable-rules failed on a fact: {exc}") from exc
+        return set(fired)
+
     def _fixed_properties(self, fixed: Mapping[str, EngineValue]
-                          ) -> tuple[tuple[_FieldPlan, ...], tuple[tuple[str, ...], ...]]:
+                          ) -> tuple[tuple[FieldPlan, ...], tuple[tuple[str, ...], ...]]:
         """The fields ``fixed`` leaves to each fact, and per ruleset its properties."""
         known = self._fixed.get(id(fixed))
         if known is not None and known[0] is fixed:
             return known[1], known[2]
         parts: list[list[str]] = [[] for _ in self._rulesets]
-        for plan in self._plan:
+        for plan in self.plans:
             if plan.field in fixed:
-                for position, text in _written(plan, fixed[plan.field])[1]:
-                    parts[position].append(text)
-        rest = tuple(plan for plan in self._plan if plan.field not in fixed)
+                put_property(plan, fixed[plan.field], parts)
+        rest = tuple(plan for plan in self.plans if plan.field not in fixed)
         entry = (fixed, rest, tuple(tuple(p) for p in parts))
         if len(self._fixed) >= _FIXED_REMEMBERED:
             self._fixed.clear()  # settings are few; this only bounds a misuse
         self._fixed[id(fixed)] = entry  # holds ``fixed``: its id is not reused meanwhile
         return entry[1], entry[2]
 
-    def _properties(self, fact: Mapping[str, EngineValue], fields: tuple[_FieldPlan, ...],
+    def _properties(self, fact: Mapping[str, EngineValue], fields: tuple[FieldPlan, ...],
                     fixed_parts: Sequence[Sequence[str]]) -> list[list[str]]:
         """Per ruleset, the fact's properties as JSON text; each value encoded once."""
         parts: list[list[str]] = [list(texts) for texts in fixed_parts]
         for plan in fields:
             value = fact.get(plan.field, _ABSENT)
-            try:
-                known = plan.written.get(value)
-            except TypeError:  # unhashable: not an engine value, _written says so
-                known = None
-            # Same type too: True == 1 == 1.0 as dict keys, but a bool is no number.
-            if known is None or known[0] is not type(value):
-                if value is _ABSENT:
-                    if plan.required:
-                        raise ValueError(f"fact field {plan.field!r} is missing; it was "
-                                         "declared present in every fact")
-                    continue
-                known = _written(plan, value)
-            for position, text in known[1]:
-                parts[position].append(text)
+            if value is _ABSENT:
+                if plan.required:
+                    raise missing_field(plan)
+                continue
+            put_property(plan, value, parts)
         return parts
 
     def close(self) -> None:
@@ -737,4 +844,3 @@ class DurableMatcher:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-

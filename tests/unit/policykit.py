@@ -105,3 +105,26 @@ def where(problem: PolicyProblem) -> tuple[int, int]:
 def replace_once(text: str, old: str, new: str) -> str:
     assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
     return text.replace(old, new)
+
+
+def durable_paths(policies: PolicySet, name: str, raw: object,
+                  history: Mapping[str, float] | None = None) -> tuple[object, object]:
+    """What the durable engine's generated path and its interpreted path (its oracle:
+    ``reference.run`` over a durable match per stage) make of one input: outputs in
+    their order and the rules fired, or the error."""
+    from decision_service.errors import EvaluationError
+
+    prepared = policies.prepare(name, raw)
+    engine = policies.version(prepared.policy.id, prepared.policy.version).engines["durable"]
+    given = (history or {}) if prepared.history_query is not None else {}
+    totals = {key: float(given.get(key, 0.0)) for key in prepared.policy.policy.history}
+
+    def outcome(evaluate: object) -> object:
+        try:
+            evaluation = evaluate(prepared.values, totals)  # type: ignore[operator]
+        except (EvaluationError, ValueError) as exc:
+            return (type(exc).__name__, str(exc))
+        return list(evaluation.outputs.items()), list(evaluation.fired)
+
+    return outcome(engine.evaluate), outcome(engine.evaluate_interpreted)
+

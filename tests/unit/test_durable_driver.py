@@ -566,3 +566,78 @@ def test_fields_read_from_a_fixed_mapping_answer_as_if_in_the_fact(
             fixed = settings_[i % len(settings_)]  # the same mappings come back
             merged = {k: v for k, v in fact.items() if k not in fixed} | fixed
             assert matcher.match(fact, fixed) == reference(rules, merged), (fact, fixed)
+
+
+# -- what is sent -------------------------------------------------------------------------
+
+
+def sent(matcher: DurableMatcher, field: str, value: object) -> list[str]:
+    """The properties ``value`` of ``field`` travels as (none: not sent)."""
+    plan = next(plan for plan in matcher.plans if plan.field == field)
+    parts: list[list[str]] = [[] for _ in range(matcher.ruleset_count)]
+    durable_driver.put_property(plan, value, parts)
+    return [text for texts in parts for text in texts]
+
+
+def test_a_value_no_equality_test_can_hold_for_is_not_sent() -> None:
+    rules = [MatchRule("a", (Compare("x", "==", Const("a")),)),
+             MatchRule("bc", (AnyOf("x", ("b", "c")),)),
+             MatchRule("flag", (Compare("f", "==", Const(True)),)),
+             MatchRule("y", (Compare("y", "==", Const("a")), Compare("y", "!=", Const("b"))))]
+    with DurableMatcher("omit", rules, kinds={"x": "string", "f": "bool", "y": "string"}
+                        ) as matcher:
+        assert sent(matcher, "x", "z") == [] and sent(matcher, "f", False) == []
+        assert sent(matcher, "x", "a") and sent(matcher, "x", "c") and sent(matcher, "f", True)
+        assert sent(matcher, "y", "z")  # a != test reads it: every value is sent
+        # Not sent, but still checked: a wrong kind is an error all the same.
+        with pytest.raises(ValueError, match=r"'x'.*declared a string"):
+            sent(matcher, "x", 5)
+        assert matcher.match({"x": "z", "f": False, "y": "z"}) == frozenset()
+        assert matcher.match({"x": "c", "f": True, "y": "a"}) == {"bc", "flag", "y"}
+
+
+def test_fire_answers_durable_names_and_refuses_once_closed() -> None:
+    matcher = DurableMatcher("fire", one(Compare("x", ">", Const(1))))
+    (name,) = matcher.names_of("k") or ("",)
+    text = ",".join(sent(matcher, "x", 2))
+    assert matcher.fire_one(text) == matcher.fire([text]) == {name}
+    assert matcher.fire_one("") == matcher.fire([""]) == set()
+    assert matcher.names_of("unknown") == ()
+    with DurableMatcher("always", [MatchRule("any", ())]) as always:
+        assert always.names_of("any") is None  # holds without asking durable
+    matcher.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        matcher.fire_one(text)
+
+
+# -- rules for one unit's settings (durable.with_settings) ----------------------------------
+
+
+def test_rules_for_one_units_settings_hold_exactly_where_the_originals_do() -> None:
+    from decision_service.engines.durable import with_settings
+
+    read = frozenset({"p", "q", "gone"})
+    rules = [
+        MatchRule("right", (Compare("x", "<=", Field("p")),)),
+        MatchRule("left", (Compare("p", "<", Field("x")),)),  # flipped: x > p
+        MatchRule("static", (Compare("p", ">", Field("q")), Compare("x", "==", Const(1)))),
+        MatchRule("static-no", (Compare("q", ">", Field("p")),)),
+        MatchRule("absent", (Compare("x", "<", Field("gone")),)),
+        MatchRule("plain", (Compare("x", ">=", Const(0)),)),
+    ]
+    settings = {"p": 5, "q": 2}
+    specialised = with_settings(rules, settings, read)
+    assert [r.key for r in specialised] == [r.key for r in rules]  # same order, same keys
+    assert specialised[2].atoms == (Compare("x", "==", Const(1)),)  # p > q decided: dropped
+    with DurableMatcher("settings", specialised) as matcher:
+        for x in (0, 1, 4, 5, 6, 7.5, -1, "5", True):
+            fact: dict[str, EngineValue] = {"x": x}
+            assert matcher.match(fact) == reference(rules, {**fact, **settings}), x
+
+
+def test_a_setting_durable_rules_cannot_compare_keeps_the_settings_in_the_fact() -> None:
+    from decision_service.engines.durable import with_settings
+
+    rule = MatchRule("k", (Compare("p", ">", Const(1)),))
+    with pytest.raises(DurableLimitError, match="not compared exactly"):
+        with_settings([rule], {"p": 2**53 + 1}, frozenset({"p"}))

@@ -56,6 +56,27 @@ def assert_engines_agree(policies: PolicySet, policy: str, raw: dict[str, Any],
     compiled = answer(policies, policy, raw, "compiled", history)
     durable = answer(policies, policy, raw, "durable", history)
     assert durable == compiled, f"{policy} {raw} history={history}"
+    assert_durable_paths_agree(policies, policy, raw, history)
+
+
+def assert_durable_paths_agree(policies: PolicySet, policy: str, raw: dict[str, Any],
+                               history: dict[str, float] | None = None) -> None:
+    """The durable engine's generated path decides as its interpreted one, which is
+    ``reference.run`` over a durable match per stage: same outputs (in the same
+    order), same rules fired, same errors."""
+    prepared = policies.prepare(policy, raw, today=TODAY)
+    engine = policies.version(prepared.policy.id, prepared.policy.version).engines["durable"]
+    given = (history or {}) if prepared.history_query is not None else {}
+    totals = {name: float(given.get(name, 0.0)) for name in prepared.policy.policy.history}
+
+    def outcome(evaluate: Any) -> Any:
+        try:
+            evaluation = evaluate(prepared.values, totals)
+        except (EvaluationError, ValueError) as exc:
+            return (type(exc).__name__, str(exc))
+        return list(evaluation.outputs.items()), list(evaluation.fired)
+
+    assert outcome(engine.evaluate) == outcome(engine.evaluate_interpreted), f"{policy} {raw}"
 
 
 # -- numbers ---------------------------------------------------------------------------

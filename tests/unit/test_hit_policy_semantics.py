@@ -5,11 +5,15 @@ answer, and the answer the language documents."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from policykit import ORG
+from policykit import ORG, durable_paths
 
+from decision_service.compiler.ir import Compare, Field
+from decision_service.engines.compiled import CompiledEngine
+from decision_service.engines.durable import DurableEngine
 from decision_service.errors import PolicyError
 from decision_service.policyset import PolicySet
 
@@ -25,8 +29,10 @@ def both(policy: str, raw: dict[str, Any]) -> dict[str, Any]:
     policies = PolicySet.from_texts({"org.yaml": ORG, "p.yaml": HEADER + policy})
     try:
         bodies = [policies.decide("p", raw, engine=e).as_dict() for e in ("compiled", "durable")]
+        generated, interpreted = durable_paths(policies, "p", raw)
     finally:
         policies.close()
+    assert generated == interpreted
     for body in bodies:
         body.pop("engine")
     assert bodies[0] == bodies[1], f"engines disagree: {bodies}"
@@ -152,3 +158,69 @@ tables:
     with pytest.raises(PolicyError) as caught:
         PolicySet.from_texts({"org.yaml": ORG, "p.yaml": HEADER + policy}, engines=("compiled",))
     assert code in {p.code for p in caught.value.problems}
+
+
+LATER_STAGE = """\
+outputs:
+  s: {{type: number, default: 0}}
+  t: {{type: number, default: 0}}
+  l: {{type: enum, ordering: levels, combine: max}}
+tables:
+  - id: score
+    title: {{zh: 分, en: Score}}
+    hit: first
+    outputs: [s, t]
+    rules:
+      - {{id: S1, when: {{x: ">= 20"}}, then: {{s: 30, t: 5}}}}
+      - {{id: S2, when: {{x: ">= 10"}}, then: {{s: 10, t: 15}}}}
+  - id: level
+    title: {{zh: 级, en: Level}}
+    hit: first
+    outputs: [l]
+    rules:
+      - {{id: L1, when: {{s: "{test}", flag: true}}, then: REGION}}
+      - {{id: L2, when: {{}}, then: OFFICE}}
+"""
+
+
+def test_a_later_stage_reading_outputs_is_decided_without_a_second_assert() -> None:
+    policy = LATER_STAGE.format(test="> 20")
+    policies = PolicySet.from_texts({"org.yaml": ORG, "p.yaml": HEADER + policy})
+    try:
+        assert policies.version("p", "1").engines["durable"].source is not None  # type: ignore[attr-defined]
+    finally:
+        policies.close()
+    levels = {(x, flag): both(policy, {"x": x, "flag": flag})["l"]
+              for x in (5, 10, 15, 20, 25) for flag in (True, False)}
+    assert {key for key, level in levels.items() if level == "REGION"} == {
+        (20, True), (25, True)}
+
+
+def test_a_later_stage_comparing_an_output_with_an_input_is_interpreted() -> None:
+    # The static checks refuse such a rule today (they cannot place it); were one to
+    # load, the durable engine would assert every stage and interpret (reference.run).
+    policies = PolicySet.from_texts(
+        {"org.yaml": ORG, "p.yaml": HEADER + LATER_STAGE.format(test="> 20")})
+    compiled = policies.version("p", "1").compiled
+    s_key, x_key = compiled.fields["s"].key, compiled.fields["x"].key
+    level = next(table for table in compiled.tables if table.table.id == "level")
+    first = level.rules[0]
+    atoms = tuple(Compare(s_key, ">", Field(x_key)) if atom.field == s_key else atom
+                  for atom in first.atoms)
+    changed = replace(compiled, tables=tuple(
+        replace(table, rules=(replace(first, atoms=atoms), *table.rules[1:]))
+        if table is level else table for table in compiled.tables))
+    durable, oracle = DurableEngine(changed), CompiledEngine(changed)
+    try:
+        assert durable.source is None
+        seen = set()
+        for x in (5, 10, 15, 20, 25, 30, 35):
+            for flag in (True, False):
+                values = policies.prepare("p", {"x": x, "flag": flag}).values
+                mine, theirs = durable.evaluate(values, {}), oracle.evaluate(values, {})
+                assert (mine.outputs, list(mine.fired)) == (theirs.outputs, list(theirs.fired))
+                seen.add(mine.outputs.get("l"))
+        assert seen == {1, 2}  # OFFICE and REGION: the rule on s > x holds and fails
+    finally:
+        durable.close()
+        policies.close()
