@@ -326,7 +326,10 @@ class PolicySet:
         history total whose ``where_input`` it meets."""
         query = None
         for hist, tests in version.history_tests:
-            if all(test(values.get(name)) for name, test in tests):
+            for name, test in tests:
+                if not test(values.get(name)):
+                    break
+            else:
                 policy_id = version.compiled.id
                 query = HistoryQuery(
                     name=hist.name,
