@@ -13,9 +13,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import uvloop
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICES = ("CN-BJ", "CN-SH", "DE", "TH", "IN", "JP")
@@ -39,6 +44,14 @@ def deals(n: int, seed: int) -> list[dict[str, Any]]:
 
 
 # -- a minimal HTTP/1.1 keep-alive client ---------------------------------------
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run the client on uvloop: half the client CPU per request of asyncio's own loop
+    (measured against a bare ASGI app), which on a 2-core machine is CPU the server
+    gets back."""
+    return uvloop.run(main)
+
 
 
 class Connection:

@@ -5,13 +5,15 @@
 
 In one run it starts the real server (``python -m decision_service.api``, uvicorn,
 one worker, SQLite log in a temporary directory unless --db is given) with
-DECISION_SERVICE_BENCH=1, which adds POST /bench/constant: same stack, same
-middleware and access log, no decision and no log write. Then, with one client
-(plain asyncio sockets, keep-alive, so the client costs little and the same for
-every endpoint) at one concurrency:
+DECISION_SERVICE_BENCH=1, which adds POST /bench/constant: same front layer
+(guard, request id, metrics, access line) and the same bounded body read, no
+JSON parsing, no decision and no log write. Then, with one client (plain
+asyncio sockets on uvloop, keep-alive, so the client costs little and the same
+for every endpoint) at one concurrency:
 
 1. single authorization decision vs the constant endpoint, same request body:
-   p50 / p99 latency and throughput, and their ratios (goal: p50 within 1.3x);
+   p50 / p99 latency and throughput, the server's and the client's CPU time per
+   request, and their ratios (goal: p50 within 1.3x);
 2. N deals in one batch request vs the same N deals as single requests
    (goal: the batch at least 20x faster);
 3. with ``--shadow``: a second server whose policy directory adds a rollout.yaml
@@ -48,7 +50,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from benchkit import ROOT, Connection, Run, cpu_seconds, deals, free_port, start_server
+from benchkit import ROOT, Connection, Run, cpu_seconds, deals, free_port, run, start_server
 
 SHADOW_ROLLOUT = "shadow:\n  - {policy: authorization, candidate: {version: \"2\"}}\n"
 
@@ -93,7 +95,7 @@ def row(name: str, run: Run) -> str:
             f"   {run.throughput:8.0f} req/s   errors {run.errors}")
 
 
-async def bench(port: int, args: argparse.Namespace) -> None:
+async def bench(port: int, pid: int, args: argparse.Namespace) -> None:
     single = [orjson.dumps(d) for d in deals(args.requests, args.seed)]
     warm = single[: max(200, args.concurrency * 10)]
     await load(port, "/bench/constant", warm, args.concurrency)
@@ -104,22 +106,33 @@ async def bench(port: int, args: argparse.Namespace) -> None:
     # Interleave rounds so drift (page cache, CPU frequency) hits both alike.
     constant = Run([], 0.0, 0)
     decision = Run([], 0.0, 0)
+    # CPU seconds of the server (every thread) and of this client, per endpoint: on a
+    # shared machine they move far less than latencies and rates do.
+    cpu = {"constant": [0.0, 0.0], "decision": [0.0, 0.0]}
     rounds = 3
     for part in range(rounds):
         chunk = single[part::rounds]
-        for target, path in ((constant, "/bench/constant"),
-                             (decision, "/v1/decisions/authorization")):
+        for name, target, path in (("constant", constant, "/bench/constant"),
+                                   ("decision", decision, "/v1/decisions/authorization")):
+            server, client = cpu_seconds(pid), time.process_time()
             run = await load(port, path, chunk, args.concurrency)
+            cpu[name][0] += cpu_seconds(pid) - server
+            cpu[name][1] += time.process_time() - client
             target.latencies += run.latencies
             target.seconds += run.seconds
             target.errors += run.errors
-    print(row("constant JSON", constant))
-    print(row("decision (logged)", decision))
+    for name, label, run in (("constant", "constant JSON", constant),
+                             ("decision", "decision (logged)", decision)):
+        server, client = (seconds / len(run.latencies) * 1e6 for seconds in cpu[name])
+        print(row(label, run) + f"   CPU server {server:4.0f} us, client {client:3.0f} us")
     p50 = decision.pct(0.5) / constant.pct(0.5)
     p99 = decision.pct(0.99) / constant.pct(0.99)
     tput = constant.throughput / decision.throughput
+    per_request = (cpu["decision"][0] / len(decision.latencies)) / (
+        cpu["constant"][0] / len(constant.latencies))
     print(f"  ratio decision/constant: p50 {p50:.2f}x   p99 {p99:.2f}x   "
-          f"throughput {tput:.2f}x slower   (goal: p50 <= 1.30x)")
+          f"throughput {tput:.2f}x slower   server CPU {per_request:.2f}x   "
+          f"(goal: p50 <= 1.30x)")
 
     items = deals(args.batch, args.seed + 1)
     print(f"\n2. {args.batch} deals: one batch request vs {args.batch} single requests "
@@ -210,7 +223,7 @@ def run_shadow(args: argparse.Namespace, tmp: Path) -> None:
         shadowed = start_server(ports[1], f"sqlite:///{tmp / 'shadowed.db'}",
                                 policies=shadowed_dir)
         try:
-            asyncio.run(bench_shadow((ports[0], plain.pid), (ports[1], shadowed.pid), args))
+            run(bench_shadow((ports[0], plain.pid), (ports[1], shadowed.pid), args))
         finally:
             _stop(shadowed)
     finally:
@@ -237,7 +250,7 @@ def main() -> None:
         process = start_server(port, db_url)
         try:
             print(f"server: uvicorn, 1 worker, engine compiled, log {db_url}\n")
-            asyncio.run(bench(port, args))
+            run(bench(port, process.pid, args))
         finally:
             _stop(process)
         if args.shadow:

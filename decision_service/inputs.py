@@ -169,9 +169,13 @@ def _received(value: Any) -> str:
             else "object" if isinstance(value, dict) else type(value).__name__)
     if kind in ("array", "object"):
         return kind
-    if kind == "string":
-        return f"string {orjson.dumps(value).decode()[:60]}"
-    return "null" if value is None else f"{kind} {orjson.dumps(value).decode()[:60]}"
+    if value is None:
+        return "null"
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:  # an int beyond 64 bits, which orjson does not write
+        text = repr(value)
+    return f"{kind} {text[:60]}"
 
 
 def input_json_schema(policy: Policy, model: type[BaseModel],

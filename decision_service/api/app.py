@@ -19,6 +19,7 @@ from pathlib import Path
 import anyio.to_thread
 import structlog
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from decision_service.api import (
     docs,
@@ -35,8 +36,8 @@ from decision_service.api import (
 )
 from decision_service.api import logging as api_logging
 from decision_service.api.auth import KeyRing
-from decision_service.api.browser_guard import BrowserGuard
 from decision_service.api.context import AppContext
+from decision_service.api.front import Catch, Front
 from decision_service.api.metrics import Metrics
 from decision_service.api.registry import PolicyRegistry
 from decision_service.api.schemas import BatchIn, ExplanationOut, ReasonOut
@@ -103,7 +104,9 @@ def _lifespan(ctx: AppContext, checkpointer: Checkpointer) -> Callable[
         limiter.total_tokens = max(limiter.total_tokens, THREADPOOL_SIZE)
         hup = _install_sighup(ctx)
         if threading.current_thread() is threading.main_thread():
-            runtime.tune_served_worker()  # served by uvicorn, not an in-process test client
+            # served by uvicorn, not an in-process test client
+            runtime.tune_served_worker()
+            api_logging.batch_access_lines()
         checkpointer.start()
         log.info("service_started", policies=ctx.registry.current.names(),
                  engine=ctx.settings.engine, bundle_hash=ctx.registry.current.bundle_hash,
@@ -129,8 +132,8 @@ def _lifespan(ctx: AppContext, checkpointer: Checkpointer) -> Callable[
 def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -> FastAPI:
     api_logging.configure(settings.log_level)
     ctx, checkpointer = _open_context(settings, policy_snapshot)
-    app = FastAPI(title="decision-service", version=_version(), description=DESCRIPTION,
-                  lifespan=_lifespan(ctx, checkpointer), docs_url=None, redoc_url=None)
+    app = ServiceApp(title="decision-service", version=_version(), description=DESCRIPTION,
+                     lifespan=_lifespan(ctx, checkpointer), docs_url=None, redoc_url=None)
     docs.install(app)
     app.state.ctx = ctx
     problems.install(app)
@@ -138,10 +141,27 @@ def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -
                    routes_rollout, routes_ops):
         app.include_router(module.router(ctx))
     openapi.install(app, [BatchIn, AuthorityRequest, ExplanationOut, ReasonOut], ctx.registry)
-    if not ctx.keyring.enabled:
-        app.add_middleware(BrowserGuard)
-    app.add_middleware(api_logging.RequestContext, metrics=ctx.metrics)
+    app.add_middleware(Catch)
+    app.front = Front(app.stack, ctx.metrics, guard=not ctx.keyring.enabled,
+                      routes=routes_decisions.fast_routes(ctx) + routes_ops.fast_routes(ctx))
     return app
+
+
+class ServiceApp(FastAPI):
+    """FastAPI behind ``front.Front``: every HTTP request passes Front, which answers the
+    hot endpoints itself and hands the rest to FastAPI's own stack (``stack``)."""
+
+    front: Front | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is not None and scope["type"] == "http":
+            await self.front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def stack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's middleware stack, routing and endpoints, without Front."""
+        await super().__call__(scope, receive, send)
 
 
 def app_from_env() -> FastAPI:

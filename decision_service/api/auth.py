@@ -53,8 +53,14 @@ class KeyRing:
         Without keys (loopback only) every scope is granted."""
         if not self._keys:
             return SCOPES
+        return self.check_header(request.headers.get("authorization"), scope)
+
+    def check_header(self, authorization: str | None, scope: str) -> frozenset[str]:
+        """``check`` given the Authorization header's value (None: no header)."""
+        if not self._keys:
+            return SCOPES
         challenge = {"WWW-Authenticate": "Bearer"}
-        scheme, _, key = (request.headers.get("authorization") or "").partition(" ")
+        scheme, _, key = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise Problem(401, "unauthorized",
                           "send an API key as `Authorization: Bearer <key>`", headers=challenge)

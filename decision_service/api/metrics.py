@@ -4,36 +4,107 @@ Each app has its own ``CollectorRegistry`` so several apps in one process (tests
 never share or clash over counters. Labels are bounded: route templates, not
 paths; policy names only once the policy is known; outcomes are policy enums.
 With ``--workers N`` each worker counts for itself (no multiprocess mode).
+
+The three series every request or decision touches (request latency, decision
+count, decision latency) are tallied in plain Python lists under one lock and
+turned into Prometheus samples only when /metrics is read: prometheus_client's
+own ``labels()`` and ``observe()`` take several locks and walk every bucket per
+call, several times what the tally costs (bench/http.py's request path). The
+exposition is the same: names, types, help, labels, buckets and ``_created``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import bisect
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from decision_service.ltc.policies import headline_label
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)
 
 
+class _Tally(Collector):
+    """A counter (no buckets) or a histogram per label set, exposed like prometheus_client's.
+
+    A series is a list: one count per bucket (the last one for +Inf; a counter has
+    only that one), then the sum, then the creation time."""
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...],
+                 lock: threading.Lock, buckets: tuple[float, ...] = ()) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = labelnames
+        self.bounds = list(buckets)
+        self.lock = lock
+        self.series: dict[tuple[str, ...], list[float]] = {}
+
+    def add(self, labels: tuple[str, ...], value: float = 1.0, times: int = 1) -> None:
+        """Count ``times`` observations of ``value`` (a histogram), or add ``value``
+        ``times`` (a counter)."""
+        with self.lock:
+            series = self.series.get(labels)
+            if series is None:
+                series = self.series[labels] = [0.0] * (len(self.bounds) + 1) + [0.0,
+                                                                                   time.time()]
+            series[bisect.bisect_left(self.bounds, value) if self.bounds else 0] += times
+            series[-2] += value * times
+
+    def collect(self) -> Iterator[Metric]:
+        with self.lock:
+            snapshot = [(labels, list(series)) for labels, series in self.series.items()]
+        if not self.bounds:
+            counter = CounterMetricFamily(self.name, self.documentation,
+                                          labels=self.labelnames)
+            for labels, series in snapshot:
+                counter.add_metric(labels, series[-2], created=series[-1])
+            yield counter
+            return
+        histogram = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        # prometheus_client's spelling of a bound (repr of the float, for these bounds)
+        edges = [repr(float(b)) for b in self.bounds] + ["+Inf"]
+        created = Metric(self.name + "_created", self.documentation, "gauge")
+        for labels, series in snapshot:
+            cumulative, total = [], 0.0
+            for edge, count in zip(edges, series, strict=False):
+                total += count
+                cumulative.append((edge, total))
+            histogram.add_metric(labels, cumulative, series[-2])
+            created.samples.append(Sample(self.name + "_created",
+                                          dict(zip(self.labelnames, labels, strict=True)),
+                                          series[-1]))
+        yield histogram
+        if created.samples:
+            yield created
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.decisions = Counter(
+        lock = threading.Lock()
+        self.decisions = _Tally(
             "decision_service_decisions", "Decisions answered (and logged), by policy and outcome",
-            ["policy", "outcome"], registry=self.registry)
+            ("policy", "outcome"), lock)
+        self.registry.register(self.decisions)
         self.rejected = Counter(
             "decision_service_rejected_inputs", "Decision inputs rejected as invalid, by policy",
             ["policy"], registry=self.registry)
-        self.decision_seconds = Histogram(
+        self.decision_seconds = _Tally(
             "decision_service_decision_seconds",
             "Time to validate, decide and durably log one decision (batch items included)",
-            ["policy"], buckets=_LATENCY_BUCKETS, registry=self.registry)
-        self.request_seconds = Histogram(
+            ("policy",), lock, _LATENCY_BUCKETS)
+        self.registry.register(self.decision_seconds)
+        self.request_seconds = _Tally(
             "decision_service_http_request_seconds", "HTTP request latency by route and status",
-            ["method", "route", "status"], buckets=_LATENCY_BUCKETS, registry=self.registry)
+            ("method", "route", "status"), lock, _LATENCY_BUCKETS)
+        self.registry.register(self.request_seconds)
         self.reloads = Counter(
             "decision_service_policy_reloads", "Policy reloads, by result", ["result"],
             registry=self.registry)
@@ -66,11 +137,21 @@ class Metrics:
         return child
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self._child(self.request_seconds, method, route, str(status)).observe(seconds)
+        self.request_seconds.add((method, route, _STATUS.get(status) or str(status)), seconds)
 
     def observe_decision(self, policy: str, outputs: Mapping[str, Any], seconds: float) -> None:
-        self._child(self.decisions, policy, headline_label(outputs)).inc()
-        self._child(self.decision_seconds, policy).observe(seconds)
+        self.decisions.add((policy, headline_label(outputs)))
+        self.decision_seconds.add((policy,), seconds)
+
+    def observe_decisions(self, policy: str, outcomes: Mapping[str, int],
+                          seconds_each: float) -> None:
+        """A batch's decisions at once: ``outcomes`` counts them by headline label,
+        each took ``seconds_each`` (its share of the batch)."""
+        for label, count in outcomes.items():
+            self.decisions.add((policy, label), times=count)
+        total = sum(outcomes.values())
+        if total:
+            self.decision_seconds.add((policy,), seconds_each, times=total)
 
     def observe_shadow(self, policy: str, outputs: Mapping[str, Any],
                        differs: list[str]) -> None:
@@ -94,3 +175,6 @@ class Metrics:
         if pending_writes is not None:
             self.pending_writes.set(pending_writes())
         return generate_latest(self.registry)
+
+
+_STATUS = {status: str(status) for status in range(100, 600)}

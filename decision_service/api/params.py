@@ -9,8 +9,10 @@ themselves and document them with ``DOCUMENTED``, as FastAPI would have. A bad
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from decision_service.api.idempotency import HEADER, checked_key
@@ -36,9 +38,14 @@ KEY_PARAMETER: dict[str, Any] = {
 
 def explain_of(request: Request) -> bool:
     """``?explain=`` (default true); 422 naming the field for anything not a boolean."""
-    if not request.scope.get("query_string"):
+    return explain_in(request.scope.get("query_string", b""))
+
+
+def explain_in(query_string: bytes) -> bool:
+    """``explain_of`` given the raw query string."""
+    if not query_string:
         return True
-    raw = request.query_params.get("explain")
+    raw = QueryParams(query_string).get("explain")
     if raw is None:
         return True
     text = raw.strip().lower()
@@ -54,3 +61,12 @@ def explain_of(request: Request) -> bool:
 def idempotency_key_of(request: Request) -> str | None:
     """The ``Idempotency-Key`` header, checked; None without one."""
     return checked_key(request.headers.get(HEADER))
+
+
+def idempotency_key_in(headers: Mapping[bytes, bytes]) -> str | None:
+    """``idempotency_key_of`` given the headers by lower-case name."""
+    value = headers.get(_KEY_NAME)
+    return None if value is None else checked_key(value.decode("latin-1"))
+
+
+_KEY_NAME = HEADER.lower().encode("latin-1")

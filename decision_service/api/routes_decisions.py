@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive
 
 from decision_service.api.auth import secured
-from decision_service.api.bodies import JSONBody, read_json
+from decision_service.api.bodies import JSONBody, parse_json, read_body, read_json
+from decision_service.api.browser_guard import header_map
 from decision_service.api.context import AppContext, request_id
+from decision_service.api.front import Call, FastRoute, Reply
 from decision_service.api.idempotency import REPLAYED_HEADER
 from decision_service.api.openapi import json_body, problems
 from decision_service.api.params import (
     EXPLAIN_PARAMETER,
     KEY_PARAMETER,
+    explain_in,
     explain_of,
+    idempotency_key_in,
     idempotency_key_of,
 )
 from decision_service.api.problems import Problem
@@ -56,13 +63,45 @@ def _replayed(body: Any, replayed: bool) -> JSONBody:
     return JSONBody(body, headers={REPLAYED_HEADER: "true"} if replayed else None)
 
 
+async def decide_one(ctx: AppContext, policy: str, headers: Mapping[bytes, bytes],
+                     query_string: bytes, receive: Receive,
+                     request_id: str | None) -> tuple[dict[str, Any], bool]:
+    """POST /v1/decisions/{policy}: the answer, and whether it replays an earlier one.
+    ``headers`` by lower-case name (``browser_guard.header_map``)."""
+    explain = explain_in(query_string)
+    authorization = headers.get(b"authorization")
+    scopes = ctx.keyring.check_header(
+        None if authorization is None else authorization.decode("latin-1"), "decide")
+    key = idempotency_key_in(headers)
+    raw = parse_json(await read_body(headers, receive, ctx.settings.max_body_bytes))
+    # The compiled engine decides faster than a thread handoff; durable-rules is
+    # slower and serialised by a global lock, so it must not hold up the event loop.
+    return await ctx.service.decide_async(policy, raw, request_id, key, explain,
+                                          "backdate" in scopes,
+                                          in_thread=ctx.settings.engine != "compiled")
+
+
+_REPLAYED = (REPLAYED_HEADER.lower().encode("latin-1"), b"true")
+
+
+def fast_routes(ctx: AppContext) -> list[FastRoute]:
+    """The single decision, answered by ``front.Front`` without FastAPI's routing."""
+
+    async def decide(call: Call) -> Reply:
+        body, replayed = await decide_one(ctx, call.param, call.headers,
+                                          call.scope.get("query_string", b""), call.receive,
+                                          call.request_id)
+        return 200, orjson.dumps(body), [_REPLAYED] if replayed else []
+
+    return [FastRoute("POST", "/v1/decisions/{policy}", decide)]
+
+
 def router(ctx: AppContext) -> APIRouter:
     api = APIRouter(prefix="/v1/decisions", tags=["decisions"])
     limit = ctx.settings.max_body_bytes
-    # The compiled engine decides faster than a thread handoff; durable-rules is
-    # slower and serialised by a global lock, so it must not hold up the event loop.
-    inline = ctx.settings.engine == "compiled"
 
+    # Answered by front.Front through ``fast_routes``; registered for the OpenAPI
+    # document and for a path Front does not match (behind a root_path, say).
     @api.post("/{policy}", response_class=JSONBody,
               responses={200: {"model": DecisionOut}, **problems(400, 401, 403, 404, 413, 415, 422,
                                                                  503)},
@@ -71,13 +110,9 @@ def router(ctx: AppContext) -> APIRouter:
                              **secured("decide"), **_DECIDE_PARAMETERS},
               summary="Decide one input; logged before it is answered")
     async def decide(request: Request) -> JSONBody:
-        policy: str = request.path_params["policy"]
-        explain = explain_of(request)
-        backdate = "backdate" in ctx.keyring.check(request, "decide")
-        key = idempotency_key_of(request)
-        raw = await read_json(request, limit)
-        body, replayed = await ctx.service.decide_async(
-            policy, raw, request_id(request), key, explain, backdate, in_thread=not inline)
+        body, replayed = await decide_one(
+            ctx, request.path_params["policy"], header_map(request.scope),
+            request.scope.get("query_string", b""), request.receive, request_id(request))
         return _replayed(body, replayed)
 
     @api.post("/{policy}/batch", response_class=JSONBody,

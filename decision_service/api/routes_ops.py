@@ -12,8 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from decision_service.api.auth import secured
-from decision_service.api.bodies import JSONBody
+from decision_service.api.bodies import JSONBody, read_body
 from decision_service.api.context import AppContext
+from decision_service.api.front import Call, FastRoute, Reply
 from decision_service.api.openapi import problems
 from decision_service.api.problems import invalid_policies
 from decision_service.api.registry import ReloadResult
@@ -91,14 +92,24 @@ def router(ctx: AppContext) -> APIRouter:
                          "changed": result.changed, "policies": result.policies})
 
     if ctx.settings.bench_endpoints:
-        # The baseline of bench/http.py: same server, same stack, no decision.
+        # The baseline of bench/http.py (POST: see ``fast_routes``).
         @api.get("/bench/constant", include_in_schema=False)
         async def constant_get() -> Response:
             return Response(_CONSTANT, media_type="application/json")
 
-        @api.post("/bench/constant", include_in_schema=False)
-        async def constant_post(request: Request) -> Response:
-            await request.body()
-            return Response(_CONSTANT, media_type="application/json")
-
     return api
+
+
+def fast_routes(ctx: AppContext) -> list[FastRoute]:
+    """POST /bench/constant, the baseline of bench/http.py: the same layer as a decision
+    (``front.Front``: guard, request id, metrics, access line) and the same bounded
+    body read, then a constant answer: no JSON parsing, no decision, no log write."""
+    if not ctx.settings.bench_endpoints:
+        return []
+    limit = ctx.settings.max_body_bytes
+
+    async def constant(call: Call) -> Reply:
+        await read_body(call.headers, call.receive, limit)
+        return 200, _CONSTANT, []
+
+    return [FastRoute("POST", "/bench/constant", constant)]

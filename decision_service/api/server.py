@@ -53,7 +53,11 @@ def run(settings: ServiceSettings) -> None:
               "access_log": False, "log_level": settings.log_level,
               # The event loop thread is the bottleneck of a worker: libuv's loop and the
               # C HTTP parser take a third off every request (bench/http.py).
-              "loop": "uvloop", "http": "httptools"}
+              "loop": "uvloop", "http": "httptools",
+              # No proxy is trusted: X-Forwarded-For from a loopback peer (any local
+              # process, or a DNS-rebinding page) would otherwise set the client
+              # address the browser guard reads.
+              "proxy_headers": False}
     if settings.workers == 1:
         uvicorn.run(app, **common)  # type: ignore[arg-type]
     else:

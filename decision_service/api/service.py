@@ -9,7 +9,6 @@ evaluated there, in ``decide(prior)``.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import functools
@@ -321,7 +320,7 @@ class DecisionService:
                 start = functools.partial(self._start, policies, policy, raw, request_id,
                                           made, claim, backdate)
                 future = await anyio.to_thread.run_sync(start) if in_thread else start()
-                record = await asyncio.wrap_future(future)
+                record = await logbook.landing().wait(future)
             except IdempotencyKeyUsedError as exc:
                 return self._after_race(policies, exc, key or "", explain), True
             except Exception as exc:

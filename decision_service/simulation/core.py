@@ -16,7 +16,8 @@ from decision_service.errors import (
     Position,
     Problems,
 )
-from decision_service.inputs import validate_input
+from decision_service.inputs import holds_plain, parse_iso_date, validate_input
+from decision_service.language.model import HistoryTotal, InputDecl, OrgTree, Policy
 from decision_service.language.parse import check_shape
 from decision_service.language.yamlpos import PosDict, key_position_of, parse_yaml, position_of
 from decision_service.locations import default_policies_dir
@@ -26,7 +27,11 @@ from decision_service.policyset import PolicySet, PolicyVersion, Prepared
 __all__ = [
     "EvaluationError",
     "FieldProblem",
+    "HistoryTotal",
+    "InputDecl",
     "InputError",
+    "OrgTree",
+    "Policy",
     "PolicyError",
     "PolicyProblem",
     "PolicySet",
@@ -38,7 +43,9 @@ __all__ = [
     "check_shape",
     "default_policies_dir",
     "final_outputs",
+    "holds_plain",
     "key_position_of",
+    "parse_iso_date",
     "parse_yaml",
     "position_of",
     "read_policy_dir",

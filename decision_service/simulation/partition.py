@@ -2,9 +2,13 @@
 
 A10 adds up earlier deals of the same customer and office, so every row of a
 (customer, office) pair (the policy's A10 group) goes to the same partition,
-chosen by a stable hash (crc32, not Python's per-process ``hash``). Each
-partition is spilled to files of ``line<TAB>date<TAB>json`` lines: the corpus
-is streamed once and only one partition at a time is ever sorted in memory.
+chosen by a stable hash (crc32, not Python's per-process ``hash``) of the
+values as validation leaves them (NFC). Each partition is spilled to files of
+records, one a line: the decision date (10 bytes), the chunk (4 digits) and
+the line in the chunk (10 digits), then the row's JSON. Records sort as
+bytes into decision order (date, then file order), so only one partition at
+a time is ever sorted in memory, and nothing but the three keys is read from a
+row before it is decided.
 
 A JSONL file is split by byte ranges (chunks, cut at line starts) so that
 several workers spill it at once; each chunk writes its own piece of every
@@ -15,11 +19,12 @@ line numbers into the file's.
 
 from __future__ import annotations
 
+import unicodedata
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import orjson
 
@@ -30,6 +35,11 @@ from decision_service.simulation.plan import Plan
 TARGET_ROWS = 60_000
 _DATE_LEN = 10
 _BUFFER = 1 << 18
+_UNDATED = b"0000-00-00"  # a malformed date: sorts first, and validation refuses it
+# a record: date, chunk, line in the chunk, JSON (see the module docstring)
+_RECORD = b"%s%04d%010d%s"
+_CHUNK_AT, _LINE_AT, _JSON_AT = _DATE_LEN, _DATE_LEN + 4, _DATE_LEN + 14
+MAX_CHUNKS = 10_000
 
 
 @dataclass(frozen=True)
@@ -59,9 +69,11 @@ class ChunkSpilled:
 
 
 def partition_count(expected_rows: int | None, workers: int) -> int:
-    """Enough partitions to keep each small and every worker busy."""
+    """Enough partitions to keep each small and every worker busy: a multiple of the
+    workers, so that none waits alone for the last partition."""
     by_size = -(-(expected_rows or 0) // TARGET_ROWS)
-    return max(by_size, 2 * workers, 1)
+    count = max(by_size, 2 * workers, 1)
+    return -(-count // max(workers, 1)) * max(workers, 1)
 
 
 def estimate_rows(plan: Plan) -> int | None:
@@ -74,24 +86,46 @@ def estimate_rows(plan: Plan) -> int | None:
     return None
 
 
-def group_key(data: dict[str, Any], group_by: tuple[str, ...], line: int, parts: int) -> int:
-    if not group_by:
-        return line % parts
-    text = "\x1f".join(str(data.get(name)) for name in group_by)
-    return zlib.crc32(text.encode("utf-8", "surrogatepass")) % parts
+class RowPlacer:
+    """Where a row goes: its partition (by A10 group) and its date key."""
 
+    def __init__(self, plan: Plan, parts: int) -> None:
+        self.parts = parts
+        self.group_by = plan.group_by
+        self.date_input = plan.date_input
+        self.today = plan.today.isoformat().encode()
 
-def date_key(data: dict[str, Any], date_input: str | None, today: bytes) -> bytes:
-    """The decision date as sortable text: as_of, else today. A malformed date sorts
-    anywhere; validation reports it as a bad row."""
-    if date_input is None:
-        return today
-    value = data.get(date_input)
-    if value is None:
-        return today
-    if isinstance(value, str) and len(value) == _DATE_LEN and "\t" not in value:
-        return value.encode()
-    return b"0000-00-00"
+    def part(self, data: dict[str, Any], line: int) -> int:
+        """The partition of a row's A10 group; rows without a group spread by line."""
+        group_by = self.group_by
+        if not group_by:
+            return line % self.parts
+        if len(group_by) == 2:  # (customer, office): read without building lists
+            first, second = data.get(group_by[0]), data.get(group_by[1])
+            if type(first) is str and type(second) is str:
+                text = first + "\x1f" + second
+            else:
+                text = "\x1f".join([v if type(v) is str else str(v) for v in (first, second)])
+        else:
+            text = "\x1f".join([value if type(value) is str else str(value)
+                                 for value in [data.get(name) for name in group_by]])
+        if not text.isascii():
+            # validation keeps identifiers in NFC: "é" and "e\u0301" are one customer
+            text = unicodedata.normalize("NFC", text)
+        return zlib.crc32(text.encode("utf-8", "surrogatepass")) % self.parts
+
+    def date(self, data: dict[str, Any]) -> bytes:
+        """The decision date as 10 sortable bytes: as_of, else today. A malformed
+        date sorts first; validation reports it as a bad row."""
+        if self.date_input is None:
+            return self.today
+        value = data.get(self.date_input)
+        if value is None:
+            return self.today
+        if (type(value) is str and len(value) == _DATE_LEN and value.isascii()
+                and value.isprintable()):
+            return value.encode()
+        return _UNDATED
 
 
 def piece_paths(directory: Path, chunk: int, parts: int) -> list[Path]:
@@ -101,12 +135,10 @@ def piece_paths(directory: Path, chunk: int, parts: int) -> list[Path]:
 
 def spill_rows(rows: Iterable[CorpusRow], plan: Plan, paths: list[Path],
                progress: Callable[[int], None] | None = None) -> ChunkSpilled:
-    """Write each row to its partition's file; unreadable rows are kept aside."""
-    parts = len(paths)
+    """Write each row to its partition's file (as chunk 0); unreadable rows are kept aside."""
+    placer = RowPlacer(plan, len(paths))
     handles: list[IO[bytes]] = [p.open("wb", buffering=_BUFFER) for p in paths]
     spilled = ChunkSpilled()
-    today = plan.today.isoformat().encode()
-    group_by, date_input = plan.group_by, plan.date_input
     dumps = orjson.dumps
     try:
         for row in rows:
@@ -115,8 +147,8 @@ def spill_rows(rows: Iterable[CorpusRow], plan: Plan, paths: list[Path],
                 spilled.bad.append((row.line, row.problem or "unreadable"))
             else:
                 raw = row.raw if row.raw is not None else dumps(row.data)
-                handles[group_key(row.data, group_by, row.line, parts)].write(
-                    b"%d\t%s\t%s\n" % (row.line, date_key(row.data, date_input, today), raw))
+                handles[placer.part(row.data, row.line)].write(
+                    _RECORD % (placer.date(row.data), 0, row.line, raw + b"\n"))
             if progress is not None and spilled.rows % 10_000 == 0:
                 progress(10_000)
     finally:
@@ -140,41 +172,85 @@ def jsonl_chunks(path: Path, count: int) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=True))
 
 
-def _range_rows(handle: IO[bytes], start: int, end: int, counted: ChunkSpilled
-                ) -> Iterator[CorpusRow]:
-    handle.seek(start)
-    position = start
-    number = 0
-    for line in handle:
-        if position >= end:
-            break
-        position += len(line)
-        number += 1
-        row = jsonl_row(number, line)
-        if row is not None:
-            yield row
-    counted.lines = number
-
-
 def spill_jsonl_chunk(plan: Plan, path: Path, start: int, end: int,
-                      paths: list[Path]) -> ChunkSpilled:
-    """A worker's task: spill the lines of one byte range, numbered from 1."""
-    counted = ChunkSpilled()
-    with path.open("rb") as handle:
-        spilled = spill_rows(_range_rows(handle, start, end, counted), plan, paths)
-    spilled.lines = counted.lines
+                      paths: list[Path], chunk: int = 0) -> ChunkSpilled:
+    """A worker's task: spill the lines of one byte range, numbered from 1.
+
+    The hot loop of the partition pass: each line is parsed (orjson) only to
+    read its A10 group and date, and written as it was read."""
+    if not 0 <= chunk < MAX_CHUNKS:
+        raise ValueError(f"chunk {chunk}: at most {MAX_CHUNKS} chunks")
+    placer = RowPlacer(plan, len(paths))
+    part, date = placer.part, placer.date
+    spilled = ChunkSpilled()
+    bad = spilled.bad
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    handles: list[IO[bytes]] = [p.open("wb", buffering=_BUFFER) for p in paths]
+    writes = [handle.write for handle in handles]
+    rows = number = 0
+    try:
+        with path.open("rb") as source:
+            source.seek(start)
+            position = start
+            for line in source:
+                if position >= end:
+                    break
+                position += len(line)
+                number += 1
+                try:
+                    data = loads(line)
+                except decode_error:
+                    data = None
+                if type(data) is not dict:
+                    row = jsonl_row(number, line)  # a blank line, or the problem in words
+                    if row is None:
+                        continue
+                    if row.data is None:
+                        rows += 1
+                        bad.append((number, row.problem or "unreadable"))
+                        continue
+                    data, line = row.data, (row.raw or b"") + b"\n"  # its JSON, stripped
+                rows += 1
+                if line[-1:] != b"\n":  # the file's last line
+                    line += b"\n"
+                writes[part(data, number)](_RECORD % (date(data), chunk, number, line))
+    finally:
+        for handle in handles:
+            handle.close()
+    spilled.rows, spilled.lines = rows, number
     return spilled
 
 
-def read_partition(pieces: Iterable[tuple[bytes, int]]) -> list[tuple[bytes, int, bytes]]:
-    """A partition's rows as (date, line, json), in decision order: date, then file order.
+def read_partition(pieces: Iterable[tuple[bytes, int]]) -> Partition:
+    """A partition's records in decision order: date, then file order.
 
-    Each piece is the bytes of one spill file and the lines before its chunk."""
-    rows: list[tuple[bytes, int, bytes]] = []
-    append = rows.append
+    Each piece is the bytes of one spill file and the lines before its chunk,
+    given in chunk order."""
+    records: list[bytes] = []
+    bases: list[int] = []
     for data, base in pieces:
-        for record in data.splitlines():
-            line, date, payload = record.split(b"\t", 2)
-            append((date, int(line) + base, payload))
-    rows.sort()  # (date, line) is unique: the JSON is never compared
-    return rows
+        bases.append(base)
+        found = data.split(b"\n")
+        found.pop()  # after the last newline
+        records.extend(found)
+    records.sort()  # (date, chunk, line) is unique: the JSON is never compared
+    return Partition(records, bases)
+
+
+class Partition(NamedTuple):
+    """Sorted records of one partition, and the lines before each chunk."""
+
+    records: list[bytes]
+    bases: list[int]
+
+    def line(self, record: bytes) -> int:
+        """The record's line in the file."""
+        return int(record[_LINE_AT:_JSON_AT]) + self.bases[int(record[_CHUNK_AT:_LINE_AT])]
+
+
+def record_date(record: bytes) -> bytes:
+    return record[:_DATE_LEN]
+
+
+def record_json(record: bytes) -> bytes:
+    return record[_JSON_AT:]

@@ -109,10 +109,10 @@ def _spill(plan: Plan, parts: int, directory: Path, local: _Local,
            progress: Progress) -> Spilled:
     spec = plan.scenario.corpus
     chunks: list[tuple[int, int]] = []
-    if local.workers > 1 and spec.kind == "file" and spec.path is not None \
-            and spec.path.suffix.lower() != ".csv":
+    if spec.kind == "file" and spec.path is not None and spec.path.suffix.lower() != ".csv":
         try:
-            chunks = jsonl_chunks(spec.path, 2 * local.workers)
+            # one worker reads several chunks in turn, so that progress moves
+            chunks = jsonl_chunks(spec.path, 2 * local.workers if local.workers > 1 else 4)
         except OSError:
             chunks = []  # read again below, which reports it at the scenario's line
     if not chunks:
@@ -120,7 +120,7 @@ def _spill(plan: Plan, parts: int, directory: Path, local: _Local,
         done = spill_rows(iter_corpus(plan), plan, paths, progress.rows_read)
         return Spilled([[Piece(path, 0)] for path in paths], done.rows, done.bad)
     assert spec.path is not None
-    calls = [(plan, spec.path, start, end, piece_paths(directory, i, parts))
+    calls = [(plan, spec.path, start, end, piece_paths(directory, i, parts), i)
              for i, (start, end) in enumerate(chunks)]
     results: list[ChunkSpilled] = [ChunkSpilled()] * len(calls)
     for index, result in local.run(spill_jsonl_chunk, calls):
@@ -128,7 +128,7 @@ def _spill(plan: Plan, parts: int, directory: Path, local: _Local,
         progress.rows_read(result.rows)
     spilled = Spilled([[] for _ in range(parts)])
     base = 0
-    for (_, _, _, _, paths), result in zip(calls, results, strict=True):
+    for (_, _, _, _, paths, _), result in zip(calls, results, strict=True):
         for part, path in zip(spilled.parts, paths, strict=True):
             part.append(Piece(path, base))
         spilled.rows += result.rows

@@ -11,24 +11,65 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 from decision_service.simulation.conditions import Predicate, compile_condition
-from decision_service.simulation.core import PolicySet, PolicyVersion, final_outputs
+from decision_service.simulation.core import (
+    HistoryTotal,
+    PolicySet,
+    PolicyVersion,
+    final_outputs,
+)
 
 Fired = list[tuple[int, int]]
 
 
-@dataclass(frozen=True)
+def _remembered(tests: tuple[tuple[str, Predicate], ...]
+                ) -> Callable[[dict[str, Any]], bool]:
+    """Whether every (name, test) holds on a row (or on final outputs), answered once
+    per distinct value: A10's filters test a few enum values (a decision point, an
+    outcome) on every row of both runs."""
+    if not tests:
+        return lambda values: True
+    if len(tests) > 1:
+        parts = [_remembered((test,)) for test in tests]
+        return lambda values: all(part(values) for part in parts)
+    ((name, test),) = tests
+    seen: dict[tuple[type, Any], bool] = {}
+
+    def holds(values: dict[str, Any]) -> bool:
+        value = values.get(name)
+        key = (type(value), value)  # True and 1 are one dict key, not one value
+        try:
+            found = seen.get(key)
+        except TypeError:  # unhashable (a list): tested each time
+            return test(value)
+        if found is None:
+            found = seen[key] = test(value)
+        return found
+
+    return holds
+
+
 class _History:
-    name: str
-    sum_field: str
-    group_by: tuple[str, ...]
-    where_input: tuple[tuple[str, Predicate], ...]
-    where_output: tuple[tuple[str, Predicate], ...]
-    window: dt.timedelta
+    """One A10 total as a run keeps it: its filters, and the deals in each group's window."""
+
+    __slots__ = ("applies", "counts", "group_by", "low", "name", "read_group", "sum_field",
+                 "window", "windows")
+
+    def __init__(self, total: HistoryTotal) -> None:
+        self.name = total.name
+        self.sum_field = total.sum_field
+        self.group_by = total.group_by
+        self.applies = _remembered(tuple((k, compile_condition(v))
+                                         for k, v in total.where_input.items()))
+        self.counts = _remembered(tuple((k, compile_condition(v))
+                                        for k, v in total.where_output.items()))
+        self.window = dt.timedelta(days=total.window_days)
+        self.low = dt.date.min  # the window's first day, for the date being decided
+        self.windows: dict[Any, deque[tuple[dt.date, float, Any]]] = {}
+        self.read_group = _reader(total.group_by)
 
 
 class OutputNumbers:
@@ -76,33 +117,37 @@ def _reader(names: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
     return read
 
 
-class _Decider:
-    """One policy version: its engine, and its final outputs cached by engine outputs
-    and the inputs lookups read (a few hundred distinct answers in a year of deals)."""
+Memo = dict[Any, tuple[int, dict[str, Any]]]
+_MEMOS: dict[tuple[int, int], tuple[PolicyVersion, OutputNumbers, Memo]] = {}
 
-    def __init__(self, version: PolicyVersion, outputs: tuple[str, ...],
-                 lookup_inputs: tuple[str, ...], numbers: OutputNumbers) -> None:
-        self.version = version
-        self.evaluate: Callable[..., Any] = version.engines["compiled"].evaluate
-        self.outputs = outputs
-        self.read_lookups = _reader(lookup_inputs)
-        self.numbers = numbers
-        self.memo: dict[Any, tuple[int, dict[str, Any]]] = {}
 
-    def decide(self, values: dict[str, Any], totals: dict[str, float]
-               ) -> tuple[int, dict[str, Any], Fired]:
-        evaluation = self.evaluate(values, totals)
-        key = (tuple(evaluation.outputs.items()), self.read_lookups(values))
-        found = self.memo.get(key)
-        if found is None:
-            final = final_outputs(self.version.compiled, evaluation, values)
-            number = self.numbers.number(tuple(_tuple(final[o]) for o in self.outputs))
-            found = self.memo[key] = (number, final)
-        return found[0], found[1], evaluation.fired
+def _memo(version: PolicyVersion, numbers: OutputNumbers) -> Memo:
+    """A version's final outputs by engine outputs and lookups, kept for the process:
+    a worker decides many partitions, and each would otherwise work them out again."""
+    key = (id(version), id(numbers))
+    found = _MEMOS.get(key)
+    if found is None or found[0] is not version or found[1] is not numbers:
+        found = _MEMOS[key] = (version, numbers, {})
+    return found[2]
+
+
+def _window_total(window: deque[tuple[dt.date, float, Any]], low: dt.date, deal: Any) -> float:
+    """The deals of a group still in the window (from ``low``), but ``deal``'s own."""
+    while window and window[0][0] < low:
+        window.popleft()
+    # summed in date order each time: the same figure whatever the partitioning,
+    # and no drift from running subtractions
+    total = 0.0
+    for _, amount, other in window:
+        if deal is None or other != deal:
+            total += amount
+    return total
 
 
 class Run:
-    """One side deciding rows in date order, with its own A10 history."""
+    """One side deciding rows in date order, with its own A10 history. Its final
+    outputs are cached by engine outputs and the inputs lookups read (a few hundred
+    distinct answers in a year of deals)."""
 
     def __init__(self, policies: PolicySet, name: str, version: str | None,
                  outputs: tuple[str, ...], numbers: OutputNumbers) -> None:
@@ -112,17 +157,16 @@ class Run:
         self.by_date: dict[dt.date, PolicyVersion] = {}
         self.outputs = outputs
         self.numbers = numbers
-        self.deciders: dict[int, _Decider] = {}
         latest = policies.versions[name][-1].compiled.policy
-        self.histories = tuple(
-            _History(h.name, h.sum_field, h.group_by,
-                     tuple((k, compile_condition(v)) for k, v in h.where_input.items()),
-                     tuple((k, compile_condition(v)) for k, v in h.where_output.items()),
-                     dt.timedelta(days=h.window_days))
-            for h in latest.history.values())
-        self.windows: dict[Any, deque[tuple[dt.date, float, Any]]] = {}
-        self.lookup_inputs = _lookup_inputs(latest)
+        self.histories = tuple(_History(h) for h in latest.history.values())
+        self.totals: dict[str, float] = {}
+        self.read_lookups = _reader(_lookup_inputs(latest))
         self.has_deal_id = "deal_id" in latest.inputs
+        # the version deciding now (rows come in date order: it seldom changes)
+        self.current: PolicyVersion | None = None
+        self.on: dt.date | None = None  # the date being decided (rows come in date order)
+        self.evaluate: Callable[..., Any] = lambda values, totals: None
+        self.memo: dict[Any, tuple[int, dict[str, Any]]] = {}
 
     def version(self, on: dt.date) -> PolicyVersion:
         if self.fixed is not None:
@@ -132,62 +176,65 @@ class Run:
             found = self.by_date[on] = self.policies.version_for(self.name, on)
         return found
 
+    def _use(self, version: PolicyVersion, on: dt.date) -> None:
+        if version is not self.current:
+            self.current = version
+            self.evaluate = version.engines["compiled"].evaluate
+            self.memo = _memo(version, self.numbers)
+        if on is not self.on:
+            self.on = on
+            for hist in self.histories:
+                hist.low = on - hist.window
+
     def decide(self, version: PolicyVersion, values: dict[str, Any],
                on: dt.date) -> tuple[int, Fired, dict[str, float]]:
-        """The row's output number, the rules that fired and its A10 totals."""
-        decider = self.deciders.get(id(version))
-        if decider is None:
-            decider = self.deciders[id(version)] = _Decider(
-                version, self.outputs, self.lookup_inputs, self.numbers)
+        """The row's output number, the rules that fired and its A10 totals (a dict
+        the next call reuses: copy it to keep it)."""
+        if version is not self.current or on is not self.on:
+            self._use(version, on)
         # On the hot path: plain loops, no generators; each A10 test evaluated once.
-        totals: dict[str, float] = {}
+        totals = self.totals
         deal = values.get("deal_id") if self.has_deal_id else None
-        applying: list[tuple[_History, Any]] = []
+        applying: list[tuple[_History, Any]] | None = None
         for hist in self.histories:
-            applies = True
-            for name, test in hist.where_input:
-                if not test(values.get(name)):
-                    applies = False
-                    break
             total: float = 0.0
-            if applies:
-                key = (hist.name, *[values.get(g) for g in hist.group_by])
+            if hist.applies(values):
+                key = hist.read_group(values)
+                if applying is None:
+                    applying = []
                 applying.append((hist, key))
-                window = self.windows.get(key)
+                window = hist.windows.get(key)
                 if window:
-                    low = on - hist.window
-                    while window and window[0][0] < low:
-                        window.popleft()
-                    # summed in date order each time: the same figure whatever the
-                    # partitioning, and no drift from running subtractions
-                    for _, amount, other in window:
-                        if deal is None or other != deal:
-                            total += amount
+                    total = _window_total(window, hist.low, deal)
             totals[hist.name] = total
-        number, final, fired = decider.decide(values, totals)
-        if applying:
-            self._remember(applying, values, final, on, deal)
-        return number, fired, totals
+        evaluation = self.evaluate(values, totals)
+        memo_key = (tuple(evaluation.outputs.items()), self.read_lookups(values))
+        found = self.memo.get(memo_key)
+        if found is None:
+            found = self._final(version, evaluation, values, memo_key)
+        if applying is not None:
+            self._remember(applying, values, found[1], on, deal)
+        return found[0], evaluation.fired, totals
+
+    def _final(self, version: PolicyVersion, evaluation: Any, values: dict[str, Any],
+               memo_key: Any) -> tuple[int, dict[str, Any]]:
+        final = final_outputs(version.compiled, evaluation, values)
+        number = self.numbers.number(tuple(_tuple(final[o]) for o in self.outputs))
+        found = self.memo[memo_key] = (number, final)
+        return found
 
     def _remember(self, applying: list[tuple[_History, Any]], values: dict[str, Any],
                   final: dict[str, Any], on: dt.date, deal: Any) -> None:
         for hist, key in applying:
-            window = self.windows.get(key)
+            window = hist.windows.get(key)
             if window is None:
-                window = self.windows[key] = deque()
-            if deal is not None:
+                window = hist.windows[key] = deque()
+            elif deal is not None:
                 # a deal decided again replaces its earlier decision (A10)
                 for entry in [e for e in window if e[2] == deal]:
                     window.remove(entry)
             worth = values.get(hist.sum_field)
-            if not isinstance(worth, int | float):
-                continue
-            counts = True
-            for name, test in hist.where_output:
-                if not test(final.get(name)):
-                    counts = False
-                    break
-            if counts:
+            if isinstance(worth, int | float) and hist.counts(final):
                 window.append((on, float(worth), deal))
 
     def rule_ids(self, version: PolicyVersion, fired: Fired) -> tuple[str, ...]:

@@ -8,8 +8,11 @@ history (the deals *it* routed), and the phases are put together afterwards
 from the row's first phase (see ``figures``).
 
 The hot path validates each row once (baseline and candidate share the input
-model when their declarations agree), calls the compiled engine and numbers
-its outputs through a small cache: no reasons are rendered here. A row is
+model when their declarations agree; ordinary rows through the model's fast
+path, ``fastinputs``), calls the compiled engine and numbers its outputs
+through a cache kept for the worker process: no reasons are rendered here.
+What depends only on a row's date (the versions in force, their validation,
+the A10 window) is looked up once per date. A row is
 counted by the raw inputs its segments read and its two output numbers; the
 segment values (region names, value bands) are worked out once per distinct
 key at the end of the partition, not once per row. Reasons are written out only
@@ -35,9 +38,14 @@ from decision_service.simulation.core import (
     InputError,
     PolicySet,
     PolicyVersion,
-    validate_input,
 )
-from decision_service.simulation.partition import read_partition
+from decision_service.simulation.fastinputs import fast_inputs
+from decision_service.simulation.partition import (
+    Partition,
+    read_partition,
+    record_date,
+    record_json,
+)
 from decision_service.simulation.plan import Plan, Segment, policy_sets
 from decision_service.simulation.runs import OutputNumbers, Run
 
@@ -157,11 +165,17 @@ class RowKeys:
         self.plain = not self.extra
         self.finishers = [self._finisher(d) for d in dims]
 
-    def key(self, values: dict[str, Any]) -> Any:
-        raw = self.read_inputs(values)
-        if self.plain:
-            return raw
-        return raw, tuple([read(values) for read in self.extra])
+        self.key = self._key_reader()
+
+    def _key_reader(self) -> Callable[[dict[str, Any]], Any]:
+        """A row's key: the raw inputs alone, or with what the extra readers read."""
+        read_inputs, extra = self.read_inputs, self.extra
+        if not extra:
+            return read_inputs
+        if len(extra) == 1:
+            (only,) = extra
+            return lambda values: (read_inputs(values), (only(values),))
+        return lambda values: (read_inputs(values), tuple([read(values) for read in extra]))
 
     def _finisher(self, dim: Segment) -> Callable[[tuple[Any, ...], tuple[int, ...]], Any]:
         if dim.kind == "band":
@@ -233,88 +247,136 @@ def compiled_policies(plan: Plan) -> tuple[PolicySet, PolicySet]:
     return policy_sets(plan.baseline_texts, plan.candidate_texts)
 
 
+_SAME_INPUTS: dict[tuple[int, int], tuple[PolicyVersion, PolicyVersion, bool]] = {}
+
+
 def _same_inputs(a: PolicyVersion, b: PolicyVersion) -> bool:
-    """Whether a row valid for one is valid, with the same values, for the other."""
+    """Whether a row valid for one is valid, with the same values, for the other
+    (worked out once per pair and process: JSON schemas take milliseconds)."""
     if a.model is b.model:
         return True
-    return bool(a.model.model_json_schema() == b.model.model_json_schema()
-                and a.compiled.org.units.keys() == b.compiled.org.units.keys())
+    found = _SAME_INPUTS.get((id(a), id(b)))
+    if found is None or found[0] is not a or found[1] is not b:
+        same = bool(a.model.model_json_schema() == b.model.model_json_schema()
+                    and a.compiled.org.units.keys() == b.compiled.org.units.keys())
+        found = _SAME_INPUTS[(id(a), id(b))] = (a, b, same)
+    return found[2]
 
 
 def decide_partition(plan: Plan, pieces: list[tuple[bytes, int]]) -> PartitionResult:
     """Decide every row of one spilled partition, given as its pieces (see ``partition``)."""
-    # The rows make no reference cycles, but the tens of thousands of row tuples held
+    # The rows make no reference cycles, but the tens of thousands of records held
     # for sorting would have the cyclic collector walk them over and over: it waits
     # until the partition is decided.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _decide_rows(plan, read_partition(pieces))
+        return _Decider(plan).decide(read_partition(pieces))
     finally:
         if collecting:
             gc.enable()
 
 
-def _decide_rows(plan: Plan, rows: list[tuple[bytes, int, bytes]]) -> PartitionResult:
-    baseline_set, candidate_set = compiled_policies(plan)
-    numbers = OutputNumbers()
-    base = Run(baseline_set, plan.policy, plan.baseline_version, plan.outputs, numbers)
-    cand = Run(candidate_set, plan.policy, plan.candidate_version, plan.outputs, numbers)
-    result = PartitionResult()
-    keys = RowKeys(plan)
-    row_key = keys.key
-    # counted as they come, not listed: a list of every row's key would keep the
-    # garbage collector walking far more objects
-    counted: dict[tuple[Any, int, int], int] = {}
-    count_of = counted.get
-    phases = len(plan.phase_names)
-    unit_input, date_input, today = plan.unit_input, plan.date_input, plan.today
-    share_cache: dict[tuple[int, int], bool] = {}
-    loads = orjson.loads
-    for _, line, payload in rows:
-        raw = loads(payload)
-        on = today
+_OUTPUT_NUMBERS = OutputNumbers()
+
+# A decision date's share of the work: the date, the version of each side in force
+# then, and the validation of each (the candidate's None when it is the baseline's).
+_Day = tuple[dt.date, PolicyVersion, PolicyVersion, Callable[[Any], dict[str, Any]],
+             Callable[[Any], dict[str, Any]] | None]
+
+
+class _Decider:
+    """One partition decided by baseline and candidate, tallied by row key."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.sets = compiled_policies(plan)
+        # one numbering per process, so that Run's memos outlive a partition
+        self.numbers = _OUTPUT_NUMBERS
+        self.base = Run(self.sets[0], plan.policy, plan.baseline_version, plan.outputs,
+                        self.numbers)
+        self.cand = Run(self.sets[1], plan.policy, plan.candidate_version, plan.outputs,
+                        self.numbers)
+        self.keys = RowKeys(plan)
+        self.days: dict[bytes, _Day] = {}
+        self.result = PartitionResult()
+
+    def day(self, date: bytes) -> _Day:
+        """The versions and validation of a date key (``InputError`` if none is in force)."""
+        found = self.days.get(date)
+        if found is not None:
+            return found
         try:
-            if date_input is not None and raw.get(date_input) is not None:
-                # the date picks the version; a bad date fails validation below
-                try:
-                    on = dt.date.fromisoformat(raw[date_input])
-                except (TypeError, ValueError):
-                    on = today
-            base_version = base.version(on)
-            cand_version = cand.version(on)
-            values = validate_input(base_version.model, raw)
-            pair = (id(base_version), id(cand_version))
-            shared = share_cache.get(pair)
-            if shared is None:
-                shared = share_cache[pair] = _same_inputs(base_version, cand_version)
-            cand_values = values if shared else validate_input(cand_version.model, raw)
-            base_out, base_fired, base_hist = base.decide(base_version, values, on)
-            cand_out, cand_fired, cand_hist = cand.decide(cand_version, cand_values, on)
-        except InputError as exc:
-            result.bad.append((line, "; ".join(f"{p.field or '<row>'}: {p.message}"
-                                               for p in exc.problems)))
-            continue
-        except EvaluationError as exc:
-            result.bad.append((line, f"cannot be decided: {exc}"))
-            continue
-        key = (row_key(values), base_out, cand_out)
-        counted[key] = count_of(key, 0) + 1
-        if base_out != cand_out:
-            unit = values.get(unit_input) if unit_input else None
-            first = plan.first_phase(unit)
-            if first < phases:
-                result.changed.append(ChangedRow(
-                    line, first, unit, numbers.values[base_out], numbers.values[cand_out],
-                    base.rule_ids(base_version, base_fired),
-                    cand.rule_ids(cand_version, cand_fired), base_version.compiled.version,
-                    cand_version.compiled.version, base_hist, cand_hist, _json_ready(values)))
-    result.rows = len(rows)
-    tally = result.tally
-    for (key, base_out, cand_out), times in counted.items():
-        signature = (*keys.signature(key), numbers.values[base_out], numbers.values[cand_out])
-        tally[signature] = tally.get(signature, 0) + times
-    return result
+            on = dt.date.fromisoformat(date.decode())
+        except ValueError:  # no date, or a malformed one that validation refuses
+            on = self.plan.today
+        base, cand = self.base.version(on), self.cand.version(on)
+        base_check = fast_inputs(base, self.sets[0].org)
+        cand_check = None if _same_inputs(base, cand) else fast_inputs(cand, self.sets[1].org)
+        found = self.days[date] = (on, base, cand, base_check, cand_check)
+        return found
+
+    def decide(self, partition: Partition) -> PartitionResult:
+        """Every record, in order: validated once, decided by both sides, counted."""
+        result, loads, day = self.result, orjson.loads, self.day
+        base_decide, cand_decide, row_key = self.base.decide, self.cand.decide, self.keys.key
+        # counted as they come, not listed: a list of every row's key would keep the
+        # garbage collector walking far more objects
+        counted: dict[tuple[Any, int, int], int] = {}
+        count_of = counted.get
+        for record in partition.records:
+            raw = loads(record_json(record))
+            try:
+                on, base_version, cand_version, base_check, cand_check = day(
+                    record_date(record))
+                values = base_check(raw)
+                cand_values = values if cand_check is None else cand_check(raw)
+                base_out, base_fired, base_hist = base_decide(base_version, values, on)
+                cand_out, cand_fired, cand_hist = cand_decide(cand_version, cand_values, on)
+            except InputError as exc:
+                result.bad.append((partition.line(record), "; ".join(
+                    f"{p.field or '<row>'}: {p.message}" for p in exc.problems)))
+                continue
+            except EvaluationError as exc:
+                result.bad.append((partition.line(record), f"cannot be decided: {exc}"))
+                continue
+            key = (row_key(values), base_out, cand_out)
+            counted[key] = count_of(key, 0) + 1
+            if base_out != cand_out:
+                self.changed(partition.line(record), values, (base_version, base_out,
+                             base_fired, base_hist), (cand_version, cand_out, cand_fired,
+                                                      cand_hist))
+        result.rows = len(partition.records)
+        self.tally(counted)
+        return result
+
+    def changed(self, line: int, values: dict[str, Any], base: tuple[Any, ...],
+                cand: tuple[Any, ...]) -> None:
+        """Keep a changed row with its reasons, when some phase shows the change."""
+        plan = self.plan
+        unit = values.get(plan.unit_input) if plan.unit_input else None
+        first = plan.first_phase(unit)
+        if first >= len(plan.phase_names):
+            return
+        (base_version, base_out, base_fired, base_hist) = base
+        (cand_version, cand_out, cand_fired, cand_hist) = cand
+        self.result.changed.append(ChangedRow(
+            line, first, unit, self.numbers.values[base_out], self.numbers.values[cand_out],
+            self.base.rule_ids(base_version, base_fired),
+            self.cand.rule_ids(cand_version, cand_fired), base_version.compiled.version,
+            cand_version.compiled.version, dict(base_hist), dict(cand_hist),
+            _json_ready(values)))
+
+    def tally(self, counted: dict[tuple[Any, int, int], int]) -> None:
+        """Row keys and output numbers turned into signatures, once per distinct key."""
+        tally, signature, outputs = self.result.tally, self.keys.signature, self.numbers.values
+        signatures: dict[Any, tuple[Any, ...]] = {}  # a key comes with several outputs
+        for (key, base_out, cand_out), times in counted.items():
+            known = signatures.get(key)
+            if known is None:
+                known = signatures[key] = signature(key)
+            found = (*known, outputs[base_out], outputs[cand_out])
+            tally[found] = tally.get(found, 0) + times
 
 
 def _where_inputs(plan: Plan) -> list[tuple[tuple[str, Predicate], ...]]:

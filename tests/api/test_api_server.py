@@ -37,6 +37,21 @@ def test_the_server_process_serves_decisions_and_says_where_the_docs_are(
         assert any(response.headers["x-request-id"] in line for line in lines)
 
 
+def test_a_forwarded_for_header_does_not_pass_the_browser_guard(tmp_path: Path) -> None:
+    """A DNS-rebinding page talks to the open service same-origin, so it may send any
+    header: X-Forwarded-For must not make it the in-process test client (uvicorn's
+    proxy headers are off; the service trusts no proxy)."""
+    with fresh_store_url("sqlite", tmp_path) as url:
+        server = start_server(tmp_path, url, POLICIES)
+        try:
+            response = httpx.post(f"{server.base_url}/v1/decisions/authorization", json=deal(),
+                                  headers={"Host": "evil.example", "X-Forwarded-For": "testclient",
+                                           "Origin": "http://evil.example"})
+            assert response.status_code == 421
+        finally:
+            server.stop()
+
+
 def test_sighup_reloads_and_an_invalid_set_is_kept_out(tmp_path: Path,
                                                        policies_copy: Path) -> None:
     with fresh_store_url("sqlite", tmp_path) as url:

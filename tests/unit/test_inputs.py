@@ -145,6 +145,14 @@ def test_integer_field_given_30_point_5_is_a_type_error_saying_what_came(
     assert "integer" in problem.message and "received number 30.5" in problem.message
 
 
+def test_an_integer_beyond_64_bits_in_a_text_field_is_a_type_error_not_a_crash(
+        shipped: PolicySet) -> None:
+    # orjson cannot write such an int; the message falls back to Python's digits.
+    problem = one(rejected(shipped, "authorization", DEAL, customer_id=2**70))
+    assert (problem.field, problem.code) == ("customer_id", "type")
+    assert f"received number {2**70}" in problem.message
+
+
 @pytest.mark.parametrize(("field", "value"), [
     ("contract_value_usd", -0.01), ("gross_margin_pct", 100.01), ("gross_margin_pct", -100.01),
     ("payment_term_days", 3651), ("payment_term_days", -1), ("advance_payment_pct", 100.5),
