@@ -17,9 +17,10 @@ from typing import Any
 
 from decision_service.compiler.compile import CompiledPolicy
 from decision_service.compiler.figures import FigureSource, describe_units, sources_for
+from decision_service.decision import new_text
 from decision_service.language.cells import CellSyntaxError, CellTest, parse_cell
-from decision_service.language.model import Text
-from decision_service.wording import amount, label, level_name, measure_of
+from decision_service.language.model import Measure, Text
+from decision_service.wording import amount, amounts, figure, label, level_name, measure_of
 
 # operator -> (zh, en) as met, and as missed
 _MET = {"<=": ("不超过", "within"), "<": ("低于", "below"), ">=": ("不低于", "at least"),
@@ -29,42 +30,78 @@ _MISSED = {"<=": ("超过", "above"), "<": ("不低于", "not below"), ">=": ("�
 MAX_TEMPLATES = 100_000
 
 
+# what follows a plain figure in each language, by measure (USD is worded apart)
+_SUFFIXES: dict[Measure | None, tuple[str, str]] = {
+    "percent": ("%", "%"), "days": ("天", " days"), None: ("", "")}
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
-    """A reason with a hole for the deal's value of ``field``."""
+    """A reason with a hole for the deal's value of ``field``: the field's measure
+    and, for a derived field, its parts and their labels are bound when the
+    template is made, so rendering only formats the deal's figures."""
 
     field: str
     zh: tuple[str, str]
     en: tuple[str, str]
+    measure: Measure | None = None
+    parts: tuple[tuple[str, str, str], ...] = ()  # a derived field's (part, zh, en label)
+    # what follows the figure in zh and en, when a plain figure is all there is to
+    # write (no parts, not USD); None: ``amounts`` words the value
+    suffix: tuple[str, str] | None = None
 
-    def render(self, compiled: CompiledPolicy, values: dict[str, Any]) -> Text:
-        policy = compiled.policy
+    def render(self, values: dict[str, Any]) -> Text:
+        """The reason with the deal's value (and a derived value's parts) filled in."""
         value = values.get(self.field)
-        measure = measure_of(policy, self.field)
-        parts = _derived_parts(compiled, self.field, values)
-        zh_value, en_value = amount(value, measure, "zh"), amount(value, measure, "en")
-        if parts:
-            zh_value += "（" + " + ".join(f"{label(policy, n, 'zh')} {amount(v, measure, 'zh')}"
-                                         for n, v in parts) + "）"
-            en_value += " (" + " + ".join(f"{label(policy, n, 'en')} {amount(v, measure, 'en')}"
-                                          for n, v in parts) + ")"
-        return Text(self.zh[0] + zh_value + self.zh[1], self.en[0] + en_value + self.en[1])
+        suffix = self.suffix
+        if suffix is not None:
+            # the common case, written in one step: a figure and its unit
+            plain = figure(value)
+            if plain is not None:
+                zh, en = self.zh, self.en
+                return new_text(f"{zh[0]}{plain}{suffix[0]}{zh[1]}",
+                                f"{en[0]}{plain}{suffix[1]}{en[1]}")
+        zh_value, en_value = amounts(value, self.measure)
+        if self.parts:
+            zh_value, en_value = self._with_parts(zh_value, en_value, values)
+        return new_text(f"{self.zh[0]}{zh_value}{self.zh[1]}",
+                        f"{self.en[0]}{en_value}{self.en[1]}")
+
+    def _with_parts(self, zh_value: str, en_value: str,
+                    values: dict[str, Any]) -> tuple[str, str]:
+        """A derived value spelled out, when more than one of its parts is not zero."""
+        nonzero = 0
+        for name, _, _ in self.parts:
+            value = values.get(name)
+            if isinstance(value, int | float) and value:
+                nonzero += 1
+        if nonzero < 2:
+            return zh_value, en_value
+        zh_parts, en_parts = [], []
+        for name, zh, en in self.parts:
+            value_zh, value_en = amounts(values.get(name), self.measure)
+            zh_parts.append(f"{zh} {value_zh}")
+            en_parts.append(f"{en} {value_en}")
+        return (zh_value + "（" + " + ".join(zh_parts) + "）",
+                en_value + " (" + " + ".join(en_parts) + ")")
 
 
-def _derived_parts(compiled: CompiledPolicy, name: str,
-                   values: dict[str, Any]) -> list[tuple[str, Any]]:
+def _derived_parts(compiled: CompiledPolicy, name: str) -> tuple[tuple[str, str, str], ...]:
+    """A derived field's parts with their labels; () for any other field."""
     derived = compiled.policy.derived.get(name)
     if derived is None:
-        return []
-    parts = [(part, values.get(part)) for part in derived.sum_of]
-    nonzero = [p for p in parts if isinstance(p[1], int | float) and p[1]]
-    return parts if len(nonzero) > 1 else []
+        return ()
+    policy = compiled.policy
+    return tuple((part, label(policy, part, "zh"), label(policy, part, "en"))
+                 for part in derived.sum_of)
 
 
 def template_for(compiled: CompiledPolicy, t_index: int, r_index: int,
                  lower: tuple[int, int] | None, target: str | None,
-                 unit: str | None) -> Template | Text:
-    """The reason of rule ``r_index`` of table ``t_index`` for ``unit``."""
+                 unit: str | None,
+                 sources: dict[str, FigureSource] | None = None) -> Template | Text:
+    """The reason of rule ``r_index`` of table ``t_index`` for ``unit``; ``sources``:
+    the parameters as ``unit`` sees them, if the caller has them at hand."""
     table = compiled.tables[t_index]
     rule = table.rules[r_index].rule
     org = compiled.org
@@ -78,7 +115,9 @@ def template_for(compiled: CompiledPolicy, t_index: int, r_index: int,
     words = (_MISSED if missed else _MET).get(op)
     if words is None:
         return _generic(compiled, t_index, r_index)
-    threshold_zh, threshold_en = _threshold(compiled, field, test, unit)
+    if sources is None:
+        sources = sources_for(compiled.policy, org, unit)
+    threshold_zh, threshold_en = _threshold(compiled, field, test, sources)
     level_zh, level_en = level_name(org, level, "zh"), level_name(org, level, "en")
     policy = compiled.policy
     head_zh = f"{label(policy, field, 'zh')} "
@@ -89,7 +128,9 @@ def template_for(compiled: CompiledPolicy, t_index: int, r_index: int,
     else:
         tail_zh = f" {words[0]}{threshold_zh}，{level_zh}即可审批"
         tail_en = f" is {words[1]} {threshold_en}: the {level_en} can approve"
-    return Template(field, (head_zh, tail_zh), (head_en, tail_en))
+    measure, parts = measure_of(policy, field), _derived_parts(compiled, field)
+    return Template(field, (head_zh, tail_zh), (head_en, tail_en), measure, parts,
+                    None if parts else _SUFFIXES.get(measure))
 
 
 def _single_compare(when: dict[str, Any]) -> tuple[str, CellTest] | None:
@@ -106,7 +147,7 @@ def _single_compare(when: dict[str, Any]) -> tuple[str, CellTest] | None:
 
 
 def _threshold(compiled: CompiledPolicy, field: str, test: CellTest,
-               unit: str | None) -> tuple[str, str]:
+               sources: dict[str, FigureSource]) -> tuple[str, str]:
     """"代表处毛利率下限 33%（MEA 中东地区部单位设置：…）" and its English."""
     policy = compiled.policy
     token = test.operands[0]
@@ -115,7 +156,7 @@ def _threshold(compiled: CompiledPolicy, field: str, test: CellTest,
         number = float(token.text) if token.kind == "number" else token.text
         return f" {amount(number, measure, 'zh')}", amount(number, measure, "en")
     name = token.text
-    source = sources_for(policy, compiled.org, unit)[name]
+    source = sources[name]
     param_measure = measure_of(policy, name) or measure
     value_zh = amount(source.value, param_measure, "zh")
     value_en = amount(source.value, param_measure, "en")

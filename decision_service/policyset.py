@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -22,9 +22,9 @@ from pydantic import BaseModel
 
 from decision_service import explain
 from decision_service.compiler.compile import CompiledPolicy, compile_policy
-from decision_service.decision import Decision
+from decision_service.decision import Decision, new_decision
 from decision_service.engines import ENGINES, Engine, make_engine
-from decision_service.engines.reference import final_outputs
+from decision_service.engines.reference import OutputPlan, final_outputs
 from decision_service.errors import (
     FieldProblem,
     InputError,
@@ -39,6 +39,7 @@ from decision_service.inputs import (
     holds_plain,
     input_model,
     parse_iso_date,
+    plain_test,
     validate_input,
 )
 from decision_service.language.model import (
@@ -49,9 +50,13 @@ from decision_service.language.model import (
     Rollout,
     ShadowCandidate,
 )
-from decision_service.language.parse import load_cases, load_org
+from decision_service.language.parse import cases_from_doc, org_from_doc
 from decision_service.language.rollout import is_rollout_file, load_rollout
-from decision_service.language.versions import PolicyDocument, load_document, resolve_versions
+from decision_service.language.versions import (
+    PolicyDocument,
+    document_from_doc,
+    resolve_versions,
+)
 from decision_service.language.yamlpos import parse_yaml
 from decision_service.staging import (
     BY_ACTIVATION,
@@ -97,6 +102,11 @@ class PolicyVersion:
     model: type[BaseModel]
     engines: dict[str, Engine]
     explain_plan: explain.ExplainPlan
+    date_inputs: tuple[str, ...] = ()  # the inputs that hold a date (the JSON form)
+    output_plan: OutputPlan | None = None  # final_outputs' lookups, worked out once
+    # Each history total's `where_input`, as tests of the validated input (A10).
+    history_tests: tuple[tuple[HistoryTotal, tuple[tuple[str, Callable[[Any], bool]], ...]],
+                         ...] = ()
 
 
 def utc_today() -> dt.date:
@@ -104,8 +114,18 @@ def utc_today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def _json_ready(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in values.items()}
+def _json_ready(values: Mapping[str, Any],
+                date_inputs: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The input as JSON holds it: dates as ISO text. ``date_inputs``, the names that
+    can hold a date, if known: only those are looked at."""
+    if date_inputs is None:
+        return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in values.items()}
+    ready = dict(values)
+    for name in date_inputs:
+        value = ready.get(name)
+        if isinstance(value, dt.date):
+            ready[name] = value.isoformat()
+    return ready
 
 
 def _history_key(policy_id: str, hist: HistoryTotal, values: Mapping[str, Any]) -> str:
@@ -144,6 +164,15 @@ class PolicySet:
         self.texts: dict[str, str] = {}
         self._by_version = {(name, v.compiled.version): v
                             for name, vs in versions.items() for v in vs}
+        # policy id -> the input model all its versions share, if they do: then an
+        # input is validated once, before its version is chosen (``prepare``)
+        self._shared_models = {name: vs[0].model for name, vs in versions.items()
+                               if vs and all(v.model is vs[0].model for v in vs)}
+        # policy id -> (the input naming the decision date, the input naming the
+        # unit), as its latest version declares them: they pick the version
+        self._choosing = {name: (vs[-1].compiled.policy.meta.decision_date_input,
+                                 vs[-1].compiled.policy.meta.unit_input)
+                          for name, vs in versions.items() if vs}
 
     # -- loading ---------------------------------------------------------------
 
@@ -245,34 +274,75 @@ class PolicySet:
         today = today or utc_today()
         if name not in self.versions:
             raise UnknownPolicyError(name, self.names())
-        # The version depends on the decision date, which is itself an input:
-        # validate with the latest model first to read a well-formed `as_of`.
-        latest = self.versions[name][-1]
-        date_input = latest.compiled.policy.meta.decision_date_input
-        decision_date = today
-        if date_input and isinstance(raw, Mapping) and raw.get(date_input) is not None:
-            # Only the date is read here; the whole input is validated by the
-            # version it selects. A malformed date is reported by that validation.
-            with contextlib.suppress(ValueError):
-                decision_date = parse_iso_date(raw[date_input])
+        shared = None if version else self._shared_models.get(name)
+        # a dict, what JSON gives, is checked first: isinstance on an ABC costs more
+        if shared is not None and (type(raw) is dict or isinstance(raw, Mapping)):
+            return self._prepare_once(name, shared, raw, today)
+        decision_date = self._decision_date(name, raw, today)
         if version:
             chosen, reason = self.version(name, version), PINNED
         else:
-            unit_input = latest.compiled.policy.meta.unit_input
-            unit = raw.get(unit_input) if unit_input and isinstance(raw, Mapping) else None
-            chosen, reason = self.choose_version(name, decision_date, unit)
+            chosen, reason = self.choose_version(name, decision_date, self._unit(name, raw))
         values = validate_input(chosen.model, raw)
+        return Prepared(chosen.compiled, values, decision_date,
+                        self._history_query(chosen, values, decision_date), reason)
+
+    def _decision_date(self, name: str, raw: object, today: dt.date) -> dt.date:
+        """The date that picks the version, read from the raw input before it is
+        validated (by the version it picks); ``today`` if it names none."""
+        date_input = self._choosing[name][0]
+        if date_input and isinstance(raw, Mapping) and raw.get(date_input) is not None:
+            # A malformed date is reported by the validation that follows.
+            with contextlib.suppress(ValueError):
+                parsed: dt.date = parse_iso_date(raw[date_input])
+                return parsed
+        return today
+
+    def _unit(self, name: str, raw: object) -> object:
+        unit_input = self._choosing[name][1]
+        return raw.get(unit_input) if unit_input and isinstance(raw, Mapping) else None
+
+    def _prepare_once(self, name: str, model: type[BaseModel], raw: Mapping[str, Any],
+                      today: dt.date) -> Prepared:
+        """``prepare`` when every version of ``name`` shares one input model: the
+        input is validated once, and its validated date chooses the version. Refused
+        input raises what the general path raises (a version not in force on the date
+        first, then the input's problems)."""
+        try:
+            values = validate_input(model, raw)
+        except InputError:
+            self.choose_version(name, self._decision_date(name, raw, today))
+            raise
+        date_input, unit_input = self._choosing[name]
+        date = values.get(date_input) if date_input else None
+        # the validated date is the one the raw input names (the same parser)
+        decision_date = date if isinstance(date, dt.date) else self._decision_date(
+            name, raw, today)
+        chosen, reason = self.choose_version(
+            name, decision_date, raw.get(unit_input) if unit_input else None)
+        return Prepared(chosen.compiled, values, decision_date,
+                        self._history_query(chosen, values, decision_date), reason)
+
+    @staticmethod
+    def _history_query(version: PolicyVersion, values: dict[str, Any],
+                       decision_date: dt.date) -> HistoryQuery | None:
+        """What the log must total for this input (A10), if anything: the last
+        history total whose ``where_input`` it meets."""
         query = None
-        for hist in chosen.compiled.policy.history.values():
-            if _matches(hist.where_input, values):
+        for hist, tests in version.history_tests:
+            for name, test in tests:
+                if not test(values.get(name)):
+                    break
+            else:
+                policy_id = version.compiled.id
                 query = HistoryQuery(
                     name=hist.name,
-                    key=_history_key(name, hist, values),
+                    key=_history_key(policy_id, hist, values),
                     since=decision_date - dt.timedelta(days=hist.window_days),
                     until=decision_date,
-                    subject=_history_subject(name, hist, values),
+                    subject=_history_subject(policy_id, hist, values),
                 )
-        return Prepared(chosen.compiled, values, decision_date, query, reason)
+        return query
 
     def evaluate(self, prepared: Prepared, history: Mapping[str, float] | None = None,
                  engine: str = "compiled", *, explanation: bool = True) -> Decision:
@@ -282,31 +352,28 @@ class PolicySet:
         answer that leaves them out need not pay for them); its reasons, which the
         log keeps, are there either way."""
         compiled = prepared.policy
-        version = self.version(compiled.id, compiled.version)
-        if engine not in version.engines:
+        meta = compiled.policy.meta
+        version = self.version(meta.id, meta.version)
+        runner = version.engines.get(engine)
+        if runner is None:
             raise ValueError(f"engine {engine!r} is not loaded; loaded: "
                              f"{', '.join(version.engines)}")
         # History counts only when this input asked for it (A10: ATC only).
-        given = (history or {}) if prepared.history_query is not None else {}
+        asked = prepared.history_query is not None
+        given = (history or {}) if asked else {}
         totals = {name: float(given.get(name, 0.0)) for name in compiled.policy.history}
-        evaluation = version.engines[engine].evaluate(prepared.values, totals)
-        context = self._context(compiled, prepared.values, totals)
-        outputs = final_outputs(compiled, evaluation, context)
+        values = prepared.values
+        evaluation = runner.evaluate(values, totals)
+        plan = version.explain_plan
+        context = explain.context(compiled, plan, values, totals)
+        outputs = final_outputs(compiled, evaluation, context, version.output_plan)
         context.update(outputs)
-        dims, routes = (explain.dimensions(compiled, version.explain_plan, evaluation, context)
-                        if explanation else ((), ()))
-        return Decision(
-            policy=compiled.id,
-            policy_version=compiled.version,
-            outputs=outputs,
-            reasons=explain.reasons(compiled, evaluation, context, version.explain_plan),
-            decision_date=prepared.decision_date,
-            engine=engine,
-            input=_json_ready(prepared.values),
-            history=totals if prepared.history_query else {},
-            dimensions=dims,
-            lower_routes=routes,
-            version_reason=prepared.version_reason,
+        reasons, dims, routes = explain.explain(compiled, plan, evaluation, context,
+                                                explanation=explanation)
+        return new_decision(
+            meta.id, meta.version, outputs, reasons,
+            prepared.decision_date, engine, _json_ready(values, version.date_inputs),
+            totals if asked else {}, dims, routes, prepared.version_reason,
         )
 
     def shadow_plan(self, name: str) -> ShadowPlan | None:
@@ -451,7 +518,7 @@ def _candidate_set(candidate: ShadowCandidate, texts: Mapping[str, str],
 class _Files(NamedTuple):
     org: OrgTree
     documents: list[PolicyDocument]
-    case_files: list[tuple[str, str]]  # (file, text), read once the policies are known
+    case_files: list[tuple[str, Any]]  # (file, parsed), read once the policies are known
     rollout: Rollout | None
 
 
@@ -460,7 +527,7 @@ def _read_files(texts: Mapping[str, str], problems: Problems) -> _Files:
     candidate's files are left to the rollout; no org tree at all stops here."""
     org: OrgTree | None = None
     documents: list[PolicyDocument] = []
-    case_files: list[tuple[str, str]] = []
+    case_files: list[tuple[str, Any]] = []
     rollout = None
     for file in sorted(texts):
         text = texts[file]
@@ -470,16 +537,17 @@ def _read_files(texts: Mapping[str, str], problems: Problems) -> _Files:
             if is_rollout_file(file):
                 rollout = load_rollout(text, file)
                 continue
-            kind = _kind(text, file)
+            doc = parse_yaml(text, file)
+            kind = _kind(doc)
             if kind == "org":
                 if org is not None:
                     problems.add(Position(file, 1, 1), "duplicate_org",
                                  "a second org tree; a policy set has one")
-                org = load_org(text, file)
+                org = org_from_doc(doc, file)
             elif kind == "cases":
-                case_files.append((file, text))
+                case_files.append((file, doc))
             else:
-                documents.append(load_document(text, file))
+                documents.append(document_from_doc(doc, file))
         except PolicyError as exc:
             problems.items.extend(exc.problems)
     if org is None:
@@ -511,17 +579,24 @@ def _compile_versions(policies: list[Policy], org: OrgTree,
             model = input_model(policy, org)
             models.append((policy, model))
         versions.setdefault(policy.meta.id, []).append(
-            PolicyVersion(compiled, model, {}, explain.plan(compiled)))
+            PolicyVersion(
+                compiled, model, {}, explain.plan(compiled),
+                date_inputs=tuple(n for n, d in policy.inputs.items() if d.type == "date"),
+                output_plan=OutputPlan(compiled),
+                history_tests=tuple(
+                    (hist, tuple((name, plain_test(test))
+                                 for name, test in hist.where_input.items()))
+                    for hist in policy.history.values())))
     return versions
 
 
-def _read_cases(case_files: list[tuple[str, str]], policies: list[Policy],
+def _read_cases(case_files: list[tuple[str, Any]], policies: list[Policy],
                 problems: Problems) -> dict[str, list[tuple[str, PolicyCase]]]:
     """The cases of each policy id, with the file each came from."""
     cases: dict[str, list[tuple[str, PolicyCase]]] = {}
-    for file, text in case_files:
+    for file, doc in case_files:
         try:
-            policy_id, file_cases = load_cases(text, file)
+            policy_id, file_cases = cases_from_doc(doc, file)
         except PolicyError as exc:
             problems.items.extend(exc.problems)
             continue
@@ -569,8 +644,7 @@ def _close_engines(versions: dict[str, list[PolicyVersion]]) -> None:
                 engine.close()
 
 
-def _kind(text: str, file: str) -> str:
-    doc = parse_yaml(text, file)
+def _kind(doc: Any) -> str:
     if isinstance(doc, dict):
         if "org" in doc:
             return "org"

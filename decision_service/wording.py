@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 from decision_service.language.model import Measure, OrgTree, Policy, Text
@@ -10,12 +12,21 @@ from decision_service.language.model import Measure, OrgTree, Policy, Text
 
 def _plain(number: float) -> str:
     if float(number).is_integer():
-        return f"{int(number):,}"
-    return f"{number:,}"
+        whole = int(number)
+        # below 1,000 there is nothing to group, and str() is the same text, faster
+        return str(whole) if -1000 < whole < 1000 else f"{whole:,}"
+    return repr(number) if -1000 < number < 1000 else f"{number:,}"
 
 
 def _short(number: float, unit: float, decimals: int) -> str | None:
     """``number / unit`` if it is exact to ``decimals`` places, written plainly."""
+    # Most figures are not round: farther from a multiple of the grain than the
+    # test below allows, even counting the floats' rounding (1e-15 of the figure
+    # is generous), they fail it, and the costly round() is not needed to know.
+    grain = unit / 10**decimals
+    rest = math.fmod(abs(number), grain)
+    if min(rest, grain - rest) > 1e-6 + abs(number) * 1e-15:
+        return None
     scaled = round(number / unit, decimals)
     if abs(scaled * unit - number) > 1e-6:
         return None
@@ -44,6 +55,79 @@ def amount(value: Any, measure: Measure | None, language: str) -> str:
     if measure == "days":
         return f"{_plain(value)}天" if zh else f"{_plain(value)} days"
     return _plain(value)
+
+
+def amounts(value: Any, measure: Measure | None) -> tuple[str, str]:
+    """``amount`` in zh and in en at once (a reason carries both): the same texts,
+    with the work both share done once."""
+    return _PAIRS[measure](value)
+
+
+def figure(value: Any) -> str | None:
+    """``_plain(value)`` for a number, None for anything else; floats and ints,
+    what reasons format on every decision, first."""
+    kind = type(value)
+    if kind is float:
+        if -1000 < value < 1000:
+            return str(int(value)) if value.is_integer() else repr(value)
+        return f"{int(value):,}" if value.is_integer() else f"{value:,}"
+    if kind is int:
+        return str(value) if -1000 < value < 1000 else f"{value:,}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return _plain(value)
+
+
+def _other(value: Any) -> tuple[str, str]:
+    text = "-" if value is None else str(value)
+    return text, text
+
+
+def _percent(value: Any) -> tuple[str, str]:
+    plain = figure(value)
+    if plain is None:
+        return _other(value)
+    text = plain + "%"
+    return text, text
+
+
+def _days(value: Any) -> tuple[str, str]:
+    plain = figure(value)
+    if plain is None:
+        return _other(value)
+    return plain + "天", plain + " days"
+
+
+def _number(value: Any) -> tuple[str, str]:
+    plain = figure(value)
+    if plain is None:
+        return _other(value)
+    return plain, plain
+
+
+def _usd(value: Any) -> tuple[str, str]:
+    """``amount(value, "usd", ...)`` in zh and en; the plain figure written once."""
+    plain = figure(value)
+    if plain is None:
+        return _other(value)
+    size = abs(value)
+    if size >= 100_000_000 and (text := _short(value, 100_000_000, 4)):
+        zh = f"{text}亿美元"
+    elif size >= 10_000 and (text := _short(value, 10_000, 2)):
+        zh = f"{text}万美元"
+    else:
+        zh = plain + "美元"
+    if size >= 1_000_000_000 and (text := _short(value, 1_000_000_000, 3)):
+        en = f"USD {text}B"
+    elif size >= 1_000_000 and (text := _short(value, 1_000_000, 3)):
+        en = f"USD {text}M"
+    else:
+        en = "USD " + plain
+    return zh, en
+
+
+_PAIRS: dict[Measure | None, Callable[[Any], tuple[str, str]]] = {
+    "usd": _usd, "percent": _percent, "days": _days, None: _number}
 
 
 def level_name(org: OrgTree, code: Any, language: str) -> str:

@@ -13,7 +13,8 @@ rather than slowing every load.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from decision_service.compiler.compile import CompiledPolicy, CompiledRule, CompiledTable, FieldInfo
@@ -26,7 +27,7 @@ from decision_service.compiler.figures import (
     unit_groups,
 )
 from decision_service.compiler.hit_policies import contribution
-from decision_service.compiler.ir import AnyOf, Const, Fact, Field, holds
+from decision_service.compiler.ir import AnyOf, Atom, Const, Fact, Field, holds
 from decision_service.errors import EvaluationError, Position, Problems
 
 MAX_POINTS = 60_000
@@ -98,29 +99,103 @@ def _constants(table: CompiledTable,
     return constants
 
 
-def _points(table: CompiledTable, index: dict[str, FieldInfo],
-            parameter_sets: list[dict[str, Any]],
-            bounds: dict[str, tuple[Any, Any]]) -> Iterator[tuple[Fact, dict[str, Any]]] | None:
-    constants = _constants(table, parameter_sets)
-    parameter_keys = {k for params in parameter_sets for k in params}
-    keys = sorted(k for k in constants if k not in parameter_keys)
+@dataclass(frozen=True, slots=True)
+class _Grid:
+    """Every combination of a table's samples under one set of figures: each point as
+    its axis values (``_ABSENT`` where an optional field is left out) and the rules it
+    fires. A point's fact is built only where a problem names it."""
+
+    keys: list[str]  # the axes: fields the table's rules compare, figures apart
+    params: dict[str, Any]  # the figures, as the engines hold them
+    points: list[tuple[tuple[Any, ...], list[CompiledRule]]]
+
+    def fact(self, values: tuple[Any, ...]) -> Fact:
+        fact: Fact = dict(self.params)
+        for key, value in zip(self.keys, values, strict=True):
+            if value is not _ABSENT:
+                fact[key] = value
+        return fact
+
+
+def _grid(table: CompiledTable, index: dict[str, FieldInfo], params: dict[str, Any],
+          bounds: dict[str, tuple[Any, Any]]) -> _Grid | None:
+    constants = _constants(table, [params])
+    keys = sorted(k for k in constants if k not in params)
     axes = [_within_bounds(index[k], _samples(index[k], constants[k]), bounds) for k in keys]
-    size = len(parameter_sets)
+    size = 1
     for axis in axes:
         size *= len(axis)
     if size > MAX_POINTS:
         return None
+    grid = _Grid(keys, params, [])
+    masks = _RuleMasks(table.rules, keys, axes, params)
+    # Two products over the same lengths, in step: a point's values and their masks.
+    for values, column_masks in zip(itertools.product(*axes),
+                                    itertools.product(*masks.columns), strict=True):
+        fired = masks.always
+        for mask in column_masks:
+            fired &= mask
+        grid.points.append((values, masks.hits(fired, values, grid)))
+    return grid
 
-    def generate() -> Iterator[tuple[Fact, dict[str, Any]]]:
-        for params in parameter_sets:
-            for combo in itertools.product(*axes):
-                fact: Fact = dict(params)
-                for key, value in zip(keys, combo, strict=True):
-                    if value is not _ABSENT:
-                        fact[key] = value
-                yield fact, params
 
-    return generate()
+class _RuleMasks:
+    """Which rules each sample allows, as bit masks, so a point's hits are an AND of
+    one mask per axis instead of every atom of every rule tested at every point.
+
+    Exact, because an atom reads at most its field and its operand field, and every
+    other field of a point is a figure (fixed here) or absent: an atom on one axis
+    is decided per sample of that axis, one on none once; the rare atom comparing
+    two axes (an input with another input) is left to ``holds`` at each point."""
+
+    def __init__(self, rules: Sequence[CompiledRule], keys: list[str], axes: list[list[Any]],
+                 params: dict[str, Any]) -> None:
+        self.rules = rules
+        every = (1 << len(rules)) - 1
+        self.always = every
+        self.columns = [[every] * len(axis) for axis in axes]
+        self.residual: list[tuple[int, list[Atom]]] = []  # (bit, atoms over two axes)
+        axis_of = {key: n for n, key in enumerate(keys)}
+        for position, rule in enumerate(rules):
+            bit = 1 << position
+            pairs = []
+            for atom in rule.atoms:
+                names = {atom.field}
+                if not isinstance(atom, AnyOf) and isinstance(atom.operand, Field):
+                    names.add(atom.operand.name)
+                on = [axis_of[name] for name in names if name in axis_of]
+                if len(on) > 1:
+                    pairs.append(atom)
+                elif not on and not holds(atom, dict(params)):
+                    self.always &= ~bit
+                elif on:
+                    self._narrow(on[0], axes, keys, atom, params, bit)
+            if pairs:
+                self.residual.append((bit, pairs))
+
+    def _narrow(self, axis: int, axes: list[list[Any]], keys: list[str], atom: Atom,
+                params: dict[str, Any], bit: int) -> None:
+        column = self.columns[axis]
+        for n, value in enumerate(axes[axis]):
+            fact = dict(params)
+            if value is not _ABSENT:
+                fact[keys[axis]] = value
+            if not holds(atom, fact):
+                column[n] &= ~bit
+
+    def hits(self, fired: int, values: tuple[Any, ...], grid: _Grid) -> list[CompiledRule]:
+        fact = None
+        for bit, atoms in self.residual:
+            if fired & bit:
+                fact = fact or grid.fact(values)
+                if not all(holds(atom, fact) for atom in atoms):
+                    fired &= ~bit
+        found = []
+        while fired:
+            low = fired & -fired
+            found.append(self.rules[low.bit_length() - 1])
+            fired ^= low
+        return found
 
 
 def _describe(fact: Fact, index: dict[str, FieldInfo], table: CompiledTable) -> str:
@@ -152,11 +227,11 @@ def static_checks(compiled: CompiledPolicy, problems: Problems) -> None:
         groups = regroup(all_groups, _table_parameters(compiled, table))
         found: dict[tuple[str, Position], tuple[str, list[int]]] = {}
         for g_index, group in enumerate(groups):
-            points = _points(table, index, [_engine_parameters(compiled, group)], bounds)
-            if points is None:
+            grid = _grid(table, index, _engine_parameters(compiled, group), bounds)
+            if grid is None:
                 continue
             local = Problems()
-            _check_table(compiled, table, list(points), index, local)
+            _check_table(compiled, table, grid, index, local)
             for item in local.items:
                 entry = found.setdefault((item.code, item.position), (item.message, []))
                 entry[1].append(g_index)
@@ -166,14 +241,12 @@ def static_checks(compiled: CompiledPolicy, problems: Problems) -> None:
 
 
 def _check_table(compiled: CompiledPolicy, table: CompiledTable,
-                 points: list[tuple[Fact, dict[str, Any]]], index: dict[str, FieldInfo],
-                 problems: Problems) -> None:
+                 grid: _Grid, index: dict[str, FieldInfo], problems: Problems) -> None:
     hit = table.table.hit
     ever_matched: set[int] = set()
     ever_won: set[int] = set()
     reported: set[str] = set()
-    for fact, _params in points:
-        hits = [rule for rule in table.rules if matches_rule(rule, fact)]
+    for values, hits in grid.points:
         ever_matched.update(r.index for r in hits)
         if hits:
             ever_won.add(hits[0].index)
@@ -181,7 +254,7 @@ def _check_table(compiled: CompiledPolicy, table: CompiledTable,
             reported.add("gap")
             problems.add(table.table.position, "unique_gap",
                          f"table {table.table.id} is unique but no rule matches "
-                         f"{_describe(fact, index, table)}")
+                         f"{_describe(grid.fact(values), index, table)}")
         if hit in ("unique", "any") and len(hits) > 1:
             try:
                 contribution(table, hits)
@@ -191,7 +264,7 @@ def _check_table(compiled: CompiledPolicy, table: CompiledTable,
                     reported.add(key)
                     problems.add(hits[1].rule.position, "overlap",
                                  f"{exc.problem.message}, e.g. for "
-                                 f"{_describe(fact, index, table)}")
+                                 f"{_describe(grid.fact(values), index, table)}")
     for rule in table.rules:
         if rule.index not in ever_matched:
             problems.add(rule.rule.position, "unreachable_rule",
@@ -201,16 +274,11 @@ def _check_table(compiled: CompiledPolicy, table: CompiledTable,
                          f"rule {rule.rule.id} can never fire: earlier rules of table "
                          f"{table.table.id} match every case it matches")
     for field_name, direction in table.table.monotonic.items():
-        _check_monotonic(compiled, table, points, index, field_name, direction, problems)
-
-
-def matches_rule(rule: CompiledRule, fact: Fact) -> bool:
-    return all(holds(atom, fact) for atom in rule.atoms)
+        _check_monotonic(compiled, table, grid, field_name, direction, problems)
 
 
 def _check_monotonic(compiled: CompiledPolicy, table: CompiledTable,
-                     points: list[tuple[Fact, dict[str, Any]]], index: dict[str, FieldInfo],
-                     field_name: str, direction: str, problems: Problems) -> None:
+                     grid: _Grid, field_name: str, direction: str, problems: Problems) -> None:
     info = compiled.fields.get(field_name)
     output = table.table.outputs[0]
     if info is None or table.ordered_output is None:
@@ -218,13 +286,12 @@ def _check_monotonic(compiled: CompiledPolicy, table: CompiledTable,
                      f"table {table.table.id}: monotonic needs a known field and an output "
                      "with an ordering")
         return
+    # Points alike but for the field form one series; the figures are one set here.
+    axis = grid.keys.index(info.key) if info.key in grid.keys else None
     groups: dict[tuple[Any, ...], list[tuple[Any, int]]] = {}
-    for fact, params in points:
-        value = fact.get(info.key)
-        if value is None:
-            continue
-        hits = [rule for rule in table.rules if matches_rule(rule, fact)]
-        if not hits:
+    for values, hits in grid.points:
+        value = grid.params.get(info.key) if axis is None else values[axis]
+        if value is None or value is _ABSENT or not hits:
             continue
         try:
             result = contribution(table, hits)[0].get(output)
@@ -232,9 +299,8 @@ def _check_monotonic(compiled: CompiledPolicy, table: CompiledTable,
             continue  # an overlap, reported by _check_table already
         if not isinstance(result, int):
             continue
-        rest = tuple(sorted((k, v) for k, v in fact.items() if k != info.key))
+        rest = values if axis is None else values[:axis] + values[axis + 1:]
         groups.setdefault(rest, []).append((value, result))
-        del params
     ordering = table.ordered_output
     for series in groups.values():
         series.sort()

@@ -203,6 +203,11 @@ def _fact_plan(policy: Policy, org: OrgTree, fields: dict[str, FieldInfo]) -> Fa
     )
 
 
+def _figures_key(figures: dict[str, EngineValue]) -> tuple[tuple[str, type, EngineValue], ...]:
+    """Equal only for the same figures of the same types (1 == 1.0 == True otherwise)."""
+    return tuple((key, type(value), value) for key, value in figures.items())
+
+
 def fact_key(name: str) -> str:
     return name.replace(".", "__").replace("-", "_")
 
@@ -357,11 +362,15 @@ class _Compiler:
                     target[self.fields[name].key] = value
                     written_in[name] = setting.position.file
         by_unit: dict[str, dict[str, EngineValue]] = {}
+        # Units that see the same figures share one mapping (most see the defaults):
+        # a decision then reads a few hot mappings, not one per unit. Never changed.
+        shared: dict[tuple[tuple[str, type, EngineValue], ...], dict[str, EngineValue]] = {
+            _figures_key(defaults): defaults}
         for code in self.org.units:
             resolved = dict(defaults)
             for ancestor in self.org.chain(code):  # top first: deeper settings win
                 resolved.update(per_unit_settings.get(ancestor, {}))
-            by_unit[code] = resolved
+            by_unit[code] = shared.setdefault(_figures_key(resolved), resolved)
         return defaults, by_unit
 
     # -- cells -----------------------------------------------------------------

@@ -113,29 +113,42 @@ def merge(combined: frozenset[str], outputs: dict[str, Any], values: dict[str, A
         outputs[name] = value
 
 
+class OutputPlan:
+    """What ``final_outputs`` looks up for every decision, prepared once per version."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        outputs = compiled.policy.outputs
+        # (name, default, codes of its ordering or None), outputs set by the tables
+        self.plain = tuple(
+            (name, decl.default, ordering.values if ordering is not None else None)
+            for name, decl in outputs.items() if decl.lookup is None
+            for ordering in (compiled.output_orderings.get(name),))
+        # (name, the output it looks up, its map), outputs filled after them
+        self.lookups = tuple((name, decl.lookup, decl.lookup_map)
+                             for name, decl in outputs.items() if decl.lookup is not None)
+
+
 def final_outputs(compiled: CompiledPolicy, evaluation: Evaluation,
-                  values: dict[str, Any]) -> dict[str, Any]:
+                  values: dict[str, Any], plan: OutputPlan | None = None) -> dict[str, Any]:
     """Engine outputs → the answer's fields: codes instead of ranks, defaults,
-    lookups. Shared by every engine: it is presentation, not decision."""
+    lookups. Shared by every engine: it is presentation, not decision.
+    ``plan``: the version's ``OutputPlan``, if the caller keeps one."""
+    plan = plan or OutputPlan(compiled)
+    outputs = evaluation.outputs
     result: dict[str, Any] = {}
-    for name, decl in compiled.policy.outputs.items():
-        if decl.lookup is not None:
-            continue
-        value = evaluation.outputs.get(name, decl.default)
-        ordering = compiled.output_orderings.get(name)
-        if ordering is not None and isinstance(value, int) and not isinstance(value, bool):
-            value = ordering.values[value]
+    for name, default, codes in plan.plain:
+        value = outputs.get(name, default)
+        if codes is not None and isinstance(value, int) and not isinstance(value, bool):
+            value = codes[value]
         if isinstance(value, tuple):
             value = list(value)
         result[name] = value
-    for name, decl in compiled.policy.outputs.items():
-        if decl.lookup is None:
-            continue
-        key = result.get(decl.lookup)
+    for name, lookup, lookup_map in plan.lookups:
+        key = result.get(lookup)
         if key is None:
             result[name] = None
             continue
-        result[name] = resolve_value(compiled, decl.lookup_map.get(str(key)), values)
+        result[name] = resolve_value(compiled, lookup_map.get(str(key)), values)
     return result
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import reprlib
+import threading
 from typing import Any, Literal, cast
 
 import cerberus
@@ -99,13 +100,32 @@ def _describe(err: Any) -> tuple[str, str]:
     return "invalid", f"{field!r}: {message}"
 
 
+_validators = threading.local()
+
+
+def _validator(schema: dict[str, Any]) -> cerberus.Validator:
+    """One validator per shape and thread: building one checks the whole shape
+    against cerberus's own rules, and a validator holds its document while it
+    validates, so threads (a reload beside a request) do not share one."""
+    cache: dict[int, tuple[dict[str, Any], cerberus.Validator]] = getattr(
+        _validators, "cache", None) or {}
+    _validators.cache = cache
+    entry = cache.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        entry = (schema, cerberus.Validator(schema, allow_unknown=False))
+        cache[id(schema)] = entry
+    return entry[1]
+
+
 def check_shape(doc: Any, schema: dict[str, Any], file: str) -> None:
     """Raise ``PolicyError`` listing every shape problem of ``doc``."""
     top = Position(file, 1, 1)
     if not isinstance(doc, dict):
         raise PolicyError([PolicyProblem(top, "not_a_mapping", "the file must be a YAML mapping")])
-    validator = cerberus.Validator(schema, allow_unknown=False)
-    if validator.validate(doc):
+    validator = _validator(schema)
+    # The shapes use no normalization rules (defaults, coercion, renames), so
+    # cerberus's normalizing pass, a copy of the whole document, would change nothing.
+    if validator.validate(doc, normalize=False):
         return
     problems = Problems()
     for err in _flatten(validator._errors):
@@ -142,7 +162,11 @@ def _val_pos(mapping: Any, key: str, fallback: Position) -> Position:
 
 
 def load_org(text: str, file: str) -> OrgTree:
-    doc = parse_yaml(text, file)
+    return org_from_doc(parse_yaml(text, file), file)
+
+
+def org_from_doc(doc: Any, file: str) -> OrgTree:
+    """The org tree from its parsed document (``load_org`` without the parse)."""
     check_shape(doc, shapes.ORG, file)
     org = doc["org"]
     problems = Problems()
@@ -236,11 +260,14 @@ def load_policy(text: str, file: str) -> Policy | PolicyExtension:
     return policy_from_doc(doc, file)
 
 
-def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = ()) -> Policy:
+def policy_from_doc(doc: Any, file: str, lineage: tuple[tuple[str, str], ...] = (),
+                    *, shape_checked: bool = False) -> Policy:
     """A full policy from its parsed document (a file, or a version merged onto its base),
-    one section after another."""
+    one section after another; ``shape_checked`` when the caller has just checked this
+    very document against the policy shape."""
     top = Position(file, 1, 1)
-    check_shape(doc, shapes.POLICY, file)
+    if not shape_checked:
+        check_shape(doc, shapes.POLICY, file)
     problems = Problems()
     meta = _meta(doc, file)
     policy = Policy(
@@ -451,7 +478,11 @@ def _table(table_doc: PosDict, top: Position, problems: Problems) -> Table:
 
 
 def load_cases(text: str, file: str) -> tuple[str, list[PolicyCase]]:
-    doc = parse_yaml(text, file)
+    return cases_from_doc(parse_yaml(text, file), file)
+
+
+def cases_from_doc(doc: Any, file: str) -> tuple[str, list[PolicyCase]]:
+    """A case file's policy id and cases from its parsed document."""
     check_shape(doc, shapes.CASES, file)
     cases_node: PosList = doc["cases"]
     base = _plain(doc.get("base") or {})

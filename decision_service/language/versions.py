@@ -43,7 +43,11 @@ class PolicyDocument:
 
 def load_document(text: str, file: str) -> PolicyDocument:
     """Parse a policy file; a version file (``extends``) is checked as a change set."""
-    doc = parse_yaml(text, file)
+    return document_from_doc(parse_yaml(text, file), file)
+
+
+def document_from_doc(doc: Any, file: str) -> PolicyDocument:
+    """``load_document`` for a file already parsed."""
     meta = doc.get("policy") if isinstance(doc, dict) else None
     extends = meta.get("extends") if isinstance(meta, dict) else None
     check_shape(doc, shapes.POLICY_VERSION if extends is not None else shapes.POLICY, file)
@@ -100,7 +104,8 @@ def _resolve_chain(documents: list[PolicyDocument], problems: Problems) -> list[
     for doc, lineage in built.values():
         file = lineage[-1][1]
         try:
-            policy = policy_from_doc(doc, file, lineage)
+            # The first full version's document passed the policy shape as it was read.
+            policy = policy_from_doc(doc, file, lineage, shape_checked=doc is first.doc)
         except PolicyError as exc:
             problems.items.extend(exc.problems)
             continue

@@ -20,6 +20,8 @@ from decision_service.errors import PolicyError
 from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
 
+pytestmark = pytest.mark.real_loads  # tests of loading itself: every load in full
+
 # Nine lists of nine references each to the one before: 9**9 strings once expanded.
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"

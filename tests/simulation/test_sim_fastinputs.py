@@ -58,8 +58,16 @@ def _outcome(check: Any, raw: Any) -> Any:
     return ("ok", list(values), {k: _typed(v) for k, v in values.items()})
 
 
+@cache
+def _fast(policy: str, version: str) -> FastInputs:
+    """One per version, as the simulator builds it (``fast_inputs``): it generates and
+    compiles code, which cost more than the comparisons when made for every row."""
+    chosen = _policies().version(policy, version)
+    return FastInputs(chosen.compiled.policy, _policies().org, chosen.model)
+
+
 def _same(version: PolicyVersion, raw: Any) -> None:
-    fast = FastInputs(version.compiled.policy, _policies().org, version.model)
+    fast = _fast(version.compiled.id, version.compiled.version)
     model = _outcome(lambda r: validate_input(version.model, r), raw)
     assert _outcome(fast, raw) == model, raw
     accepted = fast.fast(raw) if fast.fast is not None else None

@@ -10,6 +10,7 @@ takes at its call sites, listed here; a new one makes ``codes_in_source`` fail.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -59,9 +60,10 @@ def _in_file(path: Path) -> set[str]:
     return codes
 
 
-def codes_in_source() -> set[str]:
+@functools.cache  # the source does not change during a run; each guide and catalogue asks
+def codes_in_source() -> frozenset[str]:
     """Every problem code of ``decision_service`` (policy files and inputs)."""
     found: set[str] = set()
     for path in sorted(PACKAGE.rglob("*.py")):
         found |= _in_file(path)
-    return found
+    return frozenset(found)

@@ -11,6 +11,8 @@ from decision_service.errors import PolicyError, PolicyProblem
 from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
 
+pytestmark = pytest.mark.real_loads  # tests of loading itself: every load in full
+
 V1 = "authorization/authorization.v1.yaml"
 V2 = "authorization/authorization.v2.yaml"
 

@@ -17,6 +17,8 @@ from decision_service.engines.durable import DurableEngine
 from decision_service.errors import PolicyError
 from decision_service.policyset import PolicySet
 
+pytestmark = pytest.mark.real_loads  # tests of loading itself: every load in full
+
 HEADER = """\
 policy: {id: p, version: "1"}
 inputs:

@@ -22,6 +22,8 @@ from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
 from decision_service.problem_texts import CATALOGUE, in_chinese
 
+pytestmark = pytest.mark.real_loads  # tests of loading itself: every load in full
+
 V1 = "authorization/authorization.v1.yaml"
 
 

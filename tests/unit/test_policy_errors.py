@@ -23,6 +23,8 @@ from policykit import (
 
 from decision_service.errors import PolicyError
 
+pytestmark = pytest.mark.real_loads  # tests of loading itself: every load in full
+
 
 def test_the_base_policy_of_these_tests_is_valid() -> None:
     policies = load({"org.yaml": ORG, "limits.yaml": POLICY})

@@ -17,6 +17,8 @@ from decision_service.policy_files import load_policy_dir, read_policy_dir
 from decision_service.policyset import PolicySet
 from decision_service.staging import BY_ACTIVATION, BY_DATE, HELD_BACK
 
+pytestmark = pytest.mark.real_loads  # tests of loading itself: every load in full
+
 PILOT = """\
 activation:
   - {policy: authorization, version: "2", units: [DE, AR, CR]}

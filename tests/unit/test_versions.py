@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from policykit import ORG, POLICY, at, load, only, problems, replace_once, where
+
+pytestmark = pytest.mark.real_loads  # tests of loading itself: every load in full
 
 V2 = """\
 policy:
