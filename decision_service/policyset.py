@@ -399,7 +399,8 @@ class PolicySet:
         given = decision.history if prepared.history_query is not None else {}
         totals = {n: float(given.get(n, 0.0)) for n in compiled.policy.history}
         evaluation = version.engines["compiled"].evaluate(values, totals)
-        outputs = final_outputs(compiled, evaluation, self._context(compiled, values, totals))
+        context = explain.context(compiled, version.explain_plan, values, totals)
+        outputs = final_outputs(compiled, evaluation, context, version.output_plan)
         differs = sorted(k for k in {*outputs, *decision.outputs}
                          if outputs.get(k) != decision.outputs.get(k))
         return {
@@ -439,25 +440,6 @@ class PolicySet:
             if subject is not None:
                 return subject
         return None
-
-    @staticmethod
-    def _context(compiled: CompiledPolicy, values: Mapping[str, Any],
-                 totals: Mapping[str, float]) -> dict[str, Any]:
-        """Every name a message may mention, in the policy's own words."""
-        context: dict[str, Any] = dict(values)
-        params = compiled.parameters_for(values)
-        for name in compiled.policy.parameters:
-            info = compiled.fields[name]
-            value = params.get(info.key)
-            if info.ordering is not None and isinstance(value, int):
-                value = info.ordering.values[value]
-            context[name] = value
-        context.update(totals)
-        for name, derived in compiled.policy.derived.items():
-            parts = [context.get(p) for p in derived.sum_of]
-            if all(isinstance(p, int | float) for p in parts):
-                context[name] = sum(p for p in parts if isinstance(p, int | float))
-        return context
 
 
 def _staging(rollout: Rollout | None, texts: Mapping[str, str],

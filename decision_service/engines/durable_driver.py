@@ -764,6 +764,20 @@ class DurableMatcher:
                 fact_id = next(_FACT_IDS)
                 bodies.append((ruleset.handle, f'{{"sid":"{_SID}","id":{fact_id},{text}}}',
                                f'{{"sid":"{_SID}","id":{fact_id}}}'))
+        return self._fire_all(bodies)
+
+    def fire_one(self, text: str) -> set[str]:
+        """``fire`` for a matcher of one ruleset (the common case), with less around
+        the C calls."""
+        if not text:
+            return set()
+        fact_id = next(_FACT_IDS)
+        return self._fire_all(((self._rulesets[0].handle,
+                                f'{{"sid":"{_SID}","id":{fact_id},{text}}}',
+                                f'{{"sid":"{_SID}","id":{fact_id}}}'),))
+
+    def _fire_all(self, bodies: Sequence[tuple[int, str, str]]) -> set[str]:
+        """Assert and retract each (handle, fact, retraction), under the engine's lock."""
         fired: list[str] = []
         with _ENGINE_LOCK:  # held only around the C calls
             if self._closed:
@@ -777,28 +791,6 @@ class DurableMatcher:
                     raise
                 except Exception as exc:
                     raise DurableEngineError(f"durable-rules failed on a fact: {exc}") from exc
-        return set(fired)
-
-    def fire_one(self, text: str) -> set[str]:
-        """``fire`` for a matcher of one ruleset (the common case), with less around
-        the C calls."""
-        if not text:
-            return set()
-        fact_id = next(_FACT_IDS)
-        body = f'{{"sid":"{_SID}","id":{fact_id},{text}}}'
-        retraction = f'{{"sid":"{_SID}","id":{fact_id}}}'
-        fired: list[str] = []
-        with _ENGINE_LOCK:  # held only around the C calls
-            if self._closed:
-                raise RuntimeError(f"matcher {self.name!r} is closed")
-            if _ORPHANS:
-                _reap_locked()
-            try:
-                _fire(self._rulesets[0].handle, body, retraction, fired)
-            except DurableEngineError:
-                raise
-            except Exception as exc:
-                raise DurableEngineError(f"durable-rules failed on a fact: {exc}") from exc
         return set(fired)
 
     def _fixed_properties(self, fixed: Mapping[str, EngineValue]
