@@ -19,9 +19,11 @@ line numbers into the file's.
 
 from __future__ import annotations
 
+import gc
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -33,12 +35,12 @@ from decision_service.simulation.plan import Plan
 
 # Rows a partition should hold at most, so that sorting one stays small in memory.
 TARGET_ROWS = 60_000
-_DATE_LEN = 10
+DATE_LEN = 10
 _BUFFER = 1 << 18
 _UNDATED = b"0000-00-00"  # a malformed date: sorts first, and validation refuses it
 # a record: date, chunk, line in the chunk, JSON (see the module docstring)
 _RECORD = b"%s%04d%010d%s"
-_CHUNK_AT, _LINE_AT, _JSON_AT = _DATE_LEN, _DATE_LEN + 4, _DATE_LEN + 14
+_CHUNK_AT, _LINE_AT, JSON_AT = DATE_LEN, DATE_LEN + 4, DATE_LEN + 14
 MAX_CHUNKS = 10_000
 
 
@@ -66,6 +68,24 @@ class ChunkSpilled:
     rows: int = 0
     lines: int = 0
     bad: list[tuple[int, str]] = field(default_factory=list)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector held off for a pass over many rows.
+
+    Rows, records and tallies make no reference cycles (refcounting frees them), but
+    each parsed row is a new container, so the collector would run every few hundred
+    rows and walk everything the process holds (compiled policies, the spill's
+    records, the results merged so far) again and again. Worker processes forked
+    while it is held off keep it off (their tasks pause it anyway)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def partition_count(expected_rows: int | None, workers: int) -> int:
@@ -122,7 +142,7 @@ class RowPlacer:
         value = data.get(self.date_input)
         if value is None:
             return self.today
-        if (type(value) is str and len(value) == _DATE_LEN and value.isascii()
+        if (type(value) is str and len(value) == DATE_LEN and value.isascii()
                 and value.isprintable()):
             return value.encode()
         return _UNDATED
@@ -133,6 +153,7 @@ def piece_paths(directory: Path, chunk: int, parts: int) -> list[Path]:
     return [directory / f"part-{i:04d}-{chunk:04d}.tsv" for i in range(parts)]
 
 
+@paused_gc()
 def spill_rows(rows: Iterable[CorpusRow], plan: Plan, paths: list[Path],
                progress: Callable[[int], None] | None = None) -> ChunkSpilled:
     """Write each row to its partition's file (as chunk 0); unreadable rows are kept aside."""
@@ -172,6 +193,7 @@ def jsonl_chunks(path: Path, count: int) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=True))
 
 
+@paused_gc()
 def spill_jsonl_chunk(plan: Plan, path: Path, start: int, end: int,
                       paths: list[Path], chunk: int = 0) -> ChunkSpilled:
     """A worker's task: spill the lines of one byte range, numbered from 1.
@@ -245,12 +267,12 @@ class Partition(NamedTuple):
 
     def line(self, record: bytes) -> int:
         """The record's line in the file."""
-        return int(record[_LINE_AT:_JSON_AT]) + self.bases[int(record[_CHUNK_AT:_LINE_AT])]
+        return int(record[_LINE_AT:JSON_AT]) + self.bases[int(record[_CHUNK_AT:_LINE_AT])]
 
 
 def record_date(record: bytes) -> bytes:
-    return record[:_DATE_LEN]
+    return record[:DATE_LEN]
 
 
 def record_json(record: bytes) -> bytes:
-    return record[_JSON_AT:]
+    return record[JSON_AT:]

@@ -27,6 +27,7 @@ from decision_service.simulation.partition import (
     estimate_rows,
     jsonl_chunks,
     partition_count,
+    paused_gc,
     piece_paths,
     spill_jsonl_chunk,
     spill_rows,
@@ -171,6 +172,7 @@ def _run_shadow_log(plan: Plan, progress: Progress) -> Outcome:
     return Outcome(plan, summary, merged, bad, len(bad) > max_bad_rows(plan, corpus.rows))
 
 
+@paused_gc()  # results merged by the hundred thousand objects: see ``paused_gc``
 def run_plan(plan: Plan, workers: int = 1, dask_address: str | None = None,
              progress: Progress | None = None) -> Outcome:
     """Decide the plan's corpus by baseline and candidate; figures for every phase."""

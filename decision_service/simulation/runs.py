@@ -37,9 +37,15 @@ def _remembered(tests: tuple[tuple[str, Predicate], ...]
         return lambda values: all(part(values) for part in parts)
     ((name, test),) = tests
     seen: dict[tuple[type, Any], bool] = {}
+    texts: dict[str, bool] = {}  # the usual case (an enum's code), without building a key
 
     def holds(values: dict[str, Any]) -> bool:
         value = values.get(name)
+        if type(value) is str:
+            known = texts.get(value)
+            if known is None:
+                known = texts[value] = test(value)
+            return known
         key = (type(value), value)  # True and 1 are one dict key, not one value
         try:
             found = seen.get(key)
@@ -131,17 +137,22 @@ def _memo(version: PolicyVersion, numbers: OutputNumbers) -> Memo:
     return found[2]
 
 
-def _window_total(window: deque[tuple[dt.date, float, Any]], low: dt.date, deal: Any) -> float:
-    """The deals of a group still in the window (from ``low``), but ``deal``'s own."""
+def _window_total(window: deque[tuple[dt.date, float, Any]], low: dt.date, deal: Any
+                  ) -> tuple[float, bool]:
+    """The deals of a group still in the window (from ``low``), but ``deal``'s own; and
+    whether ``deal`` is in it (decided before, so its entry is replaced)."""
     while window and window[0][0] < low:
         window.popleft()
     # summed in date order each time: the same figure whatever the partitioning,
     # and no drift from running subtractions
     total = 0.0
+    again = False
     for _, amount, other in window:
         if deal is None or other != deal:
             total += amount
-    return total
+        else:
+            again = True
+    return total, again
 
 
 class Run:
@@ -195,17 +206,18 @@ class Run:
         # On the hot path: plain loops, no generators; each A10 test evaluated once.
         totals = self.totals
         deal = values.get("deal_id") if self.has_deal_id else None
-        applying: list[tuple[_History, Any]] | None = None
+        applying: list[tuple[_History, Any, bool]] | None = None
         for hist in self.histories:
             total: float = 0.0
+            again = False
             if hist.applies(values):
                 key = hist.read_group(values)
-                if applying is None:
-                    applying = []
-                applying.append((hist, key))
                 window = hist.windows.get(key)
                 if window:
-                    total = _window_total(window, hist.low, deal)
+                    total, again = _window_total(window, hist.low, deal)
+                if applying is None:
+                    applying = []
+                applying.append((hist, key, again))
             totals[hist.name] = total
         evaluation = self.evaluate(values, totals)
         memo_key = (tuple(evaluation.outputs.items()), self.read_lookups(values))
@@ -223,13 +235,13 @@ class Run:
         found = self.memo[memo_key] = (number, final)
         return found
 
-    def _remember(self, applying: list[tuple[_History, Any]], values: dict[str, Any],
+    def _remember(self, applying: list[tuple[_History, Any, bool]], values: dict[str, Any],
                   final: dict[str, Any], on: dt.date, deal: Any) -> None:
-        for hist, key in applying:
+        for hist, key, again in applying:
             window = hist.windows.get(key)
             if window is None:
                 window = hist.windows[key] = deque()
-            elif deal is not None:
+            elif again:
                 # a deal decided again replaces its earlier decision (A10)
                 for entry in [e for e in window if e[2] == deal]:
                     window.remove(entry)

@@ -22,7 +22,6 @@ for the few changed deals the report shows.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,10 +40,11 @@ from decision_service.simulation.core import (
 )
 from decision_service.simulation.fastinputs import fast_inputs
 from decision_service.simulation.partition import (
+    DATE_LEN,
+    JSON_AT,
     Partition,
+    paused_gc,
     read_partition,
-    record_date,
-    record_json,
 )
 from decision_service.simulation.plan import Plan, Segment, policy_sets
 from decision_service.simulation.runs import OutputNumbers, Run
@@ -268,13 +268,8 @@ def decide_partition(plan: Plan, pieces: list[tuple[bytes, int]]) -> PartitionRe
     # The rows make no reference cycles, but the tens of thousands of records held
     # for sorting would have the cyclic collector walk them over and over: it waits
     # until the partition is decided.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return _Decider(plan).decide(read_partition(pieces))
-    finally:
-        if collecting:
-            gc.enable()
 
 
 _OUTPUT_NUMBERS = OutputNumbers()
@@ -324,11 +319,15 @@ class _Decider:
         # garbage collector walking far more objects
         counted: dict[tuple[Any, int, int], int] = {}
         count_of = counted.get
+        # records come in date order: a date's share of the work is looked up when it changes
+        last: bytes | None = None
         for record in partition.records:
-            raw = loads(record_json(record))
+            raw = loads(record[JSON_AT:])
             try:
-                on, base_version, cand_version, base_check, cand_check = day(
-                    record_date(record))
+                if record[:DATE_LEN] != last:
+                    on, base_version, cand_version, base_check, cand_check = day(
+                        record[:DATE_LEN])
+                    last = record[:DATE_LEN]
                 values = base_check(raw)
                 cand_values = values if cand_check is None else cand_check(raw)
                 base_out, base_fired, base_hist = base_decide(base_version, values, on)
