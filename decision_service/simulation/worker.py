@@ -280,6 +280,18 @@ _Day = tuple[dt.date, PolicyVersion, PolicyVersion, Callable[[Any], dict[str, An
              Callable[[Any], dict[str, Any]] | None]
 
 
+_SIGNATURES: dict[str, tuple[Plan, dict[Any, Signature]]] = {}
+
+
+def _signatures(plan: Plan) -> dict[Any, Signature]:
+    """Signatures by row key, kept while a worker decides partitions of one plan (it
+    gets a copy of the plan with each): most keys recur in every partition."""
+    found = _SIGNATURES.get("plan")
+    if found is None or (found[0] is not plan and found[0] != plan):
+        found = _SIGNATURES["plan"] = (plan, {})
+    return found[1]
+
+
 class _Decider:
     """One partition decided by baseline and candidate, tallied by row key."""
 
@@ -369,7 +381,7 @@ class _Decider:
     def tally(self, counted: dict[tuple[Any, int, int], int]) -> None:
         """Row keys and output numbers turned into signatures, once per distinct key."""
         tally, signature, outputs = self.result.tally, self.keys.signature, self.numbers.values
-        signatures: dict[Any, tuple[Any, ...]] = {}  # a key comes with several outputs
+        signatures = _signatures(self.plan)
         for (key, base_out, cand_out), times in counted.items():
             known = signatures.get(key)
             if known is None:
