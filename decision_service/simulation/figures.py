@@ -87,7 +87,12 @@ def _segments(seg_index: dict[str, int], shown: list[Shown]
     for segment_name, index in seg_index.items():
         table: dict[str, dict[str, int]] = {}
         for count, dim_values, _, before, after in shown:
-            cell = table.setdefault(value_key(dim_values[index]), {"rows": 0, "changed": 0})
+            value = dim_values[index]
+            # a text is its own key: the usual segment value, without a call per row
+            key = value if type(value) is str else value_key(value)
+            cell = table.get(key)
+            if cell is None:
+                cell = table[key] = {"rows": 0, "changed": 0}
             cell["rows"] += count
             if before != after:
                 cell["changed"] += count
