@@ -38,7 +38,8 @@ TARGET_ROWS = 60_000
 DATE_LEN = 10
 _BUFFER = 1 << 18
 _UNDATED = b"0000-00-00"  # a malformed date: sorts first, and validation refuses it
-# a record: date, chunk, line in the chunk, JSON (see the module docstring)
+# a record: date, chunk, line in the chunk, JSON (see the module docstring); the
+# decide loop slices the date and the JSON out itself (DATE_LEN, JSON_AT)
 _RECORD = b"%s%04d%010d%s"
 _CHUNK_AT, _LINE_AT, JSON_AT = DATE_LEN, DATE_LEN + 4, DATE_LEN + 14
 MAX_CHUNKS = 10_000
@@ -268,11 +269,3 @@ class Partition(NamedTuple):
     def line(self, record: bytes) -> int:
         """The record's line in the file."""
         return int(record[_LINE_AT:JSON_AT]) + self.bases[int(record[_CHUNK_AT:_LINE_AT])]
-
-
-def record_date(record: bytes) -> bytes:
-    return record[:DATE_LEN]
-
-
-def record_json(record: bytes) -> bytes:
-    return record[JSON_AT:]
