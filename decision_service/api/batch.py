@@ -20,12 +20,9 @@ batch, explained or not, against single requests (so does bench/http.py, 2.).
 
 from __future__ import annotations
 
-import gc
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +30,7 @@ from decision_service.api.idempotency import batch_claims, key_reused
 from decision_service.api.ids import new_id
 from decision_service.api.service import DecisionService, answer_body, problem_of
 from decision_service.api.shadows import ShadowJob
+from decision_service.collector import collector_paused
 from decision_service.decision import Decision
 from decision_service.ltc.policies import headline_label
 from decision_service.policyset import PolicySet, Prepared
@@ -212,34 +210,3 @@ def item_problem(index: int, exc: BaseException) -> Answer:
     body = problem_of(exc).body()
     body["index"] = index
     return body
-
-
-class _CollectorPause:
-    """Batches in several threads at once: the collector runs again when the last ends
-    (and only if it ran when the first began)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.batches = 0
-        self.was_enabled = False
-
-
-_PAUSE = _CollectorPause()
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the block (in any thread: the collector
-    is per process). Objects freed by reference counting are freed as ever."""
-    with _PAUSE.lock:
-        if _PAUSE.batches == 0:
-            _PAUSE.was_enabled = gc.isenabled()
-            gc.disable()
-        _PAUSE.batches += 1
-    try:
-        yield
-    finally:
-        with _PAUSE.lock:
-            _PAUSE.batches -= 1
-            if _PAUSE.batches == 0 and _PAUSE.was_enabled:
-                gc.enable()

@@ -19,17 +19,16 @@ line numbers into the file's.
 
 from __future__ import annotations
 
-import gc
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 import orjson
 
+from decision_service.collector import collector_paused
 from decision_service.simulation.corpus import CorpusRow, jsonl_row
 from decision_service.simulation.plan import Plan
 
@@ -69,24 +68,6 @@ class ChunkSpilled:
     rows: int = 0
     lines: int = 0
     bad: list[tuple[int, str]] = field(default_factory=list)
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """The cyclic garbage collector held off for a pass over many rows.
-
-    Rows, records and tallies make no reference cycles (refcounting frees them), but
-    each parsed row is a new container, so the collector would run every few hundred
-    rows and walk everything the process holds (compiled policies, the spill's
-    records, the results merged so far) again and again. Worker processes forked
-    while it is held off keep it off (their tasks pause it anyway)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def partition_count(expected_rows: int | None, workers: int) -> int:
@@ -154,7 +135,7 @@ def piece_paths(directory: Path, chunk: int, parts: int) -> list[Path]:
     return [directory / f"part-{i:04d}-{chunk:04d}.tsv" for i in range(parts)]
 
 
-@paused_gc()
+@collector_paused()
 def spill_rows(rows: Iterable[CorpusRow], plan: Plan, paths: list[Path],
                progress: Callable[[int], None] | None = None) -> ChunkSpilled:
     """Write each row to its partition's file (as chunk 0); unreadable rows are kept aside."""
@@ -194,7 +175,7 @@ def jsonl_chunks(path: Path, count: int) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=True))
 
 
-@paused_gc()
+@collector_paused()
 def spill_jsonl_chunk(plan: Plan, path: Path, start: int, end: int,
                       paths: list[Path], chunk: int = 0) -> ChunkSpilled:
     """A worker's task: spill the lines of one byte range, numbered from 1.

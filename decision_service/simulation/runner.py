@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from decision_service.collector import collector_paused
 from decision_service.simulation.corpus import iter_corpus
 from decision_service.simulation.figures import max_bad_rows, summarize
 from decision_service.simulation.partition import (
@@ -27,7 +28,6 @@ from decision_service.simulation.partition import (
     estimate_rows,
     jsonl_chunks,
     partition_count,
-    paused_gc,
     piece_paths,
     spill_jsonl_chunk,
     spill_rows,
@@ -172,7 +172,7 @@ def _run_shadow_log(plan: Plan, progress: Progress) -> Outcome:
     return Outcome(plan, summary, merged, bad, len(bad) > max_bad_rows(plan, corpus.rows))
 
 
-@paused_gc()  # results merged by the hundred thousand objects: see ``paused_gc``
+@collector_paused()  # results merged by the hundred thousand objects
 def run_plan(plan: Plan, workers: int = 1, dask_address: str | None = None,
              progress: Progress | None = None) -> Outcome:
     """Decide the plan's corpus by baseline and candidate; figures for every phase."""

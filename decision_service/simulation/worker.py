@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from decision_service.collector import collector_paused
 from decision_service.simulation.conditions import Predicate, compile_condition
 from decision_service.simulation.core import (
     EvaluationError,
@@ -43,7 +44,6 @@ from decision_service.simulation.partition import (
     DATE_LEN,
     JSON_AT,
     Partition,
-    paused_gc,
     read_partition,
 )
 from decision_service.simulation.plan import Plan, Segment, policy_sets
@@ -268,7 +268,7 @@ def decide_partition(plan: Plan, pieces: list[tuple[bytes, int]]) -> PartitionRe
     # The rows make no reference cycles, but the tens of thousands of records held
     # for sorting would have the cyclic collector walk them over and over: it waits
     # until the partition is decided.
-    with paused_gc():
+    with collector_paused():
         return _Decider(plan).decide(read_partition(pieces))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from samples import deal, new_customer
 
-from decision_service.api.batch import collector_paused
+from decision_service.collector import collector_paused
 
 URL = "/v1/decisions/authorization/batch"
 
