@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from decision_service.compiler.compile import CompiledPolicy
+from decision_service.compiler.compile import CompiledPolicy, derived_total
 from decision_service.compiler.figures import FigureSource, sources_by_unit, sources_for
 from decision_service.decision import (
     Dimension,
@@ -166,13 +166,8 @@ def context(compiled: CompiledPolicy, explain_plan: ExplainPlan, values: dict[st
     if totals:
         result.update(totals)
     for name, parts in explain_plan.derived:
-        total: int | float = 0
-        for part in parts:
-            value = result.get(part)
-            if not isinstance(value, int | float):
-                break
-            total += value
-        else:
+        total = derived_total(result, parts)
+        if total is not None:
             result[name] = total
     return result
 

@@ -152,15 +152,23 @@ class CompiledPolicy:
         for name, key in plan.history:
             fact[key] = history.get(name, 0.0)
         for key, part_keys in plan.derived:
-            total: int | float = 0
-            for part in part_keys:
-                part_value = fact.get(part)
-                if not isinstance(part_value, int | float):
-                    break
-                total += part_value
-            else:
+            total = derived_total(fact, part_keys)
+            if total is not None:
                 fact[key] = total
         return fact
+
+
+def derived_total(source: Mapping[str, Any], parts: tuple[str, ...]) -> int | float | None:
+    """A derived value: the sum of its parts in ``source``, None unless every part is a
+    number (an absent part leaves the derived value absent). The generated engines
+    write the same rule inline."""
+    total: int | float = 0
+    for part in parts:
+        value = source.get(part)
+        if not isinstance(value, int | float):
+            return None
+        total += value
+    return total
 
 
 # How FactPlan converts each input (shared with the compiled engine's codegen).
