@@ -66,6 +66,15 @@ def fixed(**overrides: Any) -> Callable[[float], DraftRecord]:
     return lambda prior: draft(prior, **overrides)
 
 
+class Refused(Exception):
+    """What a decide that blows up raises (see ``refuse``)."""
+
+
+def refuse(prior: float) -> DraftRecord:
+    """A decide that fails: the store must hand its error to that caller alone."""
+    raise Refused("policy engine blew up")
+
+
 def window(day: date = DAY, key: str = KEY) -> AggregateQuery:
     return AggregateQuery(key=key, since=day - timedelta(days=90), until=day)
 

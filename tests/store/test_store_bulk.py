@@ -8,7 +8,19 @@ from typing import Any
 
 import orjson
 import pytest
-from storekit import DAY, KEY, draft, fixed, one_batch, outcome, raw_execute, recording, window
+from storekit import (
+    DAY,
+    KEY,
+    Refused,
+    draft,
+    fixed,
+    one_batch,
+    outcome,
+    raw_execute,
+    recording,
+    refuse,
+    window,
+)
 
 from decision_service.store import (
     AggregateQuery,
@@ -26,14 +38,6 @@ from decision_service.store import (
 )
 
 
-class Refused(Exception):
-    pass
-
-
-def _refuse(prior: float) -> DraftRecord:
-    raise Refused("policy engine blew up")
-
-
 def test_many_requests_are_one_commit_in_order_each_with_its_own_outcome(
         store: DecisionStore) -> None:
     logged = store.log_decision(None, fixed(agg_amount=1.0))
@@ -42,7 +46,7 @@ def test_many_requests_are_one_commit_in_order_each_with_its_own_outcome(
     plenty = [LogRequest(None, fixed(agg_amount=None)) for _ in range(1500)]  # > max_batch
     requests = [
         LogRequest(window(), recording(seen, agg_amount=10.0)),  # sees 1
-        LogRequest(window(), _refuse),
+        LogRequest(window(), refuse),
         LogRequest(None, fixed(decision_id=logged.decision_id)),  # already logged
         LogRequest(AggregateQuery("deal\x00", DAY - timedelta(days=90), DAY), fixed()),
         LogRequest(None, fixed(input={"bad": "nul\x00"})),

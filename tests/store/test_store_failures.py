@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from storekit import draft, raw_execute, raw_query, window
+from storekit import Refused, draft, raw_execute, raw_query, refuse, window
 
 from decision_service.store import (
     DecisionRecord,
@@ -21,17 +21,9 @@ from decision_service.store import (
 )
 
 
-class Refused(Exception):
-    pass
-
-
-def _refuse(prior: float) -> DraftRecord:
-    raise Refused("policy engine blew up")
-
-
 def test_raising_decide_writes_nothing_and_reaches_its_caller(store: DecisionStore) -> None:
     with pytest.raises(Refused):
-        store.log_decision(window(), _refuse)
+        store.log_decision(window(), refuse)
     assert store.count() == 0
     after = store.log_decision(window(), lambda p: draft(p))
     assert after.output["prior"] == 0.0 and store.verify_chain() == []
@@ -60,7 +52,7 @@ def test_raising_decide_does_not_disturb_the_rest_of_its_batch(store: DecisionSt
         threading.Thread(target=call, args=(name, fn))
         for name, fn in [
             ("good1", lambda p: draft(p)),
-            ("bad", _refuse),
+            ("bad", refuse),
             ("good2", lambda p: draft(p)),
         ]
     ]
