@@ -112,7 +112,7 @@ def _floor(path: Path, model_only: bool = False) -> tuple[float, float]:
     version = policies.version("authorization", "1")
     engine = version.engines["compiled"]
     check = (partial(validate_input, version.model) if model_only
-             else fast_inputs(version, policies.org))
+             else fast_inputs(version, policies.org).check)
     totals = {"prior_atc_total_usd": 0.0}
     cpu = time.process_time()
     start = time.perf_counter()

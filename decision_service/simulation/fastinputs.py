@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -77,9 +78,10 @@ class _Source:
     from the compiled policy's declarations are written into it; sets of codes
     and defaults are passed in a constants tuple."""
 
-    def __init__(self, policy: Policy, org: OrgTree) -> None:
+    def __init__(self, policy: Policy, org: OrgTree, refuse: str = "return None") -> None:
         self.policy = policy
         self.org = org
+        self.refuse = refuse  # what the fast path does with a row it does not accept
         self.lines: list[str] = []
         self.constants: list[Any] = []
         self.local = {name: f"v{i}" for i, name in enumerate(policy.inputs)}
@@ -89,7 +91,7 @@ class _Source:
         return f"K[{len(self.constants) - 1}]"
 
     def emit(self, depth: int, text: str) -> None:
-        self.lines.append("    " * depth + text)
+        self.lines.append("    " * depth + text.replace("return None", self.refuse))
 
     def check(self, decl: InputDecl, v: str) -> list[str]:
         """Lines that leave a plainly valid value in ``v`` (converted as the model
@@ -148,6 +150,7 @@ class _Source:
         if decl.default is not None:  # absent: the default (a list copied); null: refused
             self.emit(1, f"{v} = get({name!r}, ABSENT)")
             self.emit(1, f"if {v} is ABSENT:")
+            self.emit(2, "absent += 1")
             default = self.const(decl.default)
             self.emit(2, f"{v} = list({default})" if isinstance(decl.default, list)
                       else f"{v} = {default}")
@@ -157,8 +160,11 @@ class _Source:
             self.emit(1, f"{v} = get({name!r})")
             depth = 1
         else:  # absent or null: None
-            self.emit(1, f"{v} = get({name!r})")
-            self.emit(1, f"if {v} is not None:")
+            self.emit(1, f"{v} = get({name!r}, ABSENT)")
+            self.emit(1, f"if {v} is ABSENT:")
+            self.emit(2, f"{v} = None")
+            self.emit(2, "absent += 1")
+            self.emit(1, f"elif {v} is not None:")
             depth = 2
         for line in self.check(decl, v):
             self.emit(depth, line)
@@ -178,21 +184,28 @@ class _Source:
 
     def source(self) -> str:
         self.emit(0, "def fast(raw):")
-        self.emit(1, "if type(raw) is not dict or not raw.keys() <= NAMES: return None")
+        self.emit(1, "if type(raw) is not dict: return None")
         self.emit(1, "get = raw.get")
+        self.emit(1, "absent = 0")
         for name, decl in self.policy.inputs.items():
             self.field(name, decl)
+        # every key a declared input: as many keys as declared inputs found (cheaper
+        # than comparing the key set, and the same: those found are among the keys)
+        self.emit(1, f"if len(raw) != {len(self.policy.inputs)} - absent: return None")
         self.between_fields()
         self.emit(1, "return {" + ", ".join(f"{n!r}: {v}" for n, v in self.local.items()) + "}")
         return "\n".join(self.lines) + "\n"
 
 
-def _fast_function(policy: Policy, org: OrgTree) -> Callable[[Any], dict[str, Any] | None]:
-    writer = _Source(policy, org)
+def _fast_function(policy: Policy, org: OrgTree, model: type[BaseModel] | None = None
+                   ) -> Callable[[Any], dict[str, Any] | None]:
+    """The fast path: None for a row it does not accept, or, given the model, that
+    row validated by the model (the simulator's check, with no call in between)."""
+    writer = _Source(policy, org, "return None" if model is None else "return SLOW(MODEL, raw)")
     text = writer.source()
     namespace: dict[str, Any] = {
-        "K": tuple(writer.constants), "NAMES": frozenset(policy.inputs), "ABSENT": _ABSENT,
-        "DATE": _date_reader(), "HOLDS": _holds_cached(),
+        "K": tuple(writer.constants), "ABSENT": _ABSENT, "DATE": _date_reader(),
+        "HOLDS": _holds_cached(), "SLOW": validate_input, "MODEL": model,
     }
     code = compile(text, f"<fast inputs {policy.meta.id} v{policy.meta.version}>", "exec")
     exec(code, namespace)  # generated above from checked declarations; see _Source
@@ -220,12 +233,14 @@ class FastInputs:
         bounds = {b for d in policy.inputs.values() for b in (d.minimum, d.maximum)
                   if isinstance(b, str)}
         # a bound naming no input is left to the model
-        self.fast = _fast_function(policy, org) if bounds <= names else None
+        plain = bounds <= names
+        self.fast = _fast_function(policy, org) if plain else None
+        # what the simulator calls on every row: the fast path handing what it does not
+        # accept to the model itself
+        self.check: Callable[[Any], dict[str, Any]] = (
+            _fast_function(policy, org, model) if plain  # type: ignore[assignment]
+            else partial(validate_input, model))
 
     def __call__(self, raw: Any) -> dict[str, Any]:
         """The validated row (defaults filled in); ``InputError`` if the model refuses it."""
-        if self.fast is not None:
-            found = self.fast(raw)
-            if found is not None:
-                return found
-        return validate_input(self.model, raw)
+        return self.check(raw)

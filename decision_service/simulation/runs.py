@@ -9,7 +9,6 @@ numbering shared by both runs), so a row is tallied by two small integers and
 from __future__ import annotations
 
 import datetime as dt
-from collections import deque
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
@@ -74,7 +73,7 @@ class _History:
                                         for k, v in total.where_output.items()))
         self.window = dt.timedelta(days=total.window_days)
         self.low = dt.date.min  # the window's first day, for the date being decided
-        self.windows: dict[Any, deque[tuple[dt.date, float, Any]]] = {}
+        self.windows: dict[Any, Window] = {}
         self.read_group = _reader(total.group_by)
 
 
@@ -137,12 +136,19 @@ def _memo(version: PolicyVersion, numbers: OutputNumbers) -> Memo:
     return found[2]
 
 
-def _window_total(window: deque[tuple[dt.date, float, Any]], low: dt.date, deal: Any
-                  ) -> tuple[float, bool]:
+# A group's deals in a run's window, oldest first: (date, amount, deal id). A plain
+# list, not a deque: most groups hold one deal or none (a deque costs 600 bytes).
+Window = list[tuple[dt.date, float, Any]]
+
+
+def _window_total(window: Window, low: dt.date, deal: Any) -> tuple[float, bool]:
     """The deals of a group still in the window (from ``low``), but ``deal``'s own; and
     whether ``deal`` is in it (decided before, so its entry is replaced)."""
-    while window and window[0][0] < low:
-        window.popleft()
+    if window[0][0] < low:
+        stale = 1
+        while stale < len(window) and window[stale][0] < low:
+            stale += 1
+        del window[:stale]
     # summed in date order each time: the same figure whatever the partitioning,
     # and no drift from running subtractions
     total = 0.0
@@ -153,6 +159,21 @@ def _window_total(window: deque[tuple[dt.date, float, Any]], low: dt.date, deal:
         else:
             again = True
     return total, again
+
+
+def _remember(applying: list[tuple[_History, Any, Window | None, bool]],
+              values: dict[str, Any], final: dict[str, Any], on: dt.date, deal: Any) -> None:
+    """Add the row to the windows of the totals it applies to, when it counts there."""
+    for hist, key, window, again in applying:
+        if again and window is not None:
+            # a deal decided again replaces its earlier decision (A10)
+            window[:] = [entry for entry in window if entry[2] != deal]
+        worth = values.get(hist.sum_field)
+        if isinstance(worth, int | float) and hist.counts(final):
+            if window is None:
+                hist.windows[key] = [(on, float(worth), deal)]
+            else:
+                window.append((on, float(worth), deal))
 
 
 class Run:
@@ -206,18 +227,18 @@ class Run:
         # On the hot path: plain loops, no generators; each A10 test evaluated once.
         totals = self.totals
         deal = values.get("deal_id") if self.has_deal_id else None
-        applying: list[tuple[_History, Any, bool]] | None = None
+        applying: list[tuple[_History, Any, Window | None, bool]] | None = None
         for hist in self.histories:
             total: float = 0.0
-            again = False
             if hist.applies(values):
                 key = hist.read_group(values)
                 window = hist.windows.get(key)
+                again = False
                 if window:
                     total, again = _window_total(window, hist.low, deal)
                 if applying is None:
                     applying = []
-                applying.append((hist, key, again))
+                applying.append((hist, key, window, again))
             totals[hist.name] = total
         evaluation = self.evaluate(values, totals)
         memo_key = (tuple(evaluation.outputs.items()), self.read_lookups(values))
@@ -225,7 +246,7 @@ class Run:
         if found is None:
             found = self._final(version, evaluation, values, memo_key)
         if applying is not None:
-            self._remember(applying, values, found[1], on, deal)
+            _remember(applying, values, found[1], on, deal)
         return found[0], evaluation.fired, totals
 
     def _final(self, version: PolicyVersion, evaluation: Any, values: dict[str, Any],
@@ -234,20 +255,6 @@ class Run:
         number = self.numbers.number(tuple(_tuple(final[o]) for o in self.outputs))
         found = self.memo[memo_key] = (number, final)
         return found
-
-    def _remember(self, applying: list[tuple[_History, Any, bool]], values: dict[str, Any],
-                  final: dict[str, Any], on: dt.date, deal: Any) -> None:
-        for hist, key, again in applying:
-            window = hist.windows.get(key)
-            if window is None:
-                window = hist.windows[key] = deque()
-            elif again:
-                # a deal decided again replaces its earlier decision (A10)
-                for entry in [e for e in window if e[2] == deal]:
-                    window.remove(entry)
-            worth = values.get(hist.sum_field)
-            if isinstance(worth, int | float) and hist.counts(final):
-                window.append((on, float(worth), deal))
 
     def rule_ids(self, version: PolicyVersion, fired: Fired) -> tuple[str, ...]:
         tables = version.compiled.tables

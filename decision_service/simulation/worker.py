@@ -318,8 +318,9 @@ class _Decider:
         except ValueError:  # no date, or a malformed one that validation refuses
             on = self.plan.today
         base, cand = self.base.version(on), self.cand.version(on)
-        base_check = fast_inputs(base, self.sets[0].org)
-        cand_check = None if _same_inputs(base, cand) else fast_inputs(cand, self.sets[1].org)
+        base_check = fast_inputs(base, self.sets[0].org).check
+        cand_check = (None if _same_inputs(base, cand)
+                      else fast_inputs(cand, self.sets[1].org).check)
         found = self.days[date] = (on, base, cand, base_check, cand_check)
         return found
 
