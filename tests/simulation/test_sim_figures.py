@@ -7,6 +7,7 @@ taken from the corpus itself, in date order and file order within a date.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from simkit import deal, simulate, summary, write_jsonl, write_scenario
@@ -63,3 +64,26 @@ def test_figures_match_hand_computation(tmp_path: Path) -> None:
     assert [line.split(",")[:2] for line in changed[1:]] == [
         ["1", "regions"], ["7", "regions"], ["9", "pilot"], ["10", "everyone"]]
     assert "A1.region" in changed[1] and "A1.office" in changed[1]
+
+
+def test_summary_does_not_depend_on_the_order_partitions_finish_in(tmp_path: Path) -> None:
+    # Workers hand their tallies back in whatever order they finish: the summary adds
+    # them up unsorted, so every table it writes must be sorted on its own.
+    from decision_service.simulation import make_plan, run_plan
+    from decision_service.simulation.figures import summarize
+    from decision_service.simulation.scenario import parse_scenario
+    from decision_service.simulation.worker import PartitionResult
+
+    write_jsonl(tmp_path / "deals.jsonl", ROWS)
+    guards = ("  - {name: per-region, metric: count, output: required_level, "
+              "at_least: REGION, per: region, max_rise_pct: 0}")
+    path = write_scenario(tmp_path, "deals.jsonl", guards=guards)
+    plan = make_plan(parse_scenario(path.read_text(), str(path), tmp_path))
+    tally = run_plan(plan).result.tally
+    assert len(tally) > 5
+    texts = set()
+    for order in (list(tally.items()), list(reversed(tally.items())),
+                  sorted(tally.items(), key=lambda kv: repr(kv[0]))):
+        result = PartitionResult(tally=dict(order))
+        texts.add(json.dumps(summarize(plan, result, 0, len(ROWS))))
+    assert len(texts) == 1
