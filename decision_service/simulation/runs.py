@@ -22,6 +22,7 @@ from decision_service.simulation.core import (
 )
 
 Fired = list[tuple[int, int]]
+_NUMBERS = (int, float)  # a tuple: `int | float` builds a union object at every call
 
 
 def _remembered(tests: tuple[tuple[str, Predicate], ...]
@@ -60,11 +61,15 @@ def _remembered(tests: tuple[tuple[str, Predicate], ...]
 class _History:
     """One A10 total as a run keeps it: its filters, and the deals in each group's window."""
 
-    __slots__ = ("applies", "counts", "group_by", "low", "name", "read_group", "sum_field",
-                 "window", "windows")
+    __slots__ = ("applies", "counts", "defined_as", "group_by", "low", "name", "read_group",
+                 "split", "sum_field", "window", "windows")
 
     def __init__(self, total: HistoryTotal) -> None:
         self.name = total.name
+        self.defined_as = (total.name, total.sum_field, total.group_by,
+                           sorted(total.where_input.items()),
+                           sorted(total.where_output.items()), total.window_days,
+                           total.latest_per)
         self.sum_field = total.sum_field
         self.group_by = total.group_by
         self.applies = _remembered(tuple((k, compile_condition(v))
@@ -73,7 +78,10 @@ class _History:
                                         for k, v in total.where_output.items()))
         self.window = dt.timedelta(days=total.window_days)
         self.low = dt.date.min  # the window's first day, for the date being decided
+        # a group's window; runs decided together (``decide_both``) keep one for both
+        # while they agree on the group, and one each (baseline, candidate) once not
         self.windows: dict[Any, Window] = {}
+        self.split: dict[Any, tuple[Window, Window]] = {}  # paired runs that disagree
         self.read_group = _reader(total.group_by)
 
 
@@ -165,15 +173,24 @@ def _remember(applying: list[tuple[_History, Any, Window | None, bool]],
               values: dict[str, Any], final: dict[str, Any], on: dt.date, deal: Any) -> None:
     """Add the row to the windows of the totals it applies to, when it counts there."""
     for hist, key, window, again in applying:
-        if again and window is not None:
-            # a deal decided again replaces its earlier decision (A10)
-            window[:] = [entry for entry in window if entry[2] != deal]
         worth = values.get(hist.sum_field)
-        if isinstance(worth, int | float) and hist.counts(final):
-            if window is None:
-                hist.windows[key] = [(on, float(worth), deal)]
-            else:
-                window.append((on, float(worth), deal))
+        _add(hist, key, window, again, isinstance(worth, _NUMBERS) and hist.counts(final),
+             (on, worth, deal))
+
+
+def _add(hist: _History, key: Any, window: Window | None, again: bool, counts: bool,
+         entry: tuple[dt.date, Any, Any]) -> None:
+    """One row's change to a group's window: its deal's earlier decision out, the row in
+    when it counts (``entry``: date, amount, deal)."""
+    on, worth, deal = entry
+    if again and window is not None:
+        # a deal decided again replaces its earlier decision (A10)
+        window[:] = [earlier for earlier in window if earlier[2] != deal]
+    if counts:
+        if window is None:
+            hist.windows[key] = [(on, float(worth), deal)]
+        else:
+            window.append((on, float(worth), deal))
 
 
 class Run:
@@ -240,14 +257,22 @@ class Run:
                     applying = []
                 applying.append((hist, key, window, again))
             totals[hist.name] = total
+        number, final, fired = self.outputs_of(values, totals)
+        if applying is not None:
+            _remember(applying, values, final, on, deal)
+        return number, fired, totals
+
+    def outputs_of(self, values: dict[str, Any], totals: dict[str, float]
+                   ) -> tuple[int, dict[str, Any], Fired]:
+        """The row's output number, its final outputs and the rules that fired, by the
+        version in use (``_use``) with these A10 totals."""
         evaluation = self.evaluate(values, totals)
         memo_key = (tuple(evaluation.outputs.items()), self.read_lookups(values))
         found = self.memo.get(memo_key)
         if found is None:
-            found = self._final(version, evaluation, values, memo_key)
-        if applying is not None:
-            _remember(applying, values, found[1], on, deal)
-        return found[0], evaluation.fired, totals
+            assert self.current is not None
+            found = self._final(self.current, evaluation, values, memo_key)
+        return found[0], found[1], evaluation.fired
 
     def _final(self, version: PolicyVersion, evaluation: Any, values: dict[str, Any],
                memo_key: Any) -> tuple[int, dict[str, Any]]:
@@ -259,3 +284,76 @@ class Run:
     def rule_ids(self, version: PolicyVersion, fired: Fired) -> tuple[str, ...]:
         tables = version.compiled.tables
         return tuple(tables[t].rules[r].rule.id for t, r in fired)
+
+
+def same_totals(base: Run, cand: Run) -> bool:
+    """Whether two runs define their A10 totals alike (``decide_both`` needs it, with
+    one fixed version each that take the same validated row)."""
+    return [h.defined_as for h in base.histories] == [h.defined_as for h in cand.histories]
+
+
+Both = tuple[int, Fired, dict[str, float], int, Fired, dict[str, float]]
+
+
+def decide_both(base: Run, cand: Run, values: dict[str, Any], on: dt.date) -> Both:
+    """``base.decide`` and ``cand.decide`` of one row (see ``same_totals``), with one A10
+    window per group for both while they agree on which of its rows count: in a
+    change of approval levels they always do, and keeping the window once saves
+    half the A10 work. Once they disagree the group gets a window per run, copied
+    from the shared one; the baseline's histories hold both."""
+    if on is not base.on:
+        base._use(base.fixed, on)  # type: ignore[arg-type]  # fixed: see same_totals
+        cand._use(cand.fixed, on)  # type: ignore[arg-type]
+    deal = values.get("deal_id") if base.has_deal_id else None
+    base_totals, cand_totals = base.totals, cand.totals
+    applying: list[tuple[_History, Any, Window | None, Window | None, bool, bool]] = []
+    for hist in base.histories:
+        base_total = cand_total = 0.0
+        if hist.applies(values):
+            key = hist.read_group(values)
+            shared = hist.windows.get(key)
+            apart = hist.split.get(key) if shared is None and hist.split else None
+            base_again = cand_again = False
+            if apart is None:
+                if shared:
+                    base_total, base_again = _window_total(shared, hist.low, deal)
+                    cand_total, cand_again = base_total, base_again
+                applying.append((hist, key, shared, None, base_again, cand_again))
+            else:
+                base_window, cand_window = apart
+                if base_window:
+                    base_total, base_again = _window_total(base_window, hist.low, deal)
+                if cand_window:
+                    cand_total, cand_again = _window_total(cand_window, hist.low, deal)
+                applying.append((hist, key, base_window, cand_window, base_again, cand_again))
+        base_totals[hist.name], cand_totals[hist.name] = base_total, cand_total
+    base_number, base_final, base_fired = base.outputs_of(values, base_totals)
+    cand_number, cand_final, cand_fired = cand.outputs_of(values, cand_totals)
+    if applying:
+        _remember_both(applying, values, (base_final, cand_final), on, deal)
+    return base_number, base_fired, base_totals, cand_number, cand_fired, cand_totals
+
+
+def _remember_both(applying: list[tuple[_History, Any, Window | None, Window | None, bool,
+                                        bool]],
+                   values: dict[str, Any], finals: tuple[dict[str, Any], dict[str, Any]],
+                   on: dt.date, deal: Any) -> None:
+    """``_remember`` for runs decided together: one window while they agree. A group
+    has one window for both (the candidate's given as None) or one each."""
+    for hist, key, base_window, cand_window, base_again, cand_again in applying:
+        worth = values.get(hist.sum_field)
+        number = isinstance(worth, _NUMBERS)
+        base_counts = number and hist.counts(finals[0])
+        cand_counts = number and hist.counts(finals[1])
+        entry = (on, worth, deal)
+        if cand_window is None:
+            if base_counts == cand_counts:  # still one window for both
+                _add(hist, key, base_window, base_again, base_counts, entry)
+                continue
+            # they part here: each run goes on from its own copy of the window so far
+            hist.windows.pop(key, None)
+            base_window, cand_window = hist.split[key] = (list(base_window or ()),
+                                                          list(base_window or ()))
+        assert base_window is not None  # a group apart has a window for each run
+        _add(hist, key, base_window, base_again, base_counts, entry)
+        _add(hist, key, cand_window, cand_again, cand_counts, entry)

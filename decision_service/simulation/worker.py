@@ -47,7 +47,7 @@ from decision_service.simulation.partition import (
     read_partition,
 )
 from decision_service.simulation.plan import Plan, Segment, policy_sets
-from decision_service.simulation.runs import OutputNumbers, Run
+from decision_service.simulation.runs import OutputNumbers, Run, decide_both, same_totals
 
 Signature = tuple[Any, ...]
 
@@ -304,6 +304,10 @@ class _Decider:
                         self.numbers)
         self.cand = Run(self.sets[1], plan.policy, plan.candidate_version, plan.outputs,
                         self.numbers)
+        # one fixed version a side, taking the same rows, A10 alike: decided together
+        base, cand = self.base.fixed, self.cand.fixed
+        self.together = bool(base is not None and cand is not None and _same_inputs(base, cand)
+                             and same_totals(self.base, self.cand))
         self.keys = RowKeys(plan)
         self.days: dict[bytes, _Day] = {}
         self.result = PartitionResult()
@@ -328,6 +332,7 @@ class _Decider:
         """Every record, in order: validated once, decided by both sides, counted."""
         result, loads, day = self.result, orjson.loads, self.day
         base_decide, cand_decide, row_key = self.base.decide, self.cand.decide, self.keys.key
+        base, cand, together = self.base, self.cand, self.together
         # counted as they come, not listed: a list of every row's key would keep the
         # garbage collector walking far more objects
         counted: dict[tuple[Any, int, int], int] = {}
@@ -342,9 +347,13 @@ class _Decider:
                         record[:DATE_LEN])
                     last = record[:DATE_LEN]
                 values = base_check(raw)
-                cand_values = values if cand_check is None else cand_check(raw)
-                base_out, base_fired, base_hist = base_decide(base_version, values, on)
-                cand_out, cand_fired, cand_hist = cand_decide(cand_version, cand_values, on)
+                if together:
+                    base_out, base_fired, base_hist, cand_out, cand_fired, cand_hist = (
+                        decide_both(base, cand, values, on))
+                else:
+                    cand_values = values if cand_check is None else cand_check(raw)
+                    base_out, base_fired, base_hist = base_decide(base_version, values, on)
+                    cand_out, cand_fired, cand_hist = cand_decide(cand_version, cand_values, on)
             except InputError as exc:
                 result.bad.append((partition.line(record), "; ".join(
                     f"{p.field or '<row>'}: {p.message}" for p in exc.problems)))
