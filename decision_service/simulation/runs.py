@@ -209,7 +209,8 @@ class Run:
         latest = policies.versions[name][-1].compiled.policy
         self.histories = tuple(_History(h) for h in latest.history.values())
         self.totals: dict[str, float] = {}
-        self.read_lookups = _reader(_lookup_inputs(latest))
+        self.lookup_names = _lookup_inputs(latest)
+        self.read_lookups = _reader(self.lookup_names)
         self.has_deal_id = "deal_id" in latest.inputs
         # the version deciding now (rows come in date order: it seldom changes)
         self.current: PolicyVersion | None = None
@@ -257,17 +258,18 @@ class Run:
                     applying = []
                 applying.append((hist, key, window, again))
             totals[hist.name] = total
-        number, final, fired = self.outputs_of(values, totals)
+        number, final, fired = self.outputs_of(values, totals, self.read_lookups(values))
         if applying is not None:
             _remember(applying, values, final, on, deal)
         return number, fired, totals
 
-    def outputs_of(self, values: dict[str, Any], totals: dict[str, float]
+    def outputs_of(self, values: dict[str, Any], totals: dict[str, float], lookups: Any
                    ) -> tuple[int, dict[str, Any], Fired]:
         """The row's output number, its final outputs and the rules that fired, by the
-        version in use (``_use``) with these A10 totals."""
+        version in use (``_use``) with these A10 totals (``lookups``: the row's inputs
+        that lookup outputs read, ``read_lookups``)."""
         evaluation = self.evaluate(values, totals)
-        memo_key = (tuple(evaluation.outputs.items()), self.read_lookups(values))
+        memo_key = (tuple(evaluation.outputs.items()), lookups)
         found = self.memo.get(memo_key)
         if found is None:
             assert self.current is not None
@@ -287,9 +289,11 @@ class Run:
 
 
 def same_totals(base: Run, cand: Run) -> bool:
-    """Whether two runs define their A10 totals alike (``decide_both`` needs it, with
-    one fixed version each that take the same validated row)."""
-    return [h.defined_as for h in base.histories] == [h.defined_as for h in cand.histories]
+    """Whether two runs define their A10 totals and the inputs their lookups read alike
+    (``decide_both`` needs it, with one fixed version each that take the same
+    validated row)."""
+    return (base.lookup_names == cand.lookup_names
+            and [h.defined_as for h in base.histories] == [h.defined_as for h in cand.histories])
 
 
 Both = tuple[int, Fired, dict[str, float], int, Fired, dict[str, float]]
@@ -327,8 +331,9 @@ def decide_both(base: Run, cand: Run, values: dict[str, Any], on: dt.date) -> Bo
                     cand_total, cand_again = _window_total(cand_window, hist.low, deal)
                 applying.append((hist, key, base_window, cand_window, base_again, cand_again))
         base_totals[hist.name], cand_totals[hist.name] = base_total, cand_total
-    base_number, base_final, base_fired = base.outputs_of(values, base_totals)
-    cand_number, cand_final, cand_fired = cand.outputs_of(values, cand_totals)
+    lookups = base.read_lookups(values)  # the candidate's alike: see same_totals
+    base_number, base_final, base_fired = base.outputs_of(values, base_totals, lookups)
+    cand_number, cand_final, cand_fired = cand.outputs_of(values, cand_totals, lookups)
     if applying:
         _remember_both(applying, values, (base_final, cand_final), on, deal)
     return base_number, base_fired, base_totals, cand_number, cand_fired, cand_totals

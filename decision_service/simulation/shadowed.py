@@ -99,7 +99,7 @@ def read_shadow_corpus(plan: Plan) -> ShadowCorpus:
     """Tally the plan's shadow log as ``worker`` tallies decided rows."""
     corpus = ShadowCorpus(PartitionResult())
     keys = RowKeys(plan)
-    counted: dict[tuple[Any, tuple[Any, ...], tuple[Any, ...]], int] = {}
+    counted: dict[tuple[Any, ...], int] = {}
     phases = len(plan.phase_names)
     for number, record, shadow in _shadowed(plan):
         corpus.rows += 1
@@ -115,15 +115,15 @@ def read_shadow_corpus(plan: Plan) -> ShadowCorpus:
         if plan.date_input is not None and values.get(plan.date_input) is None:
             values[plan.date_input] = record.decision_date.isoformat()
         base, cand = _outputs(plan, record.output), _outputs(plan, shadow["outputs"])
-        key = (keys.key(values), base, cand)
+        key = keys.key(values, base, cand)
         counted[key] = counted.get(key, 0) + 1
         unit = values.get(plan.unit_input) if plan.unit_input else None
         if base != cand and plan.first_phase(unit) < phases:
             corpus.result.changed.append(
                 _changed(plan, number, record, shadow, (base, cand), values, unit))
     tally = corpus.result.tally
-    for (key, base, cand), times in counted.items():
-        signature = (*keys.signature(key), base, cand)
+    for key, times in counted.items():
+        signature = (*keys.signature(key[:-2]), key[-2], key[-1])
         tally[signature] = tally.get(signature, 0) + times
     corpus.result.rows = corpus.rows
     return corpus

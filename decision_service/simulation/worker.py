@@ -162,20 +162,21 @@ class RowKeys:
         # read per row besides the inputs: band indexes, then the guards' input tests
         self.extra = [*[_band_reader(name, edges) for name, edges in self.bands],
                       *[_where_reader(self.where[g]) for g in self.tested]]
-        self.plain = not self.extra
         self.finishers = [self._finisher(d) for d in dims]
 
         self.key = self._key_reader()
 
-    def _key_reader(self) -> Callable[[dict[str, Any]], Any]:
-        """A row's key: the raw inputs alone, or with what the extra readers read."""
+    def _key_reader(self) -> Callable[[dict[str, Any], Any, Any], tuple[Any, ...]]:
+        """A row's tally key, flat (one tuple to build and hash): the raw inputs, what
+        the extra readers read, then the baseline's and the candidate's outputs."""
         read_inputs, extra = self.read_inputs, self.extra
         if not extra:
-            return read_inputs
+            return lambda values, base, cand: (*read_inputs(values), base, cand)
         if len(extra) == 1:
             (only,) = extra
-            return lambda values: (read_inputs(values), (only(values),))
-        return lambda values: (read_inputs(values), tuple([read(values) for read in extra]))
+            return lambda values, base, cand: (*read_inputs(values), only(values), base, cand)
+        return lambda values, base, cand: (*read_inputs(values),
+                                           *[read(values) for read in extra], base, cand)
 
     def _finisher(self, dim: Segment) -> Callable[[tuple[Any, ...], tuple[int, ...]], Any]:
         if dim.kind == "band":
@@ -188,8 +189,9 @@ class RowKeys:
             return lambda raw, bands: regions.get(str(raw[index]), "null")
         return lambda raw, bands: _plain(raw[index])
 
-    def signature(self, key: Any) -> tuple[Any, ...]:
-        raw, extra = (key, ()) if self.plain else key
+    def signature(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The values ``figures`` expects of a tally key without its two outputs."""
+        raw, extra = key[:len(self.names)], key[len(self.names):]
         bands = extra[:len(self.bands)]
         bits = [True] * len(self.where)  # a `where` without input tests holds
         for g, bit in zip(self.tested, extra[len(self.bands):], strict=True):
@@ -335,7 +337,7 @@ class _Decider:
         base, cand, together = self.base, self.cand, self.together
         # counted as they come, not listed: a list of every row's key would keep the
         # garbage collector walking far more objects
-        counted: dict[tuple[Any, int, int], int] = {}
+        counted: dict[tuple[Any, ...], int] = {}
         count_of = counted.get
         # records come in date order: a date's share of the work is looked up when it changes
         last: bytes | None = None
@@ -361,7 +363,7 @@ class _Decider:
             except EvaluationError as exc:
                 result.bad.append((partition.line(record), f"cannot be decided: {exc}"))
                 continue
-            key = (row_key(values), base_out, cand_out)
+            key = row_key(values, base_out, cand_out)
             counted[key] = count_of(key, 0) + 1
             if base_out != cand_out:
                 self.changed(partition.line(record), values, (base_version, base_out,
@@ -388,15 +390,16 @@ class _Decider:
             cand_version.compiled.version, dict(base_hist), dict(cand_hist),
             _json_ready(values)))
 
-    def tally(self, counted: dict[tuple[Any, int, int], int]) -> None:
+    def tally(self, counted: dict[tuple[Any, ...], int]) -> None:
         """Row keys and output numbers turned into signatures, once per distinct key."""
         tally, signature, outputs = self.result.tally, self.keys.signature, self.numbers.values
         signatures = _signatures(self.plan)
-        for (key, base_out, cand_out), times in counted.items():
-            known = signatures.get(key)
+        for key, times in counted.items():
+            row = key[:-2]
+            known = signatures.get(row)
             if known is None:
-                known = signatures[key] = signature(key)
-            found = (*known, outputs[base_out], outputs[cand_out])
+                known = signatures[row] = signature(row)
+            found = (*known, outputs[key[-2]], outputs[key[-1]])
             tally[found] = tally.get(found, 0) + times
 
 

@@ -45,11 +45,11 @@ def _runs() -> tuple[Run, Run]:
     cand = Run(_policies(), "authorization", "2", OUTPUTS, numbers)
     real = cand.outputs_of
 
-    def parting(values: dict[str, Any], totals: dict[str, float]
+    def parting(values: dict[str, Any], totals: dict[str, float], lookups: Any
                 ) -> tuple[int, dict[str, Any], Any]:
         # The candidate denies some deals the baseline routes: those count for A10 in
         # the baseline's history and not in the candidate's, so the groups part.
-        number, final, fired = real(values, totals)
+        number, final, fired = real(values, totals, lookups)
         if values["contract_value_usd"] in (3_000_000, 6_000_000):
             final = {**final, "outcome": "deny"}
             number = numbers.number(("deny", number))
