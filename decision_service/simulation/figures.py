@@ -48,32 +48,50 @@ def max_bad_rows(plan: Plan, rows: int) -> int:
     return limit if limit is not None else rows // 100
 
 
-# One group of rows as a phase shows it: (count, segment values, input bits of the
-# guards' where, baseline outputs, this phase's outputs)
-Shown = tuple[int, tuple[Any, ...], tuple[bool, ...], tuple[Any, ...], tuple[Any, ...]]
+class _Groups:
+    """The tally added up, in one pass, by what each figure reads, keeping the row's
+    first phase: a phase's figures are then worked out from a few hundred groups
+    instead of every signature (tens of thousands) once per phase. In phase k a
+    group shows its candidate outputs when its first phase is at most k."""
+
+    def __init__(self, plan: Plan, entries: list[tuple[tuple[Any, ...], int]]) -> None:
+        dims = dimensions(plan)
+        n_dims = len(dims)
+        at = [dims.index(s) for s in plan.segments]
+        per_at = [dims.index(g.per) if g.per is not None else None for g in plan.guards]
+        # (first, baseline outputs, candidate outputs)
+        self.outputs: dict[tuple[int, Any, Any], int] = {}
+        # per segment: (value, first, changed by the candidate)
+        self.segments: list[dict[tuple[Any, int, bool], int]] = [{} for _ in at]
+        # per guard: (unit, its where's input bit, baseline, candidate, first)
+        self.guards: list[dict[tuple[Any, bool, Any, Any, int], int]] = [
+            {} for _ in plan.guards]
+        for signature, count in entries:
+            first, before, cand = signature[0], signature[-2], signature[-1]
+            key = (first, before, cand)
+            self.outputs[key] = self.outputs.get(key, 0) + count
+            changed = before != cand
+            for cells, index in zip(self.segments, at, strict=True):
+                cell = (signature[1 + index], first, changed)
+                cells[cell] = cells.get(cell, 0) + count
+            for g, (groups, unit_at) in enumerate(zip(self.guards, per_at, strict=True)):
+                unit = signature[1 + unit_at] if unit_at is not None else None
+                group = (unit, signature[1 + n_dims + g], before, cand, first)
+                groups[group] = groups.get(group, 0) + count
+
+    def shown(self, k: int) -> list[tuple[int, Any, Any]]:
+        """(count, baseline outputs, this phase's outputs)."""
+        return [(count, before, cand if first <= k else before)
+                for (first, before, cand), count in self.outputs.items()]
 
 
-def _shown(entries: list[tuple[tuple[Any, ...], int]], k: int, n_dims: int,
-           n_guards: int) -> list[Shown]:
-    shown: list[Shown] = []
-    for signature, count in entries:
-        first = signature[0]
-        dim_values = signature[1:1 + n_dims]
-        bits = signature[1 + n_dims:1 + n_dims + n_guards]
-        before, cand = signature[-2], signature[-1]
-        shown.append((count, dim_values, bits, before, cand if first <= k else before))
-    return shown
-
-
-def _transitions(plan: Plan, shown: list[Shown]) -> dict[str, dict[str, dict[str, int]]]:
-    pairs: dict[tuple[Any, Any], int] = {}
-    for count, _, _, before, after in shown:
-        pairs[before, after] = pairs.get((before, after), 0) + count
+def _transitions(plan: Plan, shown: list[tuple[int, Any, Any]]
+                 ) -> dict[str, dict[str, dict[str, int]]]:
     transitions: dict[str, dict[str, dict[str, int]]] = {}
     for output in plan.enum_outputs:
         index = plan.outputs.index(output)
         matrix: dict[str, dict[str, int]] = {}
-        for (before, after), count in pairs.items():
+        for count, before, after in shown:
             row = matrix.setdefault(value_key(before[index]), {})
             key = value_key(after[index])
             row[key] = row.get(key, 0) + count
@@ -81,63 +99,50 @@ def _transitions(plan: Plan, shown: list[Shown]) -> dict[str, dict[str, dict[str
     return transitions
 
 
-def _segments(seg_index: dict[str, int], shown: list[Shown]
-              ) -> dict[str, dict[str, dict[str, int]]]:
+def _segments(plan: Plan, groups: _Groups, k: int) -> dict[str, dict[str, dict[str, int]]]:
     segments: dict[str, dict[str, dict[str, int]]] = {}
-    for segment_name, index in seg_index.items():
+    for segment, cells in zip(plan.segments, groups.segments, strict=True):
         table: dict[str, dict[str, int]] = {}
-        for count, dim_values, _, before, after in shown:
-            value = dim_values[index]
-            # a text is its own key: the usual segment value, without a call per row
+        for (value, first, changed), count in cells.items():
             key = value if type(value) is str else value_key(value)
             cell = table.get(key)
             if cell is None:
                 cell = table[key] = {"rows": 0, "changed": 0}
             cell["rows"] += count
-            if before != after:
+            if changed and first <= k:
                 cell["changed"] += count
-        segments[segment_name] = dict(sorted(table.items()))
+        segments[segment.name] = dict(sorted(table.items()))
     return segments
 
 
-def _guards(plan: Plan, per_index: list[int | None], shown: list[Shown]
-            ) -> list[dict[str, Any]]:
+def _guards(plan: Plan, groups: _Groups, k: int) -> list[dict[str, Any]]:
     guards = []
-    for g, guard in enumerate(plan.guards):
-        unit_at = per_index[g]
-        # added up by what the guard reads first: far fewer groups than rows
-        grouped: dict[tuple[Any, bool, Any, Any], int] = {}
-        for count, dim_values, bits, before, after in shown:
-            at = (dim_values[unit_at] if unit_at is not None else None, bits[g], before, after)
-            grouped[at] = grouped.get(at, 0) + count
-        guard_rows: list[GuardRow] = [(count, *at) for at, count in grouped.items()]
-        guards.append(evaluate_guard(guard, plan, guard_rows))
+    for guard, table in zip(plan.guards, groups.guards, strict=True):
+        rows: list[GuardRow] = [(count, unit, bit, before, cand if first <= k else before)
+                                for (unit, bit, before, cand, first), count in table.items()]
+        guards.append(evaluate_guard(guard, plan, rows))
     return guards
 
 
 def summarize(plan: Plan, result: PartitionResult, bad_rows: int, total_rows: int
               ) -> dict[str, Any]:
     """summary.json, as DESIGN.md fixes it (plus per-phase transitions and segments)."""
-    dims = dimensions(plan)
-    seg_index = {s.name: dims.index(s) for s in plan.segments}
-    per_index = [dims.index(g.per) if g.per is not None else None for g in plan.guards]
     # In whatever order the partitions finished: every figure below is a sum of counts,
-    # and every table is sorted before it is written, so the order cannot show (sorting
-    # the tally by repr took longer than the rest of the summary).
-    entries = list(result.tally.items())
+    # and every table is sorted before it is written, so the order cannot show.
+    groups = _Groups(plan, list(result.tally.items()))
     phases: list[dict[str, Any]] = []
     for k, name in enumerate(plan.phase_names):
-        shown = _shown(entries, k, len(dims), len(plan.guards))
+        shown = groups.shown(k)
         units = plan.phase_units[k]
         phases.append({
             "name": name,
             "units": list(units) if units is not None else "all",
-            "changed": sum(c for c, _, _, before, after in shown if before != after),
-            "baseline": _counts(plan, [(c, before) for c, _, _, before, _ in shown]),
-            "candidate": _counts(plan, [(c, after) for c, _, _, _, after in shown]),
+            "changed": sum(c for c, before, after in shown if before != after),
+            "baseline": _counts(plan, [(c, before) for c, before, _ in shown]),
+            "candidate": _counts(plan, [(c, after) for c, _, after in shown]),
             "transitions": _transitions(plan, shown),
-            "segments": _segments(seg_index, shown),
-            "guards": _guards(plan, per_index, shown),
+            "segments": _segments(plan, groups, k),
+            "guards": _guards(plan, groups, k),
         })
     scenario = plan.scenario
     return {
@@ -149,7 +154,7 @@ def summarize(plan: Plan, result: PartitionResult, bad_rows: int, total_rows: in
         "rows": total_rows,
         "bad_rows": bad_rows,
         "max_bad_rows": max_bad_rows(plan, total_rows),
-        "deals": sum(count for _, count in entries),
+        "deals": sum(groups.outputs.values()),
         "phases": phases,
         "guards_hold": all(bool(g["holds"]) for p in phases for g in p["guards"]),
     }
