@@ -180,7 +180,7 @@ class _Run:
 
     def _draft(self, item: _Item, decision: Decision) -> DraftRecord:
         return self.service._draft(self.policies, decision, item.decision_id,
-                                   self.request_id, item.claim, json_values=True)
+                                   self.request_id, item.claim)
 
     def answer_all(self, logged: list[tuple[_Item, Outcome]]) -> None:
         """Each logged item's answer (its shadow queued), or its problem."""

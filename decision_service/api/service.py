@@ -152,10 +152,11 @@ class DecisionService:
 
     def _draft(self, policies: PolicySet, decision: Decision, decision_id: str,
                request_id: str | None, claim: IdempotencyClaim | None = None,
-               asked: dict[str, Any] | None = None, json_values: bool = False) -> DraftRecord:
-        """The decision's draft for the log. ``json_values``: its payloads are taken
-        as they are (a decision's input, outputs and reasons are JSON values), not
-        normalised by a JSON round trip (``DraftRecord.of_json_values``)."""
+               asked: dict[str, Any] | None = None) -> DraftRecord:
+        """The decision's draft for the log. Its payloads are taken as they are, not
+        normalised by a JSON round trip (``DraftRecord.of_json_values``): a decision's
+        input, outputs and reasons are JSON values, and so is ``asked`` (dumped in
+        JSON mode); the answer reads nothing of the record but its id."""
         entry = policies.history_entry(decision)
         output = dict(decision.outputs)
         if decision.history:
@@ -169,8 +170,7 @@ class DecisionService:
         if decision.version_reason != "date":
             # A staged activation chose the version (rollout.yaml); absent: the date did.
             output["version_reason"] = decision.version_reason
-        build = DraftRecord.of_json_values if json_values else DraftRecord
-        return build(
+        return DraftRecord.of_json_values(
             decision_id=decision_id,
             policy=decision.policy,
             policy_version=decision.policy_version,
