@@ -33,6 +33,7 @@ from decision_service.errors import (
     Problems,
     UnknownPolicyError,
 )
+from decision_service.fastinputs import FastInputs
 from decision_service.follow_ons import mark_follow_ons
 from decision_service.inputs import (
     canonical_identifier,
@@ -166,8 +167,11 @@ class PolicySet:
                             for name, vs in versions.items() for v in vs}
         # policy id -> the input model all its versions share, if they do: then an
         # input is validated once, before its version is chosen (``prepare``)
-        self._shared_models = {name: vs[0].model for name, vs in versions.items()
+        self._shared_models = {name: vs[-1] for name, vs in versions.items()
                                if vs and all(v.model is vs[0].model for v in vs)}
+        # id(input model) -> (the model, its fast path), built on first use: generating
+        # one takes milliseconds, and most loads (tests, validate) never decide
+        self._checks: dict[int, tuple[type[BaseModel], Callable[[object], dict[str, Any]]]] = {}
         # policy id -> (the input naming the decision date, the input naming the
         # unit), as its latest version declares them: they pick the version
         self._choosing = {name: (vs[-1].compiled.policy.meta.decision_date_input,
@@ -283,9 +287,18 @@ class PolicySet:
             chosen, reason = self.version(name, version), PINNED
         else:
             chosen, reason = self.choose_version(name, decision_date, self._unit(name, raw))
-        values = validate_input(chosen.model, raw)
+        values = self._check(chosen)(raw)
         return Prepared(chosen.compiled, values, decision_date,
                         self._history_query(chosen, values, decision_date), reason)
+
+    def _check(self, version: PolicyVersion) -> Callable[[object], dict[str, Any]]:
+        """``validate_input`` for the version's model, through its fast path (``fastinputs``):
+        the same values and the same errors, a tenth of the time on ordinary inputs."""
+        found = self._checks.get(id(version.model))
+        if found is None or found[0] is not version.model:
+            check = FastInputs(version.compiled.policy, self.org, version.model).check
+            found = self._checks[id(version.model)] = (version.model, check)
+        return found[1]
 
     def _decision_date(self, name: str, raw: object, today: dt.date) -> dt.date:
         """The date that picks the version, read from the raw input before it is
@@ -302,14 +315,14 @@ class PolicySet:
         unit_input = self._choosing[name][1]
         return raw.get(unit_input) if unit_input and isinstance(raw, Mapping) else None
 
-    def _prepare_once(self, name: str, model: type[BaseModel], raw: Mapping[str, Any],
+    def _prepare_once(self, name: str, shared: PolicyVersion, raw: Mapping[str, Any],
                       today: dt.date) -> Prepared:
-        """``prepare`` when every version of ``name`` shares one input model: the
-        input is validated once, and its validated date chooses the version. Refused
+        """``prepare`` when every version of ``name`` shares one input model (``shared``'s):
+        the input is validated once, and its validated date chooses the version. Refused
         input raises what the general path raises (a version not in force on the date
         first, then the input's problems)."""
         try:
-            values = validate_input(model, raw)
+            values = self._check(shared)(raw)
         except InputError:
             self.choose_version(name, self._decision_date(name, raw, today))
             raise

@@ -11,6 +11,7 @@ import pytest
 from samples import DEAL, project
 
 from decision_service.errors import FieldProblem, InputError
+from decision_service.inputs import validate_input
 from decision_service.ltc import authority
 from decision_service.policyset import PolicySet
 
@@ -323,3 +324,20 @@ def test_inline_deal_errors_are_prefixed_with_deal(shipped: PolicySet) -> None:
     with pytest.raises(InputError) as info:
         authority.decide_inline_deal(shipped, request, dt.date(2026, 11, 23))
     assert [(p.field, p.code) for p in info.value.problems] == [("deal.office", "enum")]
+
+
+@pytest.mark.parametrize("raw", [
+    DEAL, {**DEAL, "contract_value_usd": 5_000_000, "gross_margin_pct": 31},
+    {**DEAL, "decision_point": "ATI", "gross_margin_pct": None, "as_of": "2027-02-01"},
+    {**DEAL, "business_group": "ENTERPRISE", "non_standard_terms": ["IP_TRANSFER"]},
+])
+def test_prepare_validates_through_the_fast_path_to_what_the_model_gives(
+        shipped: PolicySet, raw: dict[str, Any]) -> None:
+    # The service validates through ``fastinputs`` (generated from the declarations);
+    # the model is the contract: the same values, types included, and the same version.
+    prepared = shipped.prepare("authorization", raw)
+    version = shipped.version("authorization", prepared.policy.version)
+    expected = validate_input(version.model, raw)
+    assert prepared.values == expected
+    assert [type(v) for v in prepared.values.values()] == [type(v) for v in expected.values()]
+    assert shipped._check(version).__name__ == "fast"  # the generated path, not the model
