@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -211,17 +211,23 @@ class FastInputs:
 
     def __init__(self, policy: Policy, org: OrgTree, model: type[BaseModel]) -> None:
         self.model = model
+        self.policy, self.org = policy, org
         names = set(policy.inputs)
         bounds = {b for d in policy.inputs.values() for b in (d.minimum, d.maximum)
                   if isinstance(b, str)}
         # a bound naming no input is left to the model
-        plain = bounds <= names
-        self.fast = _fast_function(policy, org) if plain else None
-        # what the simulator calls on every row: the fast path handing what it does not
-        # accept to the model itself
+        self.plain = bounds <= names
+        # what ``PolicySet.prepare`` and the simulator call on every input: the fast
+        # path handing what it does not accept to the model itself
         self.check: Callable[[Any], dict[str, Any]] = (
-            _fast_function(policy, org, model) if plain  # type: ignore[assignment]
+            _fast_function(policy, org, model) if self.plain  # type: ignore[assignment]
             else partial(validate_input, model))
+
+    @cached_property
+    def fast(self) -> Callable[[Any], dict[str, Any] | None] | None:
+        """The fast path alone: None for an input it does not accept (for the tests
+        that hold it to the model; generated only when asked for)."""
+        return _fast_function(self.policy, self.org) if self.plain else None
 
     def __call__(self, raw: Any) -> dict[str, Any]:
         """The validated row (defaults filled in); ``InputError`` if the model refuses it."""
