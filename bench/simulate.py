@@ -6,7 +6,7 @@ in three phases, against a floor timed in the same run over the same file.
 1. Generates N authorization deals with the scenario generator and writes them
    to a JSONL file (not timed).
 2. Floor: the same file read, parsed, validated as the simulator validates it
-   (the input model's fast path, ``simulation/fastinputs``, which hands anything
+   (the input model's fast path, ``PolicySet.input_check``, which hands anything
    unusual to the pydantic model) and decided once by the compiled engine alone
    (no A10, no aggregation, no partitioning), in one process. The same loop
    validated by the pydantic model alone is printed for comparison.
@@ -84,7 +84,6 @@ sys.path.insert(0, str(ROOT))
 
 from decision_service.simulation import make_plan, run_plan  # noqa: E402
 from decision_service.simulation.core import PolicySet, read_policy_dir, validate_input  # noqa: E402
-from decision_service.simulation.fastinputs import fast_inputs  # noqa: E402
 from decision_service.simulation.generate import generate_rows  # noqa: E402
 from decision_service.simulation.scenario import parse_scenario  # noqa: E402
 
@@ -126,7 +125,7 @@ def _floor(path: Path, model_only: bool = False) -> tuple[float, float]:
     version = policies.version("authorization", "1")
     engine = version.engines["compiled"]
     check = (partial(validate_input, version.model) if model_only
-             else fast_inputs(version, policies.org).check)
+             else policies.input_check(version))
     totals = {"prior_atc_total_usd": 0.0}
     cpu = time.process_time()
     start = time.perf_counter()

@@ -39,7 +39,6 @@ from decision_service.simulation.core import (
     PolicySet,
     PolicyVersion,
 )
-from decision_service.simulation.fastinputs import fast_inputs
 from decision_service.simulation.partition import (
     DATE_LEN,
     JSON_AT,
@@ -324,9 +323,8 @@ class _Decider:
         except ValueError:  # no date, or a malformed one that validation refuses
             on = self.plan.today
         base, cand = self.base.version(on), self.cand.version(on)
-        base_check = fast_inputs(base, self.sets[0].org).check
-        cand_check = (None if _same_inputs(base, cand)
-                      else fast_inputs(cand, self.sets[1].org).check)
+        base_check = self.sets[0].input_check(base)
+        cand_check = None if _same_inputs(base, cand) else self.sets[1].input_check(cand)
         found = self.days[date] = (on, base, cand, base_check, cand_check)
         return found
 

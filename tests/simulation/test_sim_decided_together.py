@@ -14,7 +14,6 @@ from simkit import deal
 
 from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet
-from decision_service.simulation.fastinputs import fast_inputs
 from decision_service.simulation.runs import OutputNumbers, Run, decide_both, same_totals
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -63,7 +62,7 @@ def _decided(together: bool) -> list[tuple[Any, ...]]:
     base, cand = _runs()
     assert same_totals(base, cand)
     version = _policies().version("authorization", "1")
-    check = fast_inputs(version, _policies().org).check
+    check = _policies().input_check(version)
     out = []
     for raw in _rows():
         values = check(raw)
@@ -88,7 +87,7 @@ def test_runs_decided_together_give_what_runs_decided_apart_give() -> None:
 def test_a_deal_sent_again_replaces_its_entry_in_a_shared_window() -> None:
     base, cand = _runs()
     version = _policies().version("authorization", "1")
-    check = fast_inputs(version, _policies().org).check
+    check = _policies().input_check(version)
     first = check(deal("FR", "C9", 5_000_000, "2026-03-01", deal_id="again"))
     second = check(deal("FR", "C9", 4_000_000, "2026-03-02", deal_id="again"))
     other = check(deal("FR", "C9", 1_000_000, "2026-03-03"))

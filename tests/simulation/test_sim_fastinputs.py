@@ -15,10 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from decision_service.errors import InputError
+from decision_service.fastinputs import FastInputs
 from decision_service.inputs import validate_input
 from decision_service.policy_files import read_policy_dir
 from decision_service.policyset import PolicySet, PolicyVersion
-from decision_service.simulation.fastinputs import FastInputs
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
@@ -60,7 +60,7 @@ def _outcome(check: Any, raw: Any) -> Any:
 
 @cache
 def _fast(policy: str, version: str) -> FastInputs:
-    """One per version, as the simulator builds it (``fast_inputs``): it generates and
+    """One per version, as ``PolicySet.input_check`` builds it: it generates and
     compiles code, which cost more than the comparisons when made for every row."""
     chosen = _policies().version(policy, version)
     return FastInputs(chosen.compiled.policy, _policies().org, chosen.model)

@@ -340,4 +340,4 @@ def test_prepare_validates_through_the_fast_path_to_what_the_model_gives(
     expected = validate_input(version.model, raw)
     assert prepared.values == expected
     assert [type(v) for v in prepared.values.values()] == [type(v) for v in expected.values()]
-    assert shipped._check(version).__name__ == "fast"  # the generated path, not the model
+    assert shipped.input_check(version).__name__ == "fast"  # the generated path, not the model
