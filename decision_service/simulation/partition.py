@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -37,11 +36,10 @@ from decision_service.simulation.plan import Plan
 TARGET_ROWS = 60_000
 DATE_LEN = 10
 _BUFFER = 1 << 18
-_BLOCK = 1 << 20  # bytes of a JSONL file read at a time
 _UNDATED = b"0000-00-00"  # a malformed date: sorts first, and validation refuses it
 # a record: date, chunk, line in the chunk, JSON (see the module docstring); the
 # decide loop slices the date and the JSON out itself (DATE_LEN, JSON_AT)
-_RECORD = b"%s%04d%010d%s\n"
+_RECORD = b"%s%04d%010d%s"
 _CHUNK_AT, _LINE_AT, JSON_AT = DATE_LEN, DATE_LEN + 4, DATE_LEN + 14
 MAX_CHUNKS = 10_000
 
@@ -153,7 +151,7 @@ def spill_rows(rows: Iterable[CorpusRow], plan: Plan, paths: list[Path],
             else:
                 raw = row.raw if row.raw is not None else dumps(row.data)
                 handles[placer.part(row.data, row.line)].write(
-                    _RECORD % (placer.date(row.data), 0, row.line, raw))
+                    _RECORD % (placer.date(row.data), 0, row.line, raw + b"\n"))
             if progress is not None and spilled.rows % 10_000 == 0:
                 progress(10_000)
     finally:
@@ -177,32 +175,13 @@ def jsonl_chunks(path: Path, count: int) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=True))
 
 
-def _blocks_of_lines(source: IO[bytes], start: int, end: int) -> Iterator[list[bytes]]:
-    """The lines of a byte range (which starts and ends at line starts), without their
-    newlines, a block at a time: splitting a block is cheaper than reading line by line."""
-    source.seek(start)
-    left = end - start
-    rest = b""
-    while left > 0:
-        block = source.read(min(_BLOCK, left))
-        if not block:
-            break
-        left -= len(block)
-        lines = (rest + block if rest else block).split(b"\n")
-        rest = lines.pop()  # the start of a line the next block finishes
-        yield lines
-    if rest:
-        yield [rest]  # the file's last line, with no newline
-
-
 @collector_paused()
 def spill_jsonl_chunk(plan: Plan, path: Path, start: int, end: int,
                       paths: list[Path], chunk: int = 0) -> ChunkSpilled:
     """A worker's task: spill the lines of one byte range, numbered from 1.
 
     The hot loop of the partition pass: each line is parsed (orjson) only to
-    read its A10 group and date, and written as it was read. Records are
-    gathered per partition and written once a block."""
+    read its A10 group and date, and written as it was read."""
     if not 0 <= chunk < MAX_CHUNKS:
         raise ValueError(f"chunk {chunk}: at most {MAX_CHUNKS} chunks")
     placer = RowPlacer(plan, len(paths))
@@ -210,13 +189,17 @@ def spill_jsonl_chunk(plan: Plan, path: Path, start: int, end: int,
     spilled = ChunkSpilled()
     bad = spilled.bad
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    gathered: list[list[bytes]] = [[] for _ in paths]
+    handles: list[IO[bytes]] = [p.open("wb", buffering=_BUFFER) for p in paths]
+    writes = [handle.write for handle in handles]
     rows = number = 0
-    with ExitStack() as stack:
-        handles = [stack.enter_context(p.open("wb")) for p in paths]
-        source = stack.enter_context(path.open("rb"))
-        for lines in _blocks_of_lines(source, start, end):
-            for line in lines:
+    try:
+        with path.open("rb") as source:
+            source.seek(start)
+            position = start
+            for line in source:
+                if position >= end:
+                    break
+                position += len(line)
                 number += 1
                 try:
                     data = loads(line)
@@ -230,14 +213,14 @@ def spill_jsonl_chunk(plan: Plan, path: Path, start: int, end: int,
                         rows += 1
                         bad.append((number, row.problem or "unreadable"))
                         continue
-                    data, line = row.data, row.raw or b""  # its JSON, stripped
+                    data, line = row.data, (row.raw or b"") + b"\n"  # its JSON, stripped
                 rows += 1
-                gathered[part(data, number)].append(
-                    _RECORD % (date(data), chunk, number, line))
-            for handle, records in zip(handles, gathered, strict=True):
-                if records:
-                    handle.write(b"".join(records))
-                    records.clear()
+                if line[-1:] != b"\n":  # the file's last line
+                    line += b"\n"
+                writes[part(data, number)](_RECORD % (date(data), chunk, number, line))
+    finally:
+        for handle in handles:
+            handle.close()
     spilled.rows, spilled.lines = rows, number
     return spilled
 
