@@ -109,15 +109,21 @@ async def bench(port: int, pid: int, args: argparse.Namespace) -> None:
     # CPU seconds of the server (every thread) and of this client, per endpoint: on a
     # shared machine they move far less than latencies and rates do.
     cpu = {"constant": [0.0, 0.0], "decision": [0.0, 0.0]}
+    logged = {"commits": 0.0, "records": 0.0, "writer_busy_seconds": 0.0}
     rounds = 3
     for part in range(rounds):
         chunk = single[part::rounds]
         for name, target, path in (("constant", constant, "/bench/constant"),
                                    ("decision", decision, "/v1/decisions/authorization")):
             server, client = cpu_seconds(pid), time.process_time()
+            log_before = await _log_figures(port)
             run = await load(port, path, chunk, args.concurrency)
             cpu[name][0] += cpu_seconds(pid) - server
             cpu[name][1] += time.process_time() - client
+            if name == "decision":
+                log_after = await _log_figures(port)
+                for figure in logged:
+                    logged[figure] += log_after[figure] - log_before[figure]
             target.latencies += run.latencies
             target.seconds += run.seconds
             target.errors += run.errors
@@ -133,6 +139,10 @@ async def bench(port: int, pid: int, args: argparse.Namespace) -> None:
     print(f"  ratio decision/constant: p50 {p50:.2f}x   p99 {p99:.2f}x   "
           f"throughput {tput:.2f}x slower   server CPU {per_request:.2f}x   "
           f"(goal: p50 <= 1.30x)")
+    print(f"  the log under the decisions: {logged['records']:.0f} records in "
+          f"{logged['commits']:.0f} group commits ({logged['records'] / logged['commits']:.1f} "
+          f"per commit), writer thread busy {logged['writer_busy_seconds']:.2f} s of "
+          f"{decision.seconds:.2f} s")
 
     items = deals(args.batch, args.seed + 1)
     print(f"\n2. {args.batch} deals: one batch request vs {args.batch} single requests "
@@ -154,6 +164,14 @@ async def _get(port: int, path: str) -> bytes:
     body = await reader.read()
     writer.close()
     return body
+
+
+async def _log_figures(port: int) -> dict[str, float]:
+    """The log writer's counters from /metrics (decision_service_log_*_total)."""
+    text = (await _get(port, "/metrics")).decode()
+    prefix, suffix = "decision_service_log_", "_total "
+    return {line[len(prefix):line.index(suffix)]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.startswith(prefix) and suffix in line}
 
 
 async def _shadows_written(port: int, expected: int) -> None:
@@ -240,6 +258,8 @@ def main() -> None:
     parser.add_argument("--shadow", action="store_true",
                         help="also measure the cost of one shadow candidate (3.)")
     parser.add_argument("--only-shadow", action="store_true", help="measure 3. alone")
+    parser.add_argument("--pin-cpu", action="store_true",
+                        help="serve with --pin-cpu (1. and 2.): the worker's threads on one CPU")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         if args.only_shadow:
@@ -247,9 +267,10 @@ def main() -> None:
             return
         db_url = args.db or f"sqlite:///{Path(tmp) / 'decisions.db'}"
         port = free_port()
-        process = start_server(port, db_url)
+        process = start_server(port, db_url, pin_cpu=args.pin_cpu)
         try:
-            print(f"server: uvicorn, 1 worker, engine compiled, log {db_url}\n")
+            print(f"server: uvicorn, 1 worker{' pinned to one CPU' if args.pin_cpu else ''}, "
+                  f"engine compiled, log {db_url}\n")
             run(bench(port, process.pid, args))
         finally:
             _stop(process)

@@ -106,6 +106,9 @@ def _lifespan(ctx: AppContext, checkpointer: Checkpointer) -> Callable[
         if threading.current_thread() is threading.main_thread():
             # served by uvicorn, not an in-process test client
             runtime.tune_served_worker()
+            if ctx.settings.pin_cpu:
+                cpu, alone = runtime.pin_to_one_cpu()
+                log.info("pinned_to_cpu", cpu=cpu, shared=not alone)
             api_logging.batch_access_lines()
         checkpointer.start()
         log.info("service_started", policies=ctx.registry.current.names(),

@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from decision_service.ltc.policies import headline_label
+from decision_service.store import WriteStats
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)
 
@@ -85,6 +86,34 @@ class _Tally(Collector):
             yield created
 
 
+class _LogWriter(Collector):
+    """The log's group commit as its writer thread counts it, read at scrape time:
+    commits and records (their ratio is the group size, what the fsync is shared
+    by), failed groups, the largest group and the writer's busy seconds (near one
+    per second: the writer, not the event loop, bounds the throughput)."""
+
+    def __init__(self) -> None:
+        self.read: Callable[[], WriteStats] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.read is None:
+            return
+        stats = self.read()
+        for name, documentation, value in (
+                ("commits", "Group commits of the decision log (each one fsync)", stats.commits),
+                ("records", "Decisions committed to the log", stats.records),
+                ("failed_groups", "Groups rolled back because the database failed",
+                 stats.failed_batches),
+                ("writer_busy_seconds", "Seconds the log's writer thread spent writing groups",
+                 stats.busy_seconds)):
+            yield CounterMetricFamily(f"decision_service_log_{name}", documentation,
+                                      value=value)
+        largest = Metric("decision_service_log_largest_group",
+                         "Most decisions written in one group commit", "gauge")
+        largest.add_sample("decision_service_log_largest_group", {}, stats.largest_batch)
+        yield largest
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -124,6 +153,8 @@ class Metrics:
         self.pending_writes = Gauge(
             "decision_service_log_pending_writes", "Decisions waiting for the log's writer",
             registry=self.registry)
+        self.log_writer = _LogWriter()
+        self.registry.register(self.log_writer)
 
         # ``labels()`` takes locks and checks tuples on every call; the label sets are
         # few and bounded, so their children are looked up once and kept.
@@ -171,9 +202,12 @@ class Metrics:
     def rejected_input(self, policy: str) -> None:
         self._child(self.rejected, policy).inc()
 
-    def render(self, pending_writes: Callable[[], int] | None = None) -> bytes:
+    def render(self, pending_writes: Callable[[], int] | None = None,
+               write_stats: Callable[[], WriteStats] | None = None) -> bytes:
+        """The exposition; the log's figures read from the two callables, if given."""
         if pending_writes is not None:
             self.pending_writes.set(pending_writes())
+        self.log_writer.read = write_stats
         return generate_latest(self.registry)
 
 

@@ -75,7 +75,7 @@ def router(ctx: AppContext) -> APIRouter:
                               "description": "Prometheus text format"}},
              summary="Prometheus metrics")
     def metrics() -> Response:
-        body = ctx.metrics.render(lambda: ctx.store.pending_writes)
+        body = ctx.metrics.render(lambda: ctx.store.pending_writes, ctx.store.stats)
         return Response(body, media_type=CONTENT_TYPE)
 
     @api.post("/v1/admin/reload", response_class=JSONBody,

@@ -80,3 +80,29 @@ def test_openapi_and_docs_are_served(shared_client: TestClient) -> None:
     assert "/bench/constant" not in paths
     docs = shared_client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def _sample(text: str, name: str) -> float:
+    (line,) = [line for line in text.splitlines() if line.startswith(name + " ")]
+    return float(line.split()[1])
+
+
+def test_metrics_show_the_log_group_commits_as_the_writer_counts_them(
+        make_client: object) -> None:
+    client: TestClient = make_client()  # type: ignore[operator]
+    before = client.get("/metrics").text
+    for customer in ("M-1", "M-2", "M-3"):
+        assert client.post("/v1/decisions/authorization",
+                           json=deal(customer_id=customer)).status_code == 200
+    batch = {"items": [deal(customer_id=f"M-B{i}") for i in range(5)]}
+    assert client.post("/v1/decisions/authorization/batch", json=batch).status_code == 200
+    text = client.get("/metrics").text
+    records = _sample(text, "decision_service_log_records_total")
+    commits = _sample(text, "decision_service_log_commits_total")
+    # Eight decisions logged since the first scrape; the batch was one group of five.
+    assert records - _sample(before, "decision_service_log_records_total") == 8
+    assert 1 <= commits - _sample(before, "decision_service_log_commits_total") <= 4
+    assert _sample(text, "decision_service_log_largest_group") >= 5
+    assert _sample(text, "decision_service_log_failed_groups_total") == 0
+    assert _sample(text, "decision_service_log_writer_busy_seconds_total") > _sample(
+        before, "decision_service_log_writer_busy_seconds_total")
