@@ -109,7 +109,8 @@ async def bench(port: int, pid: int, args: argparse.Namespace) -> None:
     # CPU seconds of the server (every thread) and of this client, per endpoint: on a
     # shared machine they move far less than latencies and rates do.
     cpu = {"constant": [0.0, 0.0], "decision": [0.0, 0.0]}
-    logged = {"commits": 0.0, "records": 0.0, "writer_busy_seconds": 0.0}
+    logged = {"commits": 0.0, "records": 0.0, "writer_busy_seconds": 0.0, "gc_pauses": 0.0,
+              "gc_pause_seconds": 0.0}
     rounds = 3
     for part in range(rounds):
         chunk = single[part::rounds]
@@ -142,7 +143,8 @@ async def bench(port: int, pid: int, args: argparse.Namespace) -> None:
     print(f"  the log under the decisions: {logged['records']:.0f} records in "
           f"{logged['commits']:.0f} group commits ({logged['records'] / logged['commits']:.1f} "
           f"per commit), writer thread busy {logged['writer_busy_seconds']:.2f} s of "
-          f"{decision.seconds:.2f} s")
+          f"{decision.seconds:.2f} s; {logged['gc_pauses']:.0f} collector pauses, "
+          f"{logged['gc_pause_seconds'] * 1e3:.1f} ms in all")
 
     items = deals(args.batch, args.seed + 1)
     print(f"\n2. {args.batch} deals: one batch request vs {args.batch} single requests "
@@ -167,11 +169,16 @@ async def _get(port: int, path: str) -> bytes:
 
 
 async def _log_figures(port: int) -> dict[str, float]:
-    """The log writer's counters from /metrics (decision_service_log_*_total)."""
+    """The log writer's counters (decision_service_log_*_total) and the collector's
+    pauses, all generations (gc_pauses, gc_pause_seconds), from /metrics."""
     text = (await _get(port, "/metrics")).decode()
     prefix, suffix = "decision_service_log_", "_total "
-    return {line[len(prefix):line.index(suffix)]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines() if line.startswith(prefix) and suffix in line}
+    figures = {line[len(prefix):line.index(suffix)]: float(line.rsplit(" ", 1)[1])
+               for line in text.splitlines() if line.startswith(prefix) and suffix in line}
+    for name, series in (("gc_pauses", "_count{"), ("gc_pause_seconds", "_sum{")):
+        figures[name] = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                            if line.startswith("decision_service_gc_pause_seconds" + series))
+    return figures
 
 
 async def _shadows_written(port: int, expected: int) -> None:

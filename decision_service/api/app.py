@@ -103,13 +103,7 @@ def _lifespan(ctx: AppContext, checkpointer: Checkpointer) -> Callable[
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, THREADPOOL_SIZE)
         hup = _install_sighup(ctx)
-        if threading.current_thread() is threading.main_thread():
-            # served by uvicorn, not an in-process test client
-            runtime.tune_served_worker()
-            if ctx.settings.pin_cpu:
-                cpu, alone = runtime.pin_to_one_cpu()
-                log.info("pinned_to_cpu", cpu=cpu, shared=not alone)
-            api_logging.batch_access_lines()
+        stop_watching = _tune_served_worker(ctx)
         checkpointer.start()
         log.info("service_started", policies=ctx.registry.current.names(),
                  engine=ctx.settings.engine, bundle_hash=ctx.registry.current.bundle_hash,
@@ -126,10 +120,26 @@ def _lifespan(ctx: AppContext, checkpointer: Checkpointer) -> Callable[
                 log.exception("checkpoint_at_shutdown_failed")
             ctx.store.close()  # finishes every write already submitted
             ctx.registry.close()
+            stop_watching()
             log.info("service_stopped")
             api_logging.flush()
 
     return lifespan
+
+
+def _tune_served_worker(ctx: AppContext) -> Callable[[], None]:
+    """A worker served by uvicorn, not an in-process test client: the interpreter's
+    settings, the collector's pauses timed, the CPU pinned if asked, access lines
+    batched. Returns what undoes the timing at shutdown."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    runtime.tune_served_worker()
+    stop_watching = ctx.metrics.watch_collector()
+    if ctx.settings.pin_cpu:
+        cpu, alone = runtime.pin_to_one_cpu()
+        log.info("pinned_to_cpu", cpu=cpu, shared=not alone)
+    api_logging.batch_access_lines()
+    return stop_watching
 
 
 def create_app(settings: ServiceSettings, policy_snapshot: Path | None = None) -> FastAPI:

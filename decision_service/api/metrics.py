@@ -16,6 +16,8 @@ exposition is the same: names, types, help, labels, buckets and ``_created``.
 from __future__ import annotations
 
 import bisect
+import collections
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +32,7 @@ from decision_service.ltc.policies import headline_label
 from decision_service.store import WriteStats
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)
+_PAUSE_BUCKETS = (0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5)
 
 
 class _Tally(Collector):
@@ -155,6 +158,16 @@ class Metrics:
             registry=self.registry)
         self.log_writer = _LogWriter()
         self.registry.register(self.log_writer)
+        self.gc_pauses = _Tally(
+            "decision_service_gc_pause_seconds",
+            "Pauses of Python's cyclic garbage collector (every thread waits), by generation",
+            ("generation",), lock, _PAUSE_BUCKETS)
+        self.registry.register(self.gc_pauses)
+        # Filled by the collector's callback, emptied into gc_pauses when read: the
+        # callback runs inside any allocation, maybe one made while the tally's lock
+        # is held, so it must not take that lock (a deque's append needs none).
+        self._pauses: collections.deque[tuple[str, float]] = collections.deque(maxlen=100_000)
+        self._pause_started = 0.0
 
         # ``labels()`` takes locks and checks tuples on every call; the label sets are
         # few and bounded, so their children are looked up once and kept.
@@ -202,13 +215,31 @@ class Metrics:
     def rejected_input(self, policy: str) -> None:
         self._child(self.rejected, policy).inc()
 
+    def watch_collector(self) -> Callable[[], None]:
+        """Time every cyclic collection of this process into ``gc_pauses`` (a served
+        worker: one app per process); returns the call that stops it."""
+
+        def on_collection(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                self._pause_started = time.perf_counter()
+            else:
+                self._pauses.append((_GENERATIONS[info["generation"]],
+                                     time.perf_counter() - self._pause_started))
+
+        gc.callbacks.append(on_collection)
+        return lambda: gc.callbacks.remove(on_collection)
+
     def render(self, pending_writes: Callable[[], int] | None = None,
                write_stats: Callable[[], WriteStats] | None = None) -> bytes:
         """The exposition; the log's figures read from the two callables, if given."""
         if pending_writes is not None:
             self.pending_writes.set(pending_writes())
         self.log_writer.read = write_stats
+        while self._pauses:
+            generation, seconds = self._pauses.popleft()
+            self.gc_pauses.add((generation,), seconds)
         return generate_latest(self.registry)
 
 
 _STATUS = {status: str(status) for status in range(100, 600)}
+_GENERATIONS = ("0", "1", "2")

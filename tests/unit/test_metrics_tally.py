@@ -3,6 +3,8 @@ Counter and Histogram would, for the same observations."""
 
 from __future__ import annotations
 
+import gc
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from decision_service.api.metrics import _LATENCY_BUCKETS, Metrics
@@ -43,3 +45,29 @@ def test_tallies_render_as_prometheus_client_would() -> None:
         block = _without_created_values(generate_latest(expected))
         start = rendered.index(block[0])
         assert rendered[start:start + len(block)] == block
+
+
+def _pause_count(text: str, generation: str) -> float:
+    prefix = f'decision_service_gc_pause_seconds_count{{generation="{generation}"}} '
+    return sum(float(line[len(prefix):]) for line in text.splitlines()
+               if line.startswith(prefix))
+
+
+def test_collector_pauses_are_timed_by_generation_until_the_watch_stops() -> None:
+    metrics = Metrics()
+    stop = metrics.watch_collector()
+    try:
+        gc.collect(0)
+        gc.collect(2)
+        # Allocations inside the collector's callback while the tally's lock is held
+        # must not deadlock: record a request while collections run.
+        for _ in range(2_000):
+            metrics.observe_request("POST", "/v1/decisions/{policy}", 200, 0.001)
+            [[] for _ in range(50)]
+    finally:
+        stop()
+    text = metrics.render().decode()
+    assert _pause_count(text, "0") >= 1 and _pause_count(text, "2") >= 1
+    assert "decision_service_gc_pause_seconds_bucket" in text
+    gc.collect(2)  # no longer watched: not counted
+    assert _pause_count(metrics.render().decode(), "2") == _pause_count(text, "2")
