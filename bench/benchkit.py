@@ -112,15 +112,12 @@ def free_port() -> int:
 
 
 def start_server(port: int, db_url: str, workers: int = 1,
-                 policies: Path = ROOT / "policies",
-                 pin_cpu: bool = False) -> subprocess.Popen[bytes]:
-    """The server as ``python -m decision_service.api``; ``pin_cpu``: with --pin-cpu."""
+                 policies: Path = ROOT / "policies") -> subprocess.Popen[bytes]:
     env = {**os.environ, "DECISION_SERVICE_BENCH": "1", "PYTHONPATH": str(ROOT)}
     env.pop("DECISION_SERVICE_API_KEYS", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "decision_service.api", "--port", str(port), "--db", db_url,
-         "--policies", str(policies), "--workers", str(workers),
-         *(["--pin-cpu"] if pin_cpu else [])],
+         "--policies", str(policies), "--workers", str(workers)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -265,8 +265,6 @@ def main() -> None:
     parser.add_argument("--shadow", action="store_true",
                         help="also measure the cost of one shadow candidate (3.)")
     parser.add_argument("--only-shadow", action="store_true", help="measure 3. alone")
-    parser.add_argument("--pin-cpu", action="store_true",
-                        help="serve with --pin-cpu (1. and 2.): the worker's threads on one CPU")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         if args.only_shadow:
@@ -274,10 +272,9 @@ def main() -> None:
             return
         db_url = args.db or f"sqlite:///{Path(tmp) / 'decisions.db'}"
         port = free_port()
-        process = start_server(port, db_url, pin_cpu=args.pin_cpu)
+        process = start_server(port, db_url)
         try:
-            print(f"server: uvicorn, 1 worker{' pinned to one CPU' if args.pin_cpu else ''}, "
-                  f"engine compiled, log {db_url}\n")
+            print(f"server: uvicorn, 1 worker, engine compiled, log {db_url}\n")
             run(bench(port, process.pid, args))
         finally:
             _stop(process)

@@ -198,11 +198,9 @@ def print_fsync(directory: str) -> None:
 
 def run_one(db_url: str, workers: int, args: argparse.Namespace) -> None:
     port = free_port()
-    process: subprocess.Popen[bytes] = start_server(port, db_url, workers,
-                                                    pin_cpu=args.pin_cpu)
+    process: subprocess.Popen[bytes] = start_server(port, db_url, workers)
     try:
         print(f"== store {db_url.split(':')[0]}, {workers} worker(s)"
-              + (", pinned (--pin-cpu)" if args.pin_cpu else "")
               + (f", synchronous={args.sqlite_synchronous}" if db_url.startswith("sqlite") else ""))
         print_fsync(args.fsync_dir)
         args.workers_now = workers
@@ -228,8 +226,6 @@ def main() -> None:
     parser.add_argument("--max-rate", type=int, default=6000)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seed", type=int, default=20261129)
-    parser.add_argument("--pin-cpu", action="store_true",
-                        help="serve with --pin-cpu: each worker's threads on a CPU of its own")
     parser.add_argument("--sqlite-synchronous", choices=["full", "normal"], default="full",
                         help="the SQLite log's durability (normal: no fsync per commit, "
                         "survives kill -9 but not a power loss; see store/sqlite.py)")

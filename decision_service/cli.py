@@ -339,11 +339,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
               "$DECISION_SERVICE_TIMEZONE, else UTC)."),
           new_log: bool = typer.Option(False, "--new-log",
                                        help="Start a new log although the checkpoints say "
-                                            "the log lost records."),
-          pin_cpu: bool = typer.Option(
-              False, "--pin-cpu", help="Keep each worker's threads on one CPU of its own "
-              "(Linux): about a fifth more decisions per second per worker, for a host "
-              "whose CPUs the workers own.")) -> None:
+                                            "the log lost records.")) -> None:
     """Serve the decision API (default: shipped policies, SQLite log in the user data dir)."""
     from decision_service.api import ServiceSettings, run
     from decision_service.api.settings import SettingsError
@@ -351,8 +347,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
     try:
         settings = ServiceSettings.from_options(host=host, port=port, policies_dir=policies_dir,
                                                 db_url=db, engine=engine, workers=workers,
-                                                timezone=timezone, new_log=new_log,
-                                                pin_cpu=pin_cpu)
+                                                timezone=timezone, new_log=new_log)
     except SettingsError as exc:
         _fail(EXIT_INVALID, str(exc), "text")
     run(settings)

@@ -19,8 +19,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int)
     parser.add_argument("--new-log", action="store_true", default=None,
                         help="start a new log although the checkpoints say records were lost")
-    parser.add_argument("--pin-cpu", action="store_true", default=None,
-                        help="keep each worker on one CPU of its own (Linux)")
     options = vars(parser.parse_args(argv))
     try:
         settings = ServiceSettings.from_options(**options)

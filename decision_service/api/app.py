@@ -129,15 +129,12 @@ def _lifespan(ctx: AppContext, checkpointer: Checkpointer) -> Callable[
 
 def _tune_served_worker(ctx: AppContext) -> Callable[[], None]:
     """A worker served by uvicorn, not an in-process test client: the interpreter's
-    settings, the collector's pauses timed, the CPU pinned if asked, access lines
-    batched. Returns what undoes the timing at shutdown."""
+    settings, the collector's pauses timed, access lines batched. Returns what undoes
+    the timing at shutdown."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     runtime.tune_served_worker()
     stop_watching = ctx.metrics.watch_collector()
-    if ctx.settings.pin_cpu:
-        cpu, alone = runtime.pin_to_one_cpu()
-        log.info("pinned_to_cpu", cpu=cpu, shared=not alone)
     api_logging.batch_access_lines()
     return stop_watching
 

@@ -96,9 +96,6 @@ class ServiceSettings:
     new_log: bool = False  # start although the checkpoints say the log lost records
     store_timeout: float = 5.0  # seconds a log statement may wait on a lock, then 503
     checkpoint_interval: float = 10.0  # seconds between signed checkpoints of the chain head
-    # Keep each worker's threads on one CPU of its own (runtime.pin_to_one_cpu): more
-    # decisions per second per worker, for a host where the workers own the CPUs.
-    pin_cpu: bool = False
 
     def __post_init__(self) -> None:
         business_zone(self.timezone)
@@ -109,9 +106,6 @@ class ServiceSettings:
             raise SettingsError(f"--port {self.port}: not a TCP port")
         if self.workers < 1:
             raise SettingsError(f"--workers {self.workers}: at least 1")
-        if self.pin_cpu and not hasattr(os, "sched_setaffinity"):
-            raise SettingsError("--pin-cpu: this system cannot set a thread's CPU "
-                                "(Linux only)")
         if self.checkpoint_interval <= 0:
             raise SettingsError("checkpoint_interval must be more than 0 seconds")
         if self.max_body_bytes < 1024 or self.max_batch_items < 1:
@@ -123,7 +117,7 @@ class ServiceSettings:
                      policies_dir: Path | str | None = None, db_url: str | None = None,
                      engine: str | None = None, workers: int | None = None,
                      timezone: str | None = None,
-                     new_log: bool | None = None, pin_cpu: bool | None = None,
+                     new_log: bool | None = None,
                      environ: Mapping[str, str] | None = None) -> ServiceSettings:
         """Settings from CLI options (None = default) and the environment (API keys,
         the time zone when no option gives it)."""
@@ -131,7 +125,7 @@ class ServiceSettings:
         given: dict[str, Any] = {
             "host": host, "port": port, "engine": engine, "workers": workers,
             "policies_dir": Path(policies_dir) if policies_dir is not None else None,
-            "db_url": db_url, "new_log": new_log, "pin_cpu": pin_cpu,
+            "db_url": db_url, "new_log": new_log,
             "timezone": timezone or env.get(TIMEZONE_ENV) or None,
         }
         return cls(**{k: v for k, v in given.items() if v is not None},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -191,20 +190,3 @@ def _all_replaced(server: Server, old: set[int]) -> set[int]:
         raise AssertionError(f"{exc}; now {sorted(server.worker_pids())}; the supervisor "
                              "said:\n" + "\n".join(supervisor)) from None
     return server.worker_pids()
-
-
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
-def test_pin_cpu_keeps_every_thread_of_the_served_worker_on_one_cpu(tmp_path: Path) -> None:
-    with fresh_store_url("sqlite", tmp_path) as url:
-        server = start_server(tmp_path, url, POLICIES, "--pin-cpu")
-        try:
-            assert httpx.post(f"{server.base_url}/v1/decisions/authorization",
-                              json=deal()).status_code == 200
-            pid = server.process.pid
-            masks = {frozenset(os.sched_getaffinity(int(task)))
-                     for task in os.listdir(f"/proc/{pid}/task")}
-        finally:
-            server.stop()
-    # The event loop, the log's writer and checkpoint threads, the thread pool: one CPU.
-    assert len(masks) == 1 and len(next(iter(masks))) == 1
-    assert '"pinned_to_cpu"' in server.stderr.read_text()
