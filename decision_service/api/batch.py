@@ -161,7 +161,7 @@ class _Run:
         if query is None:
             item.decision = self._evaluate(item.prepared, None)
             draft = self._draft(item, item.decision)
-            return LogRequest(None, lambda _prior: draft, item.claim)
+            return LogRequest(None, lambda _prior: draft, item.claim, fresh_id=True)
 
         def decide(prior: float) -> DraftRecord:
             assert query is not None
@@ -172,7 +172,7 @@ class _Run:
         # deals logged before it that are dated after it.
         until = max(query.until, self.today)
         return LogRequest(AggregateQuery(query.key, query.since, until, query.subject),
-                          decide, item.claim)
+                          decide, item.claim, fresh_id=True)
 
     def _evaluate(self, prepared: Prepared, history: dict[str, float] | None) -> Decision:
         return self.policies.evaluate(prepared, history, engine=self.service.engine,

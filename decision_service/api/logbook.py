@@ -29,8 +29,11 @@ Decide = Callable[[float], DraftRecord]
 
 def submit(store: DecisionStore, aggregate: AggregateQuery | None,
            decide: Decide, claim: IdempotencyClaim | None = None) -> Future[DecisionRecord]:
-    """Queue ``decide`` for the log; raises ``StoreClosedError`` once the store is closed."""
-    return store.submit(aggregate, decide, claim)
+    """Queue ``decide`` for the log; raises ``StoreClosedError`` once the store is closed.
+
+    The draft's decision id was minted for this request (``ids.new_id``): the log's
+    writer need not look it up (``fresh_id``)."""
+    return store.submit(aggregate, decide, claim, fresh_id=True)
 
 
 class Landing:

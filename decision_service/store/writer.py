@@ -154,6 +154,7 @@ class LogRequest(NamedTuple):
     aggregate: AggregateQuery | None
     decide: Decide
     claim: IdempotencyClaim | None = None
+    fresh_id: bool = False
 
 
 Outcome = DecisionRecord | BaseException
@@ -204,6 +205,9 @@ class _Request:
     decide: Decide
     future: Future[DecisionRecord] | _Slot
     claim: IdempotencyClaim | None = None
+    # The draft's decision id was minted for this request (``submit``'s fresh_id):
+    # not looked up in the log, which is a round trip per group commit.
+    fresh_id: bool = False
 
 
 def _requests(entry: _Request | _Bulk) -> list[_Request]:
@@ -237,7 +241,8 @@ class GroupCommitWriter:
     # -- caller side ---------------------------------------------------------
 
     def submit(self, aggregate: AggregateQuery | None, decide: Decide,
-               claim: IdempotencyClaim | None = None) -> Future[DecisionRecord]:
+               claim: IdempotencyClaim | None = None,
+               fresh_id: bool = False) -> Future[DecisionRecord]:
         """Queue a request; the future resolves once its record is committed.
 
         Raises at once (nothing queued) if the store is closed, if called from inside
@@ -252,7 +257,7 @@ class GroupCommitWriter:
         with self._lock:
             if self._closed:
                 raise StoreClosedError("the decision store is closed")
-            self._queue.put(_Request(aggregate, decide, future, claim))
+            self._queue.put(_Request(aggregate, decide, future, claim, fresh_id))
         return future
 
     def submit_many(self, requests: Sequence[LogRequest]) -> Future[list[Outcome]]:
@@ -267,7 +272,7 @@ class GroupCommitWriter:
         if threading.current_thread() is self._thread:
             raise StoreError("log_decision must not be called from inside decide()")
         bulk = _Bulk(len(requests))
-        for index, (aggregate, decide, claim) in enumerate(requests):
+        for index, (aggregate, decide, claim, fresh_id) in enumerate(requests):
             slot = _Slot(bulk, index)
             if aggregate is not None:
                 try:
@@ -275,7 +280,7 @@ class GroupCommitWriter:
                 except (UnstorableValueError, TypeError) as exc:
                     slot.set_exception(exc)
                     continue
-            bulk.requests.append(_Request(aggregate, decide, slot, claim))
+            bulk.requests.append(_Request(aggregate, decide, slot, claim, fresh_id))
         if bulk.requests:
             with self._lock:
                 if self._closed:
@@ -537,12 +542,14 @@ class _Batch:
             return
         self._ids.add(draft.decision_id)
         self._accepted[index] = (draft, canonical)
+        self._add_running(draft)
+        if request.fresh_id:
+            return  # cannot be logged already: nothing to check against the log
         self._unchecked.append(index)
         if draft.agg_key is not None:
             self._unchecked_keys.add(draft.agg_key)
         if draft.agg_subject is not None:
             self._unchecked_subjects.add(draft.agg_subject)
-        self._add_running(draft)
 
     def _add_running(self, draft: DraftRecord) -> None:
         if draft.idempotency_key is not None:

@@ -160,3 +160,34 @@ def test_a_deal_decided_again_in_a_bulk_counts_once_under_its_latest_key(
     after: list[float] = []
     store.log_decision(window(), recording(after, agg_amount=0.0))
     assert after == [100.0 + 100.0]  # deal-3 and deal-2's latest, as the batch counted
+
+
+def test_fresh_ids_are_not_looked_up_and_a_repeated_one_fails_its_group(
+        store: DecisionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    logged = store.log_decision(None, fixed(agg_amount=1.0))
+    # A plain request whose id is logged is refused alone, as ever, beside fresh ones.
+    first = store.submit_many([LogRequest(None, fixed(), fresh_id=True),
+                               LogRequest(window(), fixed(decision_id=logged.decision_id)),
+                               LogRequest(window(), fixed(agg_amount=2.0), fresh_id=True)])
+    fresh, duplicate, counted = first.result(60)
+    assert isinstance(fresh, DecisionRecord) and isinstance(counted, DecisionRecord)
+    assert isinstance(duplicate, DuplicateDecisionError)
+
+    # A group of fresh ids asks the log nothing about them: no lookup runs.
+    def no_lookup(*_: object) -> set[str]:
+        raise AssertionError("fresh ids were looked up")
+
+    from decision_service.store import postgres, sqlite
+    monkeypatch.setattr(sqlite._SQLiteAppend, "existing_ids", no_lookup)
+    monkeypatch.setattr(postgres._PostgresAppend, "existing_ids", no_lookup)
+    assert isinstance(outcome(store.submit(None, fixed(), fresh_id=True)), DecisionRecord)
+    assert isinstance(store.submit_many([LogRequest(window(), fixed(), fresh_id=True)])
+                      .result(60)[0], DecisionRecord)
+
+    # Claimed fresh, logged after all: the unique index refuses it, with its group.
+    count = store.count()
+    repeated = outcome(store.submit(None, fixed(decision_id=logged.decision_id),
+                                    fresh_id=True))
+    assert isinstance(repeated, WriteFailedError)
+    assert store.count() == count and store.verify_chain() == []
+    assert isinstance(outcome(store.submit(None, fixed(), fresh_id=True)), DecisionRecord)
