@@ -21,7 +21,9 @@ Per batch the writer:
      never towards its own query) and calls ``decide``;
   4. checks the new decision ids against the log (one query for the whole batch;
      sooner, and only then, if a later request's prior total would include a record
-     not yet checked), seals the accepted drafts onto the chain in arrival order,
+     not yet checked; not for ids the caller minted for the request, ``fresh_id``:
+     the API's, so its groups skip that round trip, which on PostgreSQL was a third
+     of a group's time), seals the accepted drafts onto the chain in arrival order,
      inserts them in bulk and commits once (``write``; SQLite: one executemany,
      PostgreSQL: INSERTs pipelined with the COMMIT, or one COPY for a large batch);
   5. resolves the futures.
@@ -33,7 +35,8 @@ request's outcome, so 10,000 decisions cost one commit and one wait.
 
 A ``decide`` that raises, returns something the log can't store, or repeats a
 logged decision id only fails its own caller: its draft never enters the chain or
-the running totals.  A database error fails the whole batch.
+the running totals (a ``fresh_id`` that repeats one after all is refused by the
+unique index: the whole batch fails).  A database error fails the whole batch.
 """
 
 from __future__ import annotations
