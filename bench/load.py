@@ -11,7 +11,9 @@ and each worker count, it starts the real server and:
    latency counts from the scheduled start, so a stalled server cannot hide
    its queue — no coordinated omission), then reports p50/p99/max and errors;
 2. steps the rate up (``--step`` per round of ``--probe-seconds``) until p99
-   goes over ``--p99-ms`` or errors appear, and reports the highest rate held.
+   goes over ``--p99-ms`` or errors appear twice in a row at one rate (a round
+   that misses is run once more: one stall of a shared machine is not the
+   server's limit), and reports the highest rate held.
 
 The run is bounded: every round has a fixed length and the search stops at
 ``--max-rate``. Nothing is asserted; the figures are printed against the goal
@@ -181,14 +183,28 @@ async def measure(port: int, server: int, args: argparse.Namespace) -> None:
     best = 0
     rate = args.step
     while rate <= args.max_rate:
-        probe = await open_loop(port, bodies, rate, args.probe_seconds, args.connections,
-                                server)
-        print(probe.line())
-        if probe.errors or probe.pct(0.99) * 1000 >= args.p99_ms or probe.late > rate // 10:
+        if not await _held(port, bodies, rate, server, args):
             break
         best = rate
         rate += args.step
     print(f"  held: {best}/s\n")
+
+
+async def _held(port: int, bodies: list[bytes], rate: int, server: int,
+                args: argparse.Namespace) -> bool:
+    """One round at ``rate``, and one more if it missed: a single stall of the machine
+    (the client's loop stalls with it, on a shared 2-core box) must not end the
+    search at a rate the server holds. Both rounds are printed."""
+    for attempt in range(2):
+        probe = await open_loop(port, bodies, rate, args.probe_seconds, args.connections,
+                                server)
+        if attempt:
+            print("   missed: once more at the same rate")
+        print(probe.line())
+        if not (probe.errors or probe.pct(0.99) * 1000 >= args.p99_ms
+                or probe.late > rate // 10):
+            return True
+    return False
 
 
 def print_fsync(directory: str) -> None:
