@@ -116,12 +116,13 @@ async def bench(port: int, pid: int, args: argparse.Namespace) -> None:
         chunk = single[part::rounds]
         for name, target, path in (("constant", constant, "/bench/constant"),
                                    ("decision", decision, "/v1/decisions/authorization")):
+            # read before the CPU count starts: a /metrics answer is not a decision's cost
+            log_before = await _log_figures(port) if name == "decision" else None
             server, client = cpu_seconds(pid), time.process_time()
-            log_before = await _log_figures(port)
             run = await load(port, path, chunk, args.concurrency)
             cpu[name][0] += cpu_seconds(pid) - server
             cpu[name][1] += time.process_time() - client
-            if name == "decision":
+            if log_before is not None:
                 log_after = await _log_figures(port)
                 for figure in logged:
                     logged[figure] += log_after[figure] - log_before[figure]
